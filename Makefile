@@ -1,0 +1,105 @@
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+# servetrace: BPF objects -> skeletons -> user-space binary; tests; tools.
+
+OUTPUT    := .output
+CLANG     ?= clang
+CC        ?= cc
+BPFTOOL   ?= bpftool
+PYTHON    ?= python3
+
+ARCH_UNAME := $(shell uname -m)
+ARCH_x86_64  := x86
+ARCH_aarch64 := arm64
+ARCH := $(ARCH_$(ARCH_UNAME))
+ifeq ($(ARCH),)
+$(error unsupported architecture '$(ARCH_UNAME)': add it to the ARCH_ map and commit vmlinux/<arch>/vmlinux.h)
+endif
+VMLINUX_DIR := vmlinux/$(ARCH)
+
+CFLAGS    ?= -g -O2
+CFLAGS    += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Werror -MMD -MP
+INCLUDES  := -I$(OUTPUT) -Ibpf -Iuser
+LDLIBS    := -lbpf -lelf -lz -lcjson -lm
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
+	      -I$(VMLINUX_DIR) -I$(OUTPUT) -Ibpf -MMD -MP
+
+# Quiet by default; V=1 shows full commands.
+ifeq ($(V),1)
+Q =
+msg =
+else
+Q = @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+BPF_SRCS   := $(wildcard bpf/*.bpf.c)
+BPF_OBJS   := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))
+SKELETONS  := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
+
+# Plumbing = files that touch libbpf or skeletons (prefix bpf_) and main.
+# Everything else in user/ is pure logic, linked into the unit tests too.
+USER_SRCS  := $(wildcard user/*.c)
+PLUMB_SRCS := $(wildcard user/bpf_*.c) user/main.c
+PURE_SRCS  := $(filter-out $(PLUMB_SRCS),$(USER_SRCS))
+PURE_OBJS  := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(PURE_SRCS))
+PLUMB_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(filter $(USER_SRCS),$(PLUMB_SRCS)))
+
+TEST_SRCS  := $(wildcard tests/unit/test_*.c)
+TEST_OBJS  := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%.o,$(TEST_SRCS))
+
+.PHONY: all clean test unit e2e bench demo deps venv tools
+.DELETE_ON_ERROR:
+
+all: servetrace tools
+
+# tools/ contributes TOOL_BINS, TOOL_PURE_OBJS (unit-tested) and rules.
+include $(wildcard tools/*/tool.mk)
+
+tools: $(TOOL_BINS)
+
+$(OUTPUT) $(OUTPUT)/user $(OUTPUT)/tests:
+	$(Q)mkdir -p $@
+
+$(OUTPUT)/%.bpf.o: bpf/%.bpf.c | $(OUTPUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< > $@
+
+$(PLUMB_OBJS): $(SKELETONS)
+
+$(OUTPUT)/user/%.o: user/%.c | $(OUTPUT)/user
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -c $< -o $@
+
+servetrace: $(PLUMB_OBJS) $(PURE_OBJS)
+	$(call msg,BINARY,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
+# Unit tests: no root, no BPF.
+$(OUTPUT)/tests/test_areas.h: $(TEST_SRCS) | $(OUTPUT)/tests
+	$(Q)for f in $(TEST_SRCS); do b=$${f##*/test_}; echo "TEST_AREA($${b%.c})"; done \
+		| grep -v 'TEST_AREA(main)' > $@
+
+$(OUTPUT)/tests/%.o: tests/unit/%.c $(OUTPUT)/tests/test_areas.h | $(OUTPUT)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -I$(OUTPUT)/tests -Itests/unit $(TOOL_INCLUDES) -c $< -o $@
+
+$(OUTPUT)/unit_tests: $(TEST_OBJS) $(PURE_OBJS) $(TOOL_PURE_OBJS)
+	$(call msg,BINARY,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) $(TOOL_LDLIBS) -o $@
+
+unit: $(OUTPUT)/unit_tests
+	$(Q)$(OUTPUT)/unit_tests
+
+# Install build and runtime dependencies (Debian packages).
+deps:
+	$(Q)tools/install_deps.sh
+
+clean:
+	$(call msg,CLEAN)
+	$(Q)rm -rf $(OUTPUT) servetrace $(TOOL_BINS)
+
+-include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/user/*.d $(OUTPUT)/tests/*.d)

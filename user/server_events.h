@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* What the inside-the-server tracing (libzmq uprobes) tells the
+ * correlator: one call per rid-bearing IPC message hop. */
+#ifndef SERVETRACE_SERVER_EVENTS_H
+#define SERVETRACE_SERVER_EVENTS_H
+
+#include <stdint.h>
+
+enum server_hop {
+	HOP_TOKENIZER_SEND = 1,	/* main process sends TokenizedGenerateReqInput */
+	HOP_SCHED_RECV,		/* scheduler receives it: queue_time_start */
+	HOP_SCHED_LEAVE_QUEUE,	/* derived: leaves waiting queue: queue_time_end */
+	HOP_SCHED_FIRST_OUT,	/* first BatchTokenIDOutput with the rid */
+	HOP_SCHED_LAST_OUT,	/* latest BatchTokenIDOutput with the rid */
+	HOP_DETOK_RECV,		/* detokenizer receives first output */
+	HOP_DETOK_SEND,		/* detokenizer sends first BatchStrOutput */
+	HOP_MAIN_RECV,		/* main process receives first BatchStrOutput */
+	HOP_MAX,
+};
+
+/* rid: SGLang's request id as it appears in the IPC payload.
+ * worker_tgid: the SGLang main process pid the hop belongs to.
+ * ts_ns: bpf_ktime_get_ns() of the hop. First call per (rid, hop) wins,
+ * except HOP_SCHED_LAST_OUT, where the latest wins. */
+void timeline_note_server_hop(const char *rid, enum server_hop hop,
+			      uint64_t ts_ns, uint32_t worker_tgid);
+
+#endif
