@@ -17,7 +17,7 @@ endif
 VMLINUX_DIR := vmlinux/$(ARCH)
 
 CFLAGS    ?= -g -O2
-CFLAGS    += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Werror -MMD -MP
+CFLAGS    += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-format-truncation -Werror -MMD -MP
 INCLUDES  := -I$(OUTPUT) -Ibpf -Iuser
 LDLIBS    := -lbpf -lelf -lz -lcjson -lm
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \

@@ -4,6 +4,10 @@
 #ifndef SERVETRACE_EVENTS_H
 #define SERVETRACE_EVENTS_H
 
+#ifndef __VMLINUX_H__
+#include <linux/types.h>	/* user space; BPF gets them from vmlinux.h */
+#endif
+
 #define MAX_CAPTURE      16384	/* hard ceiling of bytes per syscall event */
 #define DEFAULT_CAPTURE   8192
 #define MAX_IOVECS          16	/* iovecs copied per readv/writev/msg */

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* The few fields the timeline needs from request and response bodies of
+ * SGLang's native and OpenAI-compatible endpoints. */
+#ifndef SERVETRACE_BODY_FIELDS_H
+#define SERVETRACE_BODY_FIELDS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define RID_MAX 128
+
+struct request_fields {
+	bool parsed;			/* body was a JSON object */
+	char rid[RID_MAX];		/* body "rid" (first one for batches) */
+	int input_words;		/* prompt.split() count, -1 unknown */
+	long long max_tokens;		/* max_new_tokens / max_tokens, -1 */
+	int stream;			/* -1 unknown, 0, 1 */
+	uint64_t fingerprint;		/* hash of prompt + max_tokens, 0 none */
+};
+
+struct response_fields {
+	bool parsed;			/* at least one JSON object seen */
+	char sglang_id[RID_MAX];	/* meta_info.id, or the OpenAI "id" */
+	long long prompt_tokens;	/* -1 unknown */
+	long long completion_tokens;
+	long long total_tokens;
+	bool has_text;			/* any non-empty generated text */
+	char error[160];		/* error object/message, empty if none */
+};
+
+void request_fields_parse(const char *body, size_t len, struct request_fields *out);
+void response_fields_init(struct response_fields *rf);
+/* Merges one JSON document (a whole body or one SSE data event) into rf:
+ * token counts take the latest value, has_text and error accumulate.
+ * Returns true when the document carried new generated text. */
+bool response_fields_merge(struct response_fields *rf, const char *json, size_t len);
+/* prompt.split() semantics: runs of ASCII whitespace separate words. */
+int count_words(const char *s);
+
+#endif

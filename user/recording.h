@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Raw ring-buffer records saved to a file, to replay through the
+ * collector without BPF or root (bug reports, unit tests). Format:
+ * "STREC1\n", int64 realtime-minus-monotonic ns, then per record
+ * u32 source, u32 length, bytes. Host byte order. */
+#ifndef SERVETRACE_RECORDING_H
+#define SERVETRACE_RECORDING_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+enum rec_source { REC_SOCK = 1, REC_ZMQ = 2, REC_ROLE = 3 };
+
+/* REC_ROLE records carry the process roles: struct rec_role. */
+struct rec_role {
+	uint32_t tgid;
+	uint32_t role;
+};
+
+int recording_write_header(FILE *f, int64_t clock_offset);
+int recording_write(FILE *f, uint32_t source, const void *data, uint32_t len);
+/* Returns 0 and the offset, or -1 if f is not a recording. */
+int recording_read_header(FILE *f, int64_t *clock_offset);
+/* Returns the length (buf reallocated as needed), 0 at end, -1 on error. */
+long recording_read(FILE *f, uint32_t *source, char **buf, size_t *cap);
+
+#endif
