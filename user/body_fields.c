@@ -157,13 +157,13 @@ static void take_number(long long *dst, const cJSON *item)
 }
 
 /* One response object (native /generate or OpenAI). */
-static bool merge_object(struct response_fields *rf, const cJSON *obj)
+static int merge_object(struct response_fields *rf, const cJSON *obj)
 {
 	const cJSON *meta = get(obj, "meta_info");
 	const cJSON *usage = get(obj, "usage");
 	const cJSON *choices = get(obj, "choices");
 	const cJSON *c;
-	bool text = false;
+	bool text = false, token = false;
 
 	take_error(rf, obj);
 	if (cJSON_IsObject(meta)) {
@@ -174,6 +174,7 @@ static bool merge_object(struct response_fields *rf, const cJSON *obj)
 		if (rf->prompt_tokens >= 0 && rf->completion_tokens >= 0)
 			rf->total_tokens = rf->prompt_tokens + rf->completion_tokens;
 		text = nonempty_str(get(obj, "text"));
+		token = true;
 	} else if (!rf->sglang_id[0]) {
 		copy_str(rf->sglang_id, sizeof(rf->sglang_id), get(obj, "id"));
 	}
@@ -185,21 +186,29 @@ static bool merge_object(struct response_fields *rf, const cJSON *obj)
 	cJSON_ArrayForEach(c, choices) {
 		const cJSON *msg = get(c, "message"), *delta = get(c, "delta");
 
+		const cJSON *fin = get(c, "finish_reason");
+
 		if (nonempty_str(get(c, "text")) ||
 		    (msg && nonempty_str(get(msg, "content"))) ||
 		    (delta && nonempty_str(get(delta, "content"))))
 			text = true;
+		/* the opening chunk (role only) and the closing one (finish_reason
+		 * set, no content) carry no token */
+		if (delta && get(delta, "role") && !nonempty_str(get(delta, "content")))
+			continue;
+		if (text || !fin || cJSON_IsNull(fin))
+			token = true;
 	}
 	if (text)
 		rf->has_text = true;
-	return text;
+	return (text ? MERGE_TEXT : 0) | (token ? MERGE_TOKEN : 0);
 }
 
-bool response_fields_merge(struct response_fields *rf, const char *json, size_t len)
+int response_fields_merge(struct response_fields *rf, const char *json, size_t len)
 {
 	cJSON *root = cJSON_ParseWithLength(json, len);
 	const cJSON *el;
-	bool text = false;
+	int text = 0;
 
 	if (cJSON_IsObject(root)) {
 		rf->parsed = true;
@@ -234,7 +243,7 @@ bool response_fields_merge(struct response_fields *rf, const char *json, size_t 
 			rf->total_tokens = sum.prompt_tokens + sum.completion_tokens;
 		if (!rf->error[0])
 			memcpy(rf->error, sum.error, sizeof(rf->error));
-		rf->has_text |= text;
+		rf->has_text |= !!(text & MERGE_TEXT);
 	}
 	cJSON_Delete(root);
 	return text;

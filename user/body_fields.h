@@ -31,10 +31,16 @@ struct response_fields {
 
 void request_fields_parse(const char *body, size_t len, struct request_fields *out);
 void response_fields_init(struct response_fields *rf);
+enum merge_result {
+	MERGE_TEXT = 1,		/* carried non-empty generated text */
+	MERGE_TOKEN = 2,	/* carried token output (native meta_info, or an
+				 * OpenAI choice with content or still open) */
+};
+
 /* Merges one JSON document (a whole body or one SSE data event) into rf:
  * token counts take the latest value, has_text and error accumulate.
- * Returns true when the document carried new generated text. */
-bool response_fields_merge(struct response_fields *rf, const char *json, size_t len);
+ * Returns a mask of enum merge_result. */
+int response_fields_merge(struct response_fields *rf, const char *json, size_t len);
 /* prompt.split() semantics: runs of ASCII whitespace separate words. */
 int count_words(const char *s);
 

@@ -424,7 +424,7 @@ static void on_sse_event(void *ctx, const struct sse_event *ev, uint64_t ts)
 {
 	struct conn *c = ctx;
 	struct exchange *ex = c->cur_resp;
-	bool text = false;
+	int got = MERGE_TOKEN;
 
 	(void)ts;
 	if (!ex || ev->done)
@@ -434,15 +434,20 @@ static void on_sse_event(void *ctx, const struct sse_event *ev, uint64_t ts)
 	if (!ex->t_first_event)
 		ex->t_first_event = c->piece_first;
 	ex->sse_events++;
-	if (wants_event_json(c, ex))
-		text = response_fields_merge(&ex->resp, ev->data, ev->data_len);
-	else
-		text = true;	/* counted where it matters: the front side */
-	if (text) {
-		ex->sse_text_events++;
-		if (!ex->t_first_text)
-			ex->t_first_text = c->piece_first;
+	/* Tokens are counted where rows take them (the front side). An event
+	 * may carry several (SGLang merges outputs under load): its growth of
+	 * completion_tokens says how many; without that, one per chunk. */
+	if (wants_event_json(c, ex)) {
+		long long before = ex->resp.completion_tokens;
+
+		got = response_fields_merge(&ex->resp, ev->data, ev->data_len);
+		if (ex->resp.completion_tokens > before && ex->resp.completion_tokens >= 0) {
+			ex->sse_tokens += ex->resp.completion_tokens - (before > 0 ? before : 0);
+			return;
+		}
 	}
+	if (got & MERGE_TOKEN)
+		ex->sse_tokens++;
 }
 
 static void resp_begin(void *ctx, uint64_t ts)

@@ -171,6 +171,11 @@ const struct correlator_stats *correlator_stats(struct correlator *c)
 	return &c->st;
 }
 
+void correlator_set_have_router(struct correlator *c, bool have_router)
+{
+	c->o.have_router = have_router;
+}
+
 void correlator_set_current(struct correlator *c)
 {
 	current = c;
@@ -483,7 +488,7 @@ static void fill_from_front(struct timeline_row *r, const struct exchange *ex)
 	r->actual_prompt_tokens = ex->resp.prompt_tokens;
 	r->actual_output_tokens = ex->resp.completion_tokens;
 	r->actual_total_tokens = ex->resp.total_tokens;
-	r->output_tokens_from_trace = ex->event_stream ? (long long)ex->sse_text_events : -1;
+	r->output_tokens_from_trace = ex->event_stream ? (long long)ex->sse_tokens : -1;
 	r->arrival_time = ex->t_req_first;
 	r->finish_time = ex->resp_complete ? ex->t_resp_last : 0;
 	snprintf(r->path, sizeof(r->path), "%s", ex->path);

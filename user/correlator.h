@@ -58,6 +58,8 @@ void correlator_tick(struct correlator *c, uint64_t now);
 /* At exit: everything out, unfinished requests flagged as such. */
 void correlator_flush(struct correlator *c);
 const struct correlator_stats *correlator_stats(struct correlator *c);
+/* A router appeared (auto discovery): worker requests wait to be claimed. */
+void correlator_set_have_router(struct correlator *c, bool have_router);
 /* timeline_note_server_hop() (server_events.h) goes to this one. */
 void correlator_set_current(struct correlator *c);
 

@@ -63,9 +63,8 @@ struct exchange {
 	struct response_fields resp;
 	uint64_t t_resp_first, t_resp_last;
 	uint64_t t_first_event;		/* first SSE data event */
-	uint64_t t_first_text;		/* first SSE event with new text */
 	uint32_t sse_events;
-	uint32_t sse_text_events;
+	uint32_t sse_tokens;		/* generated tokens seen in the stream */
 	uint64_t resp_bytes;
 	bool resp_started, resp_done, resp_complete;
 

@@ -36,6 +36,7 @@ static struct env {
 	const char *ready_file;
 	const char *record;
 	const char *replay;
+	bool wait;
 } env = {
 	.capture_bytes = DEFAULT_CAPTURE,
 	.body_limit = 64 * 1024,
@@ -53,7 +54,7 @@ static const char doc[] =
 "patch or restart) and writes one CSV row per inference request:\n"
 "arrival at the router, forward to a worker (and which one), arrival at the\n"
 "worker, first token, finish, and the latencies between them. The columns\n"
-"are those of docs/timeline (timeline.md), then servetrace's own.\n"
+"are the timeline contract's (see README), then servetrace's own.\n"
 "\n"
 "Which processes: --router-pid/--worker-pid, or --router-port/--worker-port\n"
 "(the processes listening there), or nothing: then every sglang-router and\n"
@@ -74,7 +75,7 @@ static const char doc[] =
 enum {
 	OPT_ROUTER_PID = 256, OPT_WORKER_PID, OPT_ROUTER_PORT, OPT_WORKER_PORT,
 	OPT_CAPTURE, OPT_BODY_LIMIT, OPT_RINGBUF, OPT_LINGER, OPT_READY,
-	OPT_RECORD, OPT_REPLAY,
+	OPT_RECORD, OPT_REPLAY, OPT_WAIT,
 };
 
 static const struct argp_option opts[] = {
@@ -85,6 +86,8 @@ static const struct argp_option opts[] = {
 	{ "router-port", OPT_ROUTER_PORT, "PORT[,PORT]", 0, "Trace the router listening on PORT", 1 },
 	{ "worker-port", OPT_WORKER_PORT, "PORT[,PORT]", 0, "Trace the workers listening on PORT", 1 },
 	{ "duration", 'd', "SEC", 0, "Stop after SEC seconds", 2 },
+	{ "wait", OPT_WAIT, NULL, 0,
+	  "Without targets: start anyway and trace routers and servers as they appear", 2 },
 	{ "capture-size", OPT_CAPTURE, "BYTES", 0,
 	  "Payload bytes copied per syscall (default 8192, max 16384)", 2 },
 	{ "body-limit", OPT_BODY_LIMIT, "BYTES", 0,
@@ -164,6 +167,7 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case OPT_READY: env.ready_file = arg; break;
 	case OPT_RECORD: env.record = arg; break;
 	case OPT_REPLAY: env.replay = arg; break;
+	case OPT_WAIT: env.wait = true; break;
 	case ARGP_KEY_ARG: argp_usage(state); break;
 	default: return ARGP_ERR_UNKNOWN;
 	}
@@ -302,10 +306,14 @@ static int discover_all(struct session *s, bool first)
 	n = discover_routers(pids, MAX_TARGETS);
 	for (int i = 0; i < n; i++, found++)
 		trace_process(s, pids[i], ROLE_ROUTER);
+	if (n)
+		correlator_set_have_router(collector_correlator(s->col), true);
 	n = discover_workers(pids, MAX_TARGETS);
 	for (int i = 0; i < n; i++, found++)
 		trace_process(s, pids[i], ROLE_WORKER);
-	if (first && !found) {
+	if (first && !found && env.wait) {
+		fprintf(stderr, "servetrace: no router or SGLang server yet; waiting for them\n");
+	} else if (first && !found) {
 		fprintf(stderr, "servetrace: found no sglang-router or SGLang server; "
 			"name them with --router-pid/--worker-pid or --router-port/--worker-port\n");
 		return -ENOENT;

@@ -1,0 +1,134 @@
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+"""What the end-to-end tests drive: the real deployment scripts under
+tools/deploy, the servetrace binary, and plain HTTP clients."""
+import csv
+import http.client
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SERVETRACE = os.path.join(ROOT, "servetrace")
+
+
+class Deployment:
+    """tools/deploy/up.sh ... ; down.sh on close."""
+
+    def __init__(self, run_dir, *args):
+        self.run_dir = run_dir
+        cmd = [os.path.join(ROOT, "tools/deploy/up.sh"), "--run-dir", run_dir, *args]
+        res = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if res.returncode:
+            self.down()
+            raise RuntimeError("deployment failed:\n" + res.stdout[-4000:])
+        with open(os.path.join(run_dir, "deploy.json")) as f:
+            self.info = json.load(f)
+
+    @property
+    def router_port(self):
+        return self.info["router"]["port"] if self.info.get("router") else None
+
+    @property
+    def worker_ports(self):
+        return [w["port"] for w in self.info["workers"]]
+
+    def worker_log(self, port):
+        with open(os.path.join(self.run_dir, f"worker-{port}.log"), errors="replace") as f:
+            return f.read()
+
+    def down(self):
+        subprocess.run([os.path.join(ROOT, "tools/deploy/down.sh"), "--run-dir", self.run_dir],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+class Tracer:
+    """servetrace in the background; stop() returns (rows, stderr)."""
+
+    def __init__(self, tmpdir, *args, name="trace"):
+        self.csv = os.path.join(tmpdir, name + ".csv")
+        self.ready = os.path.join(tmpdir, name + ".ready")
+        self.errf = open(os.path.join(tmpdir, name + ".err"), "w+")
+        if os.path.exists(self.ready):
+            os.unlink(self.ready)
+        self.record = os.path.join(tmpdir, name + ".strec")
+        self.proc = subprocess.Popen([SERVETRACE, "-q", "-o", self.csv, "--ready-file", self.ready,
+                                      "--record", self.record, *args],
+                                     stdout=subprocess.DEVNULL, stderr=self.errf)
+        deadline = time.time() + 30
+        while not os.path.exists(self.ready):
+            if self.proc.poll() is not None or time.time() > deadline:
+                raise RuntimeError("servetrace did not attach:\n" + self.stderr())
+            time.sleep(0.05)
+
+    def stderr(self):
+        self.errf.flush()
+        self.errf.seek(0)
+        return self.errf.read()
+
+    def stop(self, sig=signal.SIGINT):
+        self.proc.send_signal(sig)
+        self.proc.wait(timeout=60)
+        return read_rows(self.csv), self.stderr()
+
+
+def read_rows(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def summary_counter(stderr, label):
+    """A number from servetrace's exit summary, by its label."""
+    for line in stderr.splitlines():
+        if line.strip().startswith(label):
+            return int(line.split()[-1])
+    raise KeyError(label)
+
+
+def request_body(path, rid, stream, max_tokens=8, prompt="the quick brown fox jumps"):
+    if path == "/generate":
+        return {"text": prompt, "rid": rid, "stream": stream,
+                "sampling_params": {"max_new_tokens": max_tokens, "temperature": 0, "ignore_eos": True}}
+    if path == "/v1/completions":
+        return {"model": "default", "prompt": prompt, "max_tokens": max_tokens, "rid": rid,
+                "stream": stream, "temperature": 0, "ignore_eos": True}
+    return {"model": "default", "messages": [{"role": "user", "content": prompt}],
+            "max_tokens": max_tokens, "rid": rid, "stream": stream, "temperature": 0}
+
+
+def post(port, path, body, rid=None, timeout=120):
+    """One POST; returns (status, body bytes)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    headers = {"content-type": "application/json"}
+    if rid:
+        headers["x-request-id"] = rid
+    conn.request("POST", path, json.dumps(body), headers)
+    resp = conn.getresponse()
+    data = resp.read()
+    conn.close()
+    return resp.status, data
+
+
+def post_many(port, reqs):
+    """reqs: [(path, rid, stream)], sent concurrently. Returns {rid: status}."""
+    out = {}
+
+    def one(path, rid, stream):
+        try:
+            out[rid] = post(port, path, request_body(path, rid, stream), rid)[0]
+        except Exception as e:  # recorded, the test asserts on it
+            out[rid] = repr(e)
+
+    threads = [threading.Thread(target=one, args=r) for r in reqs]
+    for t in threads:
+        t.start()
+        time.sleep(0.01)
+    for t in threads:
+        t.join()
+    return out
+
+
+def ts(row, col):
+    return float(row[col]) if row.get(col) else None

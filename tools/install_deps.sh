@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+# Debian packages servetrace builds and is tested with. Idempotent.
+set -euo pipefail
+
+PKGS=(
+	clang llvm libbpf-dev bpftool libelf-dev libcjson-dev zlib1g-dev	# servetrace
+	make pkg-config gcc
+	libcurl4-openssl-dev							# tools/loadgen
+	nginx-light wrk								# make bench upstream and load
+	python3-venv iproute2 procps psmisc curl				# deployments, tests
+)
+
+if [ "$(id -u)" != 0 ]; then
+	echo "install_deps: run as root (apt-get)" >&2
+	exit 1
+fi
+missing=()
+for p in "${PKGS[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+	echo "install_deps: all ${#PKGS[@]} Debian packages present"
+	exit 0
+fi
+echo "install_deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "install_deps: done"
