@@ -47,7 +47,7 @@ PLUMB_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(filter $(USER_SRCS),$(PLU
 TEST_SRCS  := $(wildcard tests/unit/test_*.c)
 TEST_OBJS  := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%.o,$(TEST_SRCS))
 
-.PHONY: all clean test unit e2e bench demo deps venv tools
+.PHONY: all clean test unit e2e bench demo deps venv tools setup
 .DELETE_ON_ERROR:
 
 all: servetrace tools
@@ -94,9 +94,26 @@ $(OUTPUT)/unit_tests: $(TEST_OBJS) $(PURE_OBJS) $(TOOL_PURE_OBJS)
 unit: $(OUTPUT)/unit_tests
 	$(Q)$(OUTPUT)/unit_tests
 
-# Install build and runtime dependencies (Debian packages).
+# Set-up: Debian packages, then SGLang + sglang-router in .venv.
 deps:
 	$(Q)tools/install_deps.sh
+venv:
+	$(Q)tools/install_python.sh
+setup: deps venv
+
+VENV_PY := .venv/bin/python
+
+# End-to-end: real router + real SGLang, traced for real (root).
+e2e: servetrace tools
+	$(Q)$(VENV_PY) -m pytest -v -p no:cacheprovider tests/e2e
+
+test: unit e2e
+
+bench: servetrace tools
+	$(Q)tools/bench_tracer.sh
+
+demo: servetrace tools
+	$(Q)tools/demo.sh
 
 clean:
 	$(call msg,CLEAN)
