@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cjson/cJSON.h>
 #include "body_fields.h"
@@ -43,27 +44,49 @@ static void copy_str(char *dst, size_t len, const cJSON *item)
 		snprintf(dst, len, "%.0f", item->valuedouble);
 }
 
+static void keep(char **dst, const char *s)
+{
+	size_t have = *dst ? strlen(*dst) : 0, add = strlen(s);
+	char *d;
+
+	if (have + 1 >= PROMPT_KEEP_MAX)
+		return;
+	if (have + add + 2 > PROMPT_KEEP_MAX)
+		add = PROMPT_KEEP_MAX - have - 2;
+	d = realloc(*dst, have + add + 2);
+	if (!d)
+		return;
+	if (have)
+		d[have++] = '\n';
+	memcpy(d + have, s, add);
+	d[have + add] = 0;
+	*dst = d;
+}
+
 /* Adds the words of every prompt string and folds them into the hash. */
-static void take_prompt(const cJSON *item, int *words, uint64_t *h)
+static void take_prompt(const cJSON *item, int *words, uint64_t *h, char **text)
 {
 	const cJSON *el;
 
 	if (cJSON_IsString(item)) {
 		*words += count_words(item->valuestring);
 		*h = fnv(*h, item->valuestring, strlen(item->valuestring));
+		if (text)
+			keep(text, item->valuestring);
 		return;
 	}
 	if (!cJSON_IsArray(item))
 		return;
 	cJSON_ArrayForEach(el, item) {
 		if (cJSON_IsString(el))
-			take_prompt(el, words, h);
+			take_prompt(el, words, h, text);
 		else if (cJSON_IsObject(el))	/* chat message */
-			take_prompt(get(el, "content"), words, h);
+			take_prompt(get(el, "content"), words, h, text);
 	}
 }
 
-void request_fields_parse(const char *body, size_t len, struct request_fields *out)
+void request_fields_parse(const char *body, size_t len, bool keep_text,
+			  struct request_fields *out)
 {
 	const cJSON *sp, *prompt, *rid, *mt, *st;
 	cJSON *root;
@@ -90,7 +113,7 @@ void request_fields_parse(const char *body, size_t len, struct request_fields *o
 	if (!prompt)
 		prompt = get(root, "messages");
 	if (prompt && (cJSON_IsString(prompt) || cJSON_IsArray(prompt))) {
-		take_prompt(prompt, &words, &h);
+		take_prompt(prompt, &words, &h, keep_text ? &out->prompt : NULL);
 		out->input_words = words;
 	}
 

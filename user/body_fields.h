@@ -17,6 +17,7 @@ struct request_fields {
 	long long max_tokens;		/* max_new_tokens / max_tokens, -1 */
 	int stream;			/* -1 unknown, 0, 1 */
 	uint64_t fingerprint;		/* hash of prompt + max_tokens, 0 none */
+	char *prompt;			/* only with keep_text: caller frees */
 };
 
 struct response_fields {
@@ -29,7 +30,11 @@ struct response_fields {
 	char error[160];		/* error object/message, empty if none */
 };
 
-void request_fields_parse(const char *body, size_t len, struct request_fields *out);
+#define PROMPT_KEEP_MAX 4096	/* --keep-text keeps this much of a prompt */
+
+/* keep_text: also copy the prompt (joined, bounded) into out->prompt. */
+void request_fields_parse(const char *body, size_t len, bool keep_text,
+			  struct request_fields *out);
 void response_fields_init(struct response_fields *rf);
 enum merge_result {
 	MERGE_TEXT = 1,		/* carried non-empty generated text */

@@ -389,7 +389,8 @@ static void req_end(void *ctx, uint64_t ts, bool complete)
 	if (ex->req_body.truncated)
 		c->col->st.body_truncated++;
 	if (!ex->ignored && ex->req_body.len)
-		request_fields_parse(ex->req_body.data, ex->req_body.len, &ex->req);
+		request_fields_parse(ex->req_body.data, ex->req_body.len,
+				     c->col->o.keep_text, &ex->req);
 	body_release(&ex->req_body);	/* never kept past parsing */
 	if (!complete) {
 		end_exchange(c, ex, "request_cut_short", c->piece_last);

@@ -17,6 +17,7 @@ struct collector_opts {
 	struct correlator_opts corr;
 	uint32_t body_limit;		/* request/response body bytes kept */
 	uint32_t max_conns;
+	bool keep_text;			/* rows carry the prompt (--keep-text) */
 };
 
 struct collector_stats {

@@ -139,6 +139,7 @@ static void free_exchange(struct correlator *c, struct exchange *ex)
 	c->st.live--;
 	free(ex->req_body.data);
 	free(ex->resp_body.data);
+	free(ex->req.prompt);
 	free(ex);
 }
 
@@ -495,6 +496,7 @@ static void fill_from_front(struct timeline_row *r, const struct exchange *ex)
 	r->stream = ex->event_stream ? 1 : ex->req.stream;
 	r->status = ex->status;
 	r->request_bytes = ex->req_bytes;
+	r->prompt = ex->req.prompt;
 	r->response_bytes = ex->resp_bytes;
 	set_error(r, ex);
 }

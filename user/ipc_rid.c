@@ -63,6 +63,7 @@ struct pk {
 	int sp;
 	bool have_top;
 	uint32_t memo_next;
+	uint32_t memo_hi;	/* memo[0, memo_hi) is initialized */
 	struct ipc_msg *out;
 	struct pv stack[PK_STACK_MAX];
 	struct pv memo[PK_MEMO_MAX];
@@ -449,8 +450,15 @@ static int pk_memo_put(struct pk *pk, uint64_t idx)
 {
 	if (pk->sp < 1)
 		return PK_BAD;
-	if (idx < PK_MEMO_MAX)
-		pk->memo[idx] = pk->stack[pk->sp - 1];
+	if (idx >= PK_MEMO_MAX)
+		return PK_OK;
+	/* Indices come in order; zero only what a jump skips. */
+	if (idx >= pk->memo_hi) {
+		memset(&pk->memo[pk->memo_hi], 0,
+		       (idx - pk->memo_hi) * sizeof(pk->memo[0]));
+		pk->memo_hi = idx + 1;
+	}
+	pk->memo[idx] = pk->stack[pk->sp - 1];
 	return PK_OK;
 }
 
@@ -458,7 +466,7 @@ static int pk_memo_get(struct pk *pk, uint64_t idx)
 {
 	struct pv v = { .kind = PV_OTHER, .num = -1 };
 
-	if (idx < PK_MEMO_MAX && pk->memo[idx].kind != PV_UNSET)
+	if (idx < pk->memo_hi && pk->memo[idx].kind != PV_UNSET)
 		v = pk->memo[idx];
 	else
 		pk->out->flags |= IPC_F_LIMIT;
@@ -471,7 +479,6 @@ static int pk_sized(struct pk *pk, int lenbytes, uint8_t kind)
 {
 	struct pv v = { .kind = kind, .num = -1 };
 	uint64_t len;
-	int ret;
 
 	if (!pk_has(pk, lenbytes))
 		return PK_EOF;
@@ -488,8 +495,7 @@ static int pk_sized(struct pk *pk, int lenbytes, uint8_t kind)
 	pk->pos += len;
 	if (kind == PV_BYTES)
 		note_array(pk, &v);
-	ret = pk_push(pk, v);
-	return ret;
+	return pk_push(pk, v);
 }
 
 static int pk_int(struct pk *pk, int bytes, bool is_signed)
@@ -861,12 +867,10 @@ static void pk_flush_pending(struct pk *pk)
 static int parse_pickle(const uint8_t *p, size_t n, bool truncated,
 			struct ipc_msg *out)
 {
-	/* ~40 KiB: too big to want on every caller's stack twice, fine once. */
-	struct pk pk;
+	struct pk pk;	/* ~34 KiB of stack, nothing zeroed but the header */
 	int ret;
 
 	memset(&pk, 0, offsetof(struct pk, stack));
-	memset(pk.memo, 0, sizeof(pk.memo));
 	pk.p = p;
 	pk.n = n;
 	pk.out = out;
@@ -1237,7 +1241,8 @@ int ipc_parse(const void *p, size_t n, bool truncated, struct ipc_msg *out)
 
 	if (!out)
 		return -EINVAL;
-	memset(out, 0, offsetof(struct ipc_msg, finished));
+	/* rids[] beyond nrids is never read: leave it. */
+	memset(out, 0, offsetof(struct ipc_msg, rids));
 	memset(out->finished, -1, sizeof(out->finished));
 	out->stream = -1;
 	out->prompt_tokens = -1;

@@ -37,6 +37,7 @@ static struct env {
 	const char *record;
 	const char *replay;
 	bool wait;
+	bool keep_text;
 } env = {
 	.capture_bytes = DEFAULT_CAPTURE,
 	.body_limit = 64 * 1024,
@@ -75,7 +76,7 @@ static const char doc[] =
 enum {
 	OPT_ROUTER_PID = 256, OPT_WORKER_PID, OPT_ROUTER_PORT, OPT_WORKER_PORT,
 	OPT_CAPTURE, OPT_BODY_LIMIT, OPT_RINGBUF, OPT_LINGER, OPT_READY,
-	OPT_RECORD, OPT_REPLAY, OPT_WAIT,
+	OPT_RECORD, OPT_REPLAY, OPT_WAIT, OPT_KEEP_TEXT,
 };
 
 static const struct argp_option opts[] = {
@@ -94,6 +95,8 @@ static const struct argp_option opts[] = {
 	  "Body bytes kept per message for its JSON fields (default 65536)", 2 },
 	{ "ringbuf-size", OPT_RINGBUF, "MB", 0, "Ring buffer size (default 16, power of 2)", 2 },
 	{ "linger", OPT_LINGER, "MS", 0, "Wait after a request ends before writing it (default 300)", 2 },
+	{ "keep-text", OPT_KEEP_TEXT, NULL, 0,
+	  "Add a prompt column (first 4 KiB). Without it no prompt text is written", 3 },
 	{ "ready-file", OPT_READY, "FILE", 0, "Create FILE once attached (for scripts)", 3 },
 	{ "record", OPT_RECORD, "FILE", 0, "Also save the raw events to FILE", 3 },
 	{ "replay", OPT_REPLAY, "FILE", 0, "Read events from a --record FILE instead of the kernel", 3 },
@@ -168,6 +171,7 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case OPT_RECORD: env.record = arg; break;
 	case OPT_REPLAY: env.replay = arg; break;
 	case OPT_WAIT: env.wait = true; break;
+	case OPT_KEEP_TEXT: env.keep_text = true; break;
 	case ARGP_KEY_ARG: argp_usage(state); break;
 	default: return ARGP_ERR_UNKNOWN;
 	}
@@ -555,6 +559,8 @@ int main(int argc, char **argv)
 		}
 	}
 	output_init(&s.out, out, env.json ? OUT_JSON : OUT_CSV);
+	output_keep_text(&s.out, env.keep_text);
+	co.keep_text = env.keep_text;
 	co.body_limit = env.body_limit;
 	co.max_conns = 65536;
 	co.corr.have_router = env.replay ? true : have_router();

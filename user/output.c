@@ -190,20 +190,30 @@ static void json_string(FILE *f, const char *s)
 	fputc('"', f);
 }
 
+void output_keep_text(struct output *o, bool on)
+{
+	o->keep_text = on;
+}
+
 void output_row(struct output *o, const struct timeline_row *r)
 {
 	static char v[NCOLS][VAL_MAX];
+	const char *prompt = r->prompt ? r->prompt : "";
 
 	render(r, v);
 	if (o->format == OUT_CSV) {
 		if (!o->header_done) {
-			fprintf(o->f, "%s\n", output_csv_header());
+			fprintf(o->f, "%s%s\n", output_csv_header(), o->keep_text ? ",prompt" : "");
 			o->header_done = true;
 		}
 		for (size_t i = 0; i < NCOLS; i++) {
 			if (i)
 				fputc(',', o->f);
 			csv_field(o->f, v[i]);
+		}
+		if (o->keep_text) {
+			fputc(',', o->f);
+			csv_field(o->f, prompt);
 		}
 		fputc('\n', o->f);
 	} else {
@@ -218,6 +228,10 @@ void output_row(struct output *o, const struct timeline_row *r)
 				fputs(!strcmp(v[i], "True") ? "true" : "false", o->f);
 			else
 				json_string(o->f, v[i]);
+		}
+		if (o->keep_text) {
+			fputs(",\"prompt\":", o->f);
+			json_string(o->f, prompt);
 		}
 		fputs("}\n", o->f);
 	}

@@ -13,6 +13,7 @@ struct output {
 	FILE *f;
 	enum output_format format;
 	bool header_done;
+	bool keep_text;		/* adds the prompt column */
 	unsigned long long rows;
 };
 
@@ -20,5 +21,7 @@ void output_init(struct output *o, FILE *f, enum output_format format);
 void output_row(struct output *o, const struct timeline_row *r);
 /* The CSV header line, without newline (tests check the contract). */
 const char *output_csv_header(void);
+/* Keeps a run of writes on one header when --keep-text adds "prompt". */
+void output_keep_text(struct output *o, bool on);
 
 #endif

@@ -49,6 +49,7 @@ struct timeline_row {
 	uint64_t detokenizer_send_time;
 	uint64_t tokenizer_recv_time;		/* detokenizer -> main, first */
 	char notes[96];				/* why a value is empty or odd */
+	const char *prompt;			/* --keep-text only, else NULL */
 };
 
 #endif
