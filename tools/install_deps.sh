@@ -8,7 +8,7 @@ PKGS=(
 	make pkg-config gcc
 	libcurl4-openssl-dev							# tools/loadgen
 	nginx-light wrk								# make bench upstream and load
-	python3-venv iproute2 procps psmisc curl				# deployments, tests
+	python3-venv iproute2 procps psmisc curl gawk util-linux	# deployments, tests, demo
 )
 
 if [ "$(id -u)" != 0 ]; then
