@@ -6,6 +6,10 @@
 #ifndef SERVETRACE_ZMQ_H
 #define SERVETRACE_ZMQ_H
 
+#ifndef __VMLINUX_H__
+#include <linux/types.h>	/* user space; BPF gets them from vmlinux.h */
+#endif
+
 #define ZMQ_MAX_CAPTURE     16384	/* hard ceiling of payload bytes per message */
 #define ZMQ_DEFAULT_CAPTURE  4096	/* holds ~110 rids of a batch output */
 #define ZMQ_ENDPOINT_LEN      128	/* "ipc:///tmp/tmpXXXXXXXX" is ~25 */

@@ -543,9 +543,19 @@ static void fill_hops(struct correlator *c, struct timeline_row *r,
 	snprintf(r->sglang_rid, sizeof(r->sglang_rid), "%s", h->rid);
 	r->tokenizer_send_time = h->t[HOP_TOKENIZER_SEND];
 	r->queue_time_start = h->t[HOP_SCHED_RECV];
-	r->queue_time_end = h->t[HOP_SCHED_LEAVE_QUEUE];
-	if (h->t[HOP_SCHED_FIRST_OUT])
-		r->server_first_token_time = h->t[HOP_SCHED_FIRST_OUT];
+	/* A stream's first scheduler output is its prefill's; a non-streaming
+	 * request is sent out only at finish or every 50 tokens, so its first
+	 * token is not observable and its queue end is the fcfs bound. */
+	if (r->stream == 1) {
+		r->queue_time_end = h->t[HOP_SCHED_QEND_STREAM];
+		if (h->t[HOP_SCHED_FIRST_OUT])
+			r->server_first_token_time = h->t[HOP_SCHED_FIRST_OUT];
+	} else {
+		r->queue_time_end = h->t[HOP_SCHED_QEND_FCFS];
+		if (r->stream == 0 && !r->notes[0])
+			snprintf(r->notes, sizeof(r->notes),
+				 "non-streaming: first token not observable");
+	}
 	r->scheduler_last_output_time = h->t[HOP_SCHED_LAST_OUT];
 	r->detokenizer_recv_time = h->t[HOP_DETOK_RECV];
 	r->detokenizer_send_time = h->t[HOP_DETOK_SEND];

@@ -10,12 +10,14 @@
 #include <time.h>
 #include <unistd.h>
 #include <bpf/libbpf.h>
+#include "bpf_server.h"
 #include "bpf_sock.h"
 #include "clock.h"
 #include "collector.h"
 #include "discover.h"
 #include "output.h"
 #include "recording.h"
+#include "server_hops.h"
 
 #define MAX_TARGETS DISCOVER_MAX
 
@@ -38,6 +40,7 @@ static struct env {
 	const char *replay;
 	bool wait;
 	bool keep_text;
+	bool no_server_probes;
 } env = {
 	.capture_bytes = DEFAULT_CAPTURE,
 	.body_limit = 64 * 1024,
@@ -76,7 +79,7 @@ static const char doc[] =
 enum {
 	OPT_ROUTER_PID = 256, OPT_WORKER_PID, OPT_ROUTER_PORT, OPT_WORKER_PORT,
 	OPT_CAPTURE, OPT_BODY_LIMIT, OPT_RINGBUF, OPT_LINGER, OPT_READY,
-	OPT_RECORD, OPT_REPLAY, OPT_WAIT, OPT_KEEP_TEXT,
+	OPT_RECORD, OPT_REPLAY, OPT_WAIT, OPT_KEEP_TEXT, OPT_NO_SERVER,
 };
 
 static const struct argp_option opts[] = {
@@ -95,6 +98,8 @@ static const struct argp_option opts[] = {
 	  "Body bytes kept per message for its JSON fields (default 65536)", 2 },
 	{ "ringbuf-size", OPT_RINGBUF, "MB", 0, "Ring buffer size (default 16, power of 2)", 2 },
 	{ "linger", OPT_LINGER, "MS", 0, "Wait after a request ends before writing it (default 300)", 2 },
+	{ "http-only", OPT_NO_SERVER, NULL, 0,
+	  "No libzmq uprobes inside SGLang: the queue columns stay empty", 2 },
 	{ "keep-text", OPT_KEEP_TEXT, NULL, 0,
 	  "Add a prompt column (first 4 KiB). Without it no prompt text is written", 3 },
 	{ "ready-file", OPT_READY, "FILE", 0, "Create FILE once attached (for scripts)", 3 },
@@ -172,6 +177,7 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case OPT_REPLAY: env.replay = arg; break;
 	case OPT_WAIT: env.wait = true; break;
 	case OPT_KEEP_TEXT: env.keep_text = true; break;
+	case OPT_NO_SERVER: env.no_server_probes = true; break;
 	case ARGP_KEY_ARG: argp_usage(state); break;
 	default: return ARGP_ERR_UNKNOWN;
 	}
@@ -197,6 +203,8 @@ static void sig_handler(int sig)
 struct session {
 	struct collector *col;
 	struct sock_capture *sc;
+	struct server_hops *hops;
+	struct server_probes *sp;
 	struct output out;
 	FILE *record;
 	uint32_t traced[2 * MAX_TARGETS];
@@ -221,6 +229,16 @@ static int on_sock_event(void *ctx, void *data, size_t size)
 	if (s->record)
 		recording_write(s->record, REC_SOCK, data, size);
 	collector_handle(s->col, ev, (const char *)(ev + 1));
+	return 0;
+}
+
+static int on_zmq_event(void *ctx, void *data, size_t size)
+{
+	struct session *s = ctx;
+
+	if (s->record)
+		recording_write(s->record, REC_ZMQ, data, size);
+	server_hops_handle(s->hops, data, size);
 	return 0;
 }
 
@@ -255,6 +273,8 @@ static int trace_process(struct session *s, uint32_t pid, enum proc_role role)
 	if (s->record)
 		recording_write(s->record, REC_ROLE, &rr, sizeof(rr));
 	s->traced[s->ntraced++] = pid;
+	if (role == ROLE_WORKER && s->sp)
+		server_probes_track(s->sp, pid);
 	process_cmdline(pid, cmd, sizeof(cmd));
 	fprintf(stderr, "servetrace: tracing %s pid %u: %.80s\n",
 		role == ROLE_ROUTER ? "router" : "worker", pid, cmd);
@@ -274,6 +294,8 @@ static void forget_process(void *ctx, uint32_t tgid)
 	}
 	if (!found)
 		return;
+	if (s->sp)
+		server_probes_untrack(s->sp, tgid);
 	if (s->sc)
 		sock_capture_del_tgid(s->sc, tgid);
 	fprintf(stderr, "servetrace: process %u exited; no longer traced\n", tgid);
@@ -410,6 +432,18 @@ static void summary(struct session *s, const uint64_t *kc)
 		P("kernel: payloads truncated to capture size", kc[CNT_TRUNCATED]);
 		P("kernel: payload read faults", kc[CNT_READ_FAULT]);
 	}
+	if (s->hops) {
+		const struct server_hops_stats *hs = server_hops_stats(s->hops);
+
+		P("libzmq: messages seen", hs->msgs);
+		P("libzmq: not SGLang messages (pyzmq internals)", hs->unparsed);
+		P("libzmq: outputs with more rids than captured", hs->truncated_rids);
+		P("libzmq: outputs of requests received untraced", hs->no_recv_seen);
+		P("libzmq: health-check requests ignored", hs->health_checks);
+		P("libzmq: rid states evicted (memory limit)", hs->rid_states_evicted);
+	}
+	if (s->sp)
+		server_probes_summary(s->sp, stderr);
 #undef P
 }
 
@@ -439,6 +473,12 @@ static int replay(struct session *s)
 			collector_set_role(s->col, rr->tgid, rr->role);
 		} else if (source == REC_SOCK) {
 			on_sock_event(s, buf, n);
+		} else if (source == REC_ZMQ) {
+			server_hops_handle(s->hops, buf, n);
+		} else if (source == REC_SGLANG_PROC && n == sizeof(struct rec_sglang_proc)) {
+			const struct rec_sglang_proc *sp = (const void *)buf;
+
+			server_hops_set_proc(s->hops, sp->pid, sp->role, sp->main_pid);
 		}
 		collector_tick(s->col, collector_last_ts(s->col));
 	}
@@ -468,6 +508,8 @@ static int run_live(struct session *s)
 	if (sock_capture_missing(s->sc)[0])
 		fprintf(stderr, "servetrace: WARNING: this kernel lacks tracepoints: %s; "
 			"traffic through those syscalls is not seen\n", sock_capture_missing(s->sc));
+	if (!env.no_server_probes)
+		s->sp = server_probes_open(s->hops, s->record, 0);
 	err = setup_targets(s);
 	if (err)
 		goto out;
@@ -476,6 +518,11 @@ static int run_live(struct session *s)
 		err = -errno;
 		fprintf(stderr, "servetrace: cannot create the ring buffer reader: %s\n", strerror(errno));
 		goto out;
+	}
+	if (s->sp && server_probes_add_ringbuf(s->sp, rb, on_zmq_event, s)) {
+		fprintf(stderr, "servetrace: WARNING: cannot poll the libzmq ring buffer\n");
+		server_probes_close(s->sp);
+		s->sp = NULL;
 	}
 	if (env.ready_file) {
 		FILE *f = fopen(env.ready_file, "w");
@@ -507,6 +554,8 @@ static int run_live(struct session *s)
 			progress(s, kc, false);
 			if (s->auto_discover)
 				discover_all(s, false);
+			if (s->sp)
+				server_probes_rescan(s->sp);
 			for (int i = 0; i < s->ntraced; i++)
 				if (!process_alive(s->traced[i]))
 					forget_process(s, s->traced[i--]);
@@ -523,6 +572,8 @@ static int run_live(struct session *s)
 	summary(s, kc);
 out:
 	ring_buffer__free(rb);
+	server_probes_close(s->sp);
+	s->sp = NULL;
 	sock_capture_close(s->sc);
 	s->sc = NULL;
 	return err;
@@ -577,6 +628,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	correlator_set_current(collector_correlator(s.col));
+	s.hops = server_hops_new(100000);
+	if (!s.hops) {
+		fprintf(stderr, "servetrace: out of memory\n");
+		return 1;
+	}
 	collector_on_exit(s.col, forget_process, &s);
 
 	if (env.replay) {
@@ -590,6 +646,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "servetrace: %llu rows written to %s\n",
 			(unsigned long long)s.out.rows, env.output);
 	collector_free(s.col);
+	server_hops_free(s.hops);
 	if (s.record)
 		fclose(s.record);
 	if (out != stdout)

@@ -9,7 +9,14 @@
 #include <stdint.h>
 #include <stdio.h>
 
-enum rec_source { REC_SOCK = 1, REC_ZMQ = 2, REC_ROLE = 3 };
+enum rec_source { REC_SOCK = 1, REC_ZMQ = 2, REC_ROLE = 3, REC_SGLANG_PROC = 4 };
+
+/* REC_SGLANG_PROC: a process of an SGLang server and its role there. */
+struct rec_sglang_proc {
+	uint32_t pid;
+	uint32_t role;		/* enum sglang_role */
+	uint32_t main_pid;
+};
 
 /* REC_ROLE records carry the process roles: struct rec_role. */
 struct rec_role {

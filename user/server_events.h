@@ -9,7 +9,13 @@
 enum server_hop {
 	HOP_TOKENIZER_SEND = 1,	/* main process sends TokenizedGenerateReqInput */
 	HOP_SCHED_RECV,		/* scheduler receives it: queue_time_start */
-	HOP_SCHED_LEAVE_QUEUE,	/* derived: leaves waiting queue: queue_time_end */
+	HOP_SCHED_QEND_STREAM,	/* derived queue_time_end, streaming requests:
+				 * end of the receive drain before the first
+				 * output carrying the rid */
+	HOP_SCHED_QEND_FCFS,	/* derived queue_time_end, non-streaming: first
+				 * drain end after the receive, raised to the
+				 * queue end of the last streaming request
+				 * received before it (fcfs keeps that order) */
 	HOP_SCHED_FIRST_OUT,	/* first BatchTokenIDOutput with the rid */
 	HOP_SCHED_LAST_OUT,	/* latest BatchTokenIDOutput with the rid */
 	HOP_DETOK_RECV,		/* detokenizer receives first output */
@@ -21,7 +27,8 @@ enum server_hop {
 /* rid: SGLang's request id as it appears in the IPC payload.
  * worker_tgid: the SGLang main process pid the hop belongs to.
  * ts_ns: bpf_ktime_get_ns() of the hop. First call per (rid, hop) wins,
- * except HOP_SCHED_LAST_OUT, where the latest wins. */
+ * except HOP_SCHED_LAST_OUT, where the latest wins. Implemented by the
+ * correlator. */
 void timeline_note_server_hop(const char *rid, enum server_hop hop,
 			      uint64_t ts_ns, uint32_t worker_tgid);
 
