@@ -224,7 +224,8 @@ static int merge_object(struct response_fields *rf, const cJSON *obj)
 	}
 	if (text)
 		rf->has_text = true;
-	return (text ? MERGE_TEXT : 0) | (token ? MERGE_TOKEN : 0);
+	return (text ? MERGE_TEXT : 0) | (token ? MERGE_TOKEN : 0) |
+	       (cJSON_IsObject(meta) ? MERGE_NATIVE : 0);
 }
 
 int response_fields_merge(struct response_fields *rf, const char *json, size_t len)

@@ -40,6 +40,7 @@ enum merge_result {
 	MERGE_TEXT = 1,		/* carried non-empty generated text */
 	MERGE_TOKEN = 2,	/* carried token output (native meta_info, or an
 				 * OpenAI choice with content or still open) */
+	MERGE_NATIVE = 4,	/* SGLang native: cumulative meta_info counts */
 };
 
 /* Merges one JSON document (a whole body or one SSE data event) into rf:

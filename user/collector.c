@@ -437,12 +437,13 @@ static void on_sse_event(void *ctx, const struct sse_event *ev, uint64_t ts)
 	ex->sse_events++;
 	/* Tokens are counted where rows take them (the front side). An event
 	 * may carry several (SGLang merges outputs under load): its growth of
-	 * completion_tokens says how many; without that, one per chunk. */
+	 * meta_info.completion_tokens says how many; OpenAI chunks count one
+	 * each (their usage, if any, comes in a last chunk of its own). */
 	if (wants_event_json(c, ex)) {
 		long long before = ex->resp.completion_tokens;
 
 		got = response_fields_merge(&ex->resp, ev->data, ev->data_len);
-		if (ex->resp.completion_tokens > before && ex->resp.completion_tokens >= 0) {
+		if (got & MERGE_NATIVE && ex->resp.completion_tokens > before) {
 			ex->sse_tokens += ex->resp.completion_tokens - (before > 0 ? before : 0);
 			return;
 		}

@@ -47,8 +47,11 @@ struct correlator {
 	struct hop_rec *hops[HOP_BUCKETS];
 	struct hop_rec *hop_oldest, *hop_newest;
 	uint32_t nhops;
+	uint64_t last_scan;
 	struct correlator_stats st;
 };
+
+#define SCAN_INTERVAL_NS 100000000ULL	/* expiry scans: O(live), so not per poll */
 
 static struct correlator *current;
 
@@ -718,6 +721,9 @@ void correlator_tick(struct correlator *c, uint64_t now)
 			finalize(c, ex);
 	}
 
+	if (now < c->last_scan + SCAN_INTERVAL_NS && c->st.live <= c->o.max_exchanges)
+		return;
+	c->last_scan = now;
 	for (ex = c->head; ex; ex = next) {
 		next = ex->next;
 		if (ex->finalize_queued)
