@@ -1,0 +1,576 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+"""Bring a local SGLang deployment (N CPU workers behind sglang-router) up or down.
+
+Called by tools/deploy/up.sh and down.sh; standard library only.
+
+State lives in RUN_DIR (default <repo>/run): deploy.json and deploy.env (the
+pids and ports, machine-readable), router.log, worker-<port>.log. Every
+process started gets its own process group (schedulers, detokenizers and
+multiprocessing helpers stay in it) and SERVETRACE_DEPLOY=<RUN_DIR> in its
+environment (lost from /proc/PID/environ once setproctitle rewrites it), so
+`down` finds all of them and nothing else.
+"""
+
+import argparse
+import json
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+POLICIES = ["round_robin", "cache_aware", "random", "power_of_two"]
+
+
+def log(msg):
+    print(f"[deploy {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+class DeployError(Exception):
+    pass
+
+
+# ---------------------------------------------------------------- /proc helpers
+
+def proc_stat(pid):
+    """(comm, ppid, pgid) of pid, or None if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            data = f.read()
+    except OSError:
+        return None
+    comm = data[data.index("(") + 1:data.rindex(")")]
+    fields = data[data.rindex(")") + 2:].split()
+    if fields[0] == "Z":
+        return None  # zombie: already dead, waiting for its reaper
+    return comm, int(fields[1]), int(fields[2])
+
+
+def alive(pid):
+    return proc_stat(pid) is not None
+
+
+def all_pids():
+    return [int(d) for d in os.listdir("/proc") if d.isdigit()]
+
+
+def children(pid):
+    out = []
+    for p in all_pids():
+        st = proc_stat(p)
+        if st and st[1] == pid:
+            out.append(p)
+    return sorted(out)
+
+
+def pids_with_marker(marker):
+    """Processes whose environment holds SERVETRACE_DEPLOY=marker."""
+    needle = f"SERVETRACE_DEPLOY={marker}".encode()
+    found = []
+    for p in all_pids():
+        if p == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{p}/environ", "rb") as f:
+                if needle in f.read().split(b"\0"):
+                    found.append(p)
+        except OSError:
+            pass
+    return sorted(p for p in found if alive(p))
+
+
+def group_members(pgids):
+    """Live processes in one of pgids that look like ours (sglang or our venv in
+    the command line), so a stale state file never reaches a reused pgid."""
+    pgids = set(pgids)
+    venv = os.environ.get("SERVETRACE_VENV", os.path.join(ROOT, ".venv"))
+    out = []
+    for p in all_pids():
+        st = proc_stat(p)
+        if st and st[2] in pgids:
+            cl = cmdline(p)
+            if "sglang" in cl or venv in cl:
+                out.append(p)
+    return sorted(out)
+
+
+def cmdline(pid):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        return ""
+
+
+def listeners(port):
+    """[(pid, comm)] of processes with a TCP socket listening on port."""
+    inodes = set()
+    for path in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(path) as f:
+                next(f)
+                for line in f:
+                    cols = line.split()
+                    if cols[3] == "0A" and int(cols[1].rsplit(":", 1)[1], 16) == port:
+                        inodes.add(cols[9])
+        except OSError:
+            pass
+    if not inodes:
+        return []
+    owners = []
+    for p in all_pids():
+        try:
+            for fd in os.listdir(f"/proc/{p}/fd"):
+                link = os.readlink(f"/proc/{p}/fd/{fd}")
+                if link.startswith("socket:[") and link[8:-1] in inodes:
+                    st = proc_stat(p)
+                    owners.append((p, st[0] if st else "?"))
+                    break
+        except OSError:
+            pass
+    return owners or [(0, "unknown (another namespace?)")]
+
+
+def port_free(port):
+    """True if a server could bind port on 0.0.0.0 and 127.0.0.1 (as uvicorn does, SO_REUSEADDR)."""
+    for host in ("0.0.0.0", "127.0.0.1"):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+        finally:
+            s.close()
+    return True
+
+
+def tail(path, n=30):
+    try:
+        with open(path, errors="replace") as f:
+            lines = f.readlines()
+    except OSError:
+        return f"    (no log at {path})"
+    return "".join("    | " + line for line in lines[-n:]).rstrip()
+
+
+def http_status(url, timeout=2.0):
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+    except (OSError, ValueError):
+        return None
+
+
+# ---------------------------------------------------------------------- up
+
+def venv_paths(args):
+    venv = os.environ.get("SERVETRACE_VENV", os.path.join(ROOT, ".venv"))
+    router_venv = os.environ.get("SERVETRACE_ROUTER_VENV", os.path.join(venv, "router"))
+    return venv, router_venv
+
+
+def worker_cmd(args, venv, port):
+    cmd = [os.path.join(venv, "bin", "python"), "-m", "sglang.launch_server",
+           "--model-path", args.model, "--host", args.host, "--port", str(port),
+           "--device", "cpu",
+           "--attention-backend", "torch_native",
+           "--sampling-backend", "pytorch",
+           "--disable-overlap-schedule",
+           "--disable-cuda-graph",
+           "--max-total-tokens", str(args.max_total_tokens)]
+    if args.sleep_on_idle:
+        cmd.append("--sleep-on-idle")
+    if args.enable_metrics:
+        cmd.append("--enable-metrics")
+    for extra in args.worker_arg:
+        cmd += shlex.split(extra)
+    return cmd
+
+
+def router_cmd(args, router_venv, worker_urls):
+    cmd = [os.path.join(router_venv, "bin", "python"), "-m", "sglang_router.launch_router",
+           "--worker-urls", *worker_urls,
+           "--policy", args.policy,
+           "--host", args.host, "--port", str(args.router_port),
+           "--prometheus-host", args.host,
+           "--prometheus-port", str(args.router_metrics_port)]
+    for extra in args.router_arg:
+        cmd += shlex.split(extra)
+    return cmd
+
+
+def spawn(cmd, env, log_path):
+    with open(log_path, "wb") as logf:
+        logf.write(f"# {time.strftime('%F %T')} {shlex.join(cmd)}\n".encode())
+        logf.flush()
+        return subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=logf,
+                                stderr=subprocess.STDOUT, start_new_session=True, cwd=ROOT)
+
+
+def wait_healthy(name, proc, url, log_path, deadline):
+    while True:
+        if proc.poll() is not None:
+            raise DeployError(f"{name} (pid {proc.pid}) exited with status {proc.returncode} "
+                              f"before {url} answered; last lines of {log_path}:\n{tail(log_path)}")
+        if http_status(url) == 200:
+            return
+        if time.monotonic() > deadline:
+            raise DeployError(f"{name} (pid {proc.pid}) did not answer {url} with 200 in time; "
+                              f"last lines of {log_path}:\n{tail(log_path)}")
+        time.sleep(0.5)
+
+
+def wait_router_ready(proc, url, n_workers, log_path, deadline):
+    """Router /health is 200 as soon as it listens; also wait for its workers."""
+    wait_healthy("router", proc, url + "/health", log_path, deadline)
+    while True:
+        try:
+            with urllib.request.urlopen(url + "/workers", timeout=2) as r:
+                body = json.load(r)
+            workers = body.get("workers", body) if isinstance(body, dict) else body
+            healthy = [w for w in workers if w.get("is_healthy", True)]
+            if len(healthy) >= n_workers:
+                return
+        except (OSError, ValueError, AttributeError):
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise DeployError(f"router did not register {n_workers} healthy workers in time; "
+                              f"last lines of {log_path}:\n{tail(log_path)}")
+        time.sleep(0.5)
+
+
+def describe_worker(proc_pid):
+    sched, detok, other = [], [], []
+    for c in children(proc_pid):
+        comm = proc_stat(c)[0] if proc_stat(c) else "?"
+        if comm.startswith("sglang::schedul"):
+            sched.append(c)
+        elif comm.startswith("sglang::detoken"):
+            detok.append(c)
+        else:
+            other.append(c)
+    return sched, detok, other
+
+
+def write_state(run_dir, state):
+    with open(os.path.join(run_dir, "deploy.json.tmp"), "w") as f:
+        json.dump(state, f, indent=2)
+        f.write("\n")
+    os.replace(os.path.join(run_dir, "deploy.json.tmp"), os.path.join(run_dir, "deploy.json"))
+
+    env = {
+        "DEPLOY_RUN_DIR": run_dir,
+        "DEPLOY_POLICY": state["policy"] or "",
+        "DEPLOY_ENABLE_METRICS": int(state["enable_metrics"]),
+        "DEPLOY_IPC": state["ipc"],
+        "DEPLOY_MODEL": state["model"],
+        "TARGET_URL": state["target_url"],
+        "WORKER_COUNT": len(state["workers"]),
+        "WORKER_URLS": " ".join(w["url"] for w in state["workers"]),
+        "WORKER_PIDS": " ".join(str(w["pid"]) for w in state["workers"]),
+        "SCHEDULER_PIDS": " ".join(str(p) for w in state["workers"] for p in w["scheduler_pids"]),
+        "DETOKENIZER_PIDS": " ".join(str(p) for w in state["workers"] for p in w["detokenizer_pids"]),
+        "ALL_PIDS": " ".join(str(p) for p in state["all_pids"]),
+    }
+    r = state["router"]
+    env.update({"ROUTER_PID": r["pid"] if r else "", "ROUTER_PORT": r["port"] if r else "",
+                "ROUTER_URL": r["url"] if r else "",
+                "ROUTER_METRICS_PORT": r["metrics_port"] if r else ""})
+    for w in state["workers"]:
+        i = w["index"]
+        env[f"WORKER{i}_PID"] = w["pid"]
+        env[f"WORKER{i}_PORT"] = w["port"]
+        env[f"WORKER{i}_URL"] = w["url"]
+        env[f"WORKER{i}_SCHEDULER_PID"] = " ".join(map(str, w["scheduler_pids"]))
+        env[f"WORKER{i}_DETOKENIZER_PID"] = " ".join(map(str, w["detokenizer_pids"]))
+    with open(os.path.join(run_dir, "deploy.env"), "w") as f:
+        f.write("# written by tools/deploy/up.sh; source it\n")
+        for k, v in env.items():
+            f.write(f"{k}={shlex.quote(str(v))}\n")
+
+
+def cmd_up(args):
+    run_dir = os.path.abspath(args.run_dir)
+    os.makedirs(run_dir, exist_ok=True)
+    venv, router_venv = venv_paths(args)
+    args.model = os.path.abspath(args.model)
+    if args.router_metrics_port is None:
+        args.router_metrics_port = args.router_port + 100
+
+    # Refuse early and clearly: an old deployment, a missing install, a busy port.
+    old = set(pids_with_marker(run_dir))
+    try:
+        with open(os.path.join(run_dir, "deploy.json")) as f:
+            st = json.load(f)
+        old |= set(group_members([w["pgid"] for w in st["workers"]] +
+                                 ([st["router"]["pgid"]] if st.get("router") else [])))
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    if old:
+        raise DeployError(f"a deployment from {run_dir} is still running "
+                          f"(pids {sorted(old)}): run tools/deploy/down.sh first")
+    if not os.path.exists(os.path.join(venv, "bin", "python")):
+        raise DeployError(f"no venv at {venv}: run tools/install_python.sh")
+    if not args.no_router and not os.path.exists(os.path.join(router_venv, "bin", "python")):
+        raise DeployError(f"no router venv at {router_venv}: run tools/install_python.sh")
+    if not os.path.exists(os.path.join(args.model, "config.json")):
+        raise DeployError(f"no model at {args.model}: run "
+                          f"{venv}/bin/python tools/model/gen_tiny_model.py")
+    worker_ports = [args.worker_port + i for i in range(args.workers)]
+    ports = {p: f"worker {i}" for i, p in enumerate(worker_ports)}
+    if not args.no_router:
+        ports[args.router_port] = "router"
+        ports[args.router_metrics_port] = "router Prometheus"
+    if len(ports) != len(worker_ports) + (0 if args.no_router else 2):
+        raise DeployError(f"port ranges overlap: {sorted(ports)}")
+    busy = [f"  {port} ({what}): held by " +
+            ", ".join(f"pid {p} {c}" for p, c in listeners(port) or [(0, "a bound socket")])
+            for port, what in sorted(ports.items()) if not port_free(port)]
+    if busy:
+        raise DeployError("ports already in use, refusing to start:\n" + "\n".join(busy) +
+                          "\n  (another deployment? tools/deploy/down.sh, or choose other "
+                          "ports with --router-port/--worker-port/--router-metrics-port)")
+
+    env = dict(os.environ)
+    env["SERVETRACE_DEPLOY"] = run_dir
+    env["SERVETRACE_VENV"] = venv
+    env["SGLANG_USE_CPU_ENGINE"] = "1"
+    env["SGLANG_USE_PICKLE_IPC"] = "1" if args.ipc == "pickle" else "0"
+    if args.threads:
+        env["OMP_NUM_THREADS"] = str(args.threads)
+    env.setdefault("NO_COLOR", "1")
+
+    started = []
+    t0 = time.monotonic()
+    deadline = t0 + args.timeout
+    try:
+        workers = []
+        for i, port in enumerate(worker_ports):
+            log_path = os.path.join(run_dir, f"worker-{port}.log")
+            proc = spawn(worker_cmd(args, venv, port), env, log_path)
+            started.append(proc)
+            workers.append((i, port, proc, log_path))
+            log(f"worker {i}: pid {proc.pid} starting on {args.host}:{port} (log {log_path})")
+        ready_at = {}
+        for i, port, proc, log_path in workers:
+            wait_healthy(f"worker {i}", proc, f"http://{args.host}:{port}/health", log_path, deadline)
+            ready_at[i] = time.monotonic() - t0
+            log(f"worker {i}: healthy after {ready_at[i]:.1f} s")
+
+        router = None
+        if not args.no_router:
+            urls = [f"http://{args.host}:{p}" for p in worker_ports]
+            log_path = os.path.join(run_dir, "router.log")
+            rt0 = time.monotonic()
+            proc = spawn(router_cmd(args, router_venv, urls), env, log_path)
+            started.append(proc)
+            log(f"router: pid {proc.pid} starting on {args.host}:{args.router_port}, "
+                f"policy {args.policy} (log {log_path})")
+            url = f"http://{args.host}:{args.router_port}"
+            wait_router_ready(proc, url, len(worker_ports), log_path, deadline)
+            log(f"router: ready after {time.monotonic() - rt0:.1f} s")
+            st = proc_stat(proc.pid)
+            router = {"pid": proc.pid, "pgid": st[2], "comm": st[0], "port": args.router_port,
+                      "metrics_port": args.router_metrics_port, "url": url, "log": log_path,
+                      "cmdline": cmdline(proc.pid)}
+    except BaseException as e:
+        log("startup failed: stopping what was started")
+        stop(run_dir, [p.pid for p in started], [p.pid for p in started], grace=10)
+        if isinstance(e, KeyboardInterrupt):
+            raise DeployError("interrupted")
+        raise
+
+    state_workers = []
+    for i, port, proc, log_path in workers:
+        sched, detok, other = describe_worker(proc.pid)
+        st = proc_stat(proc.pid)
+        state_workers.append({
+            "index": i, "port": port, "url": f"http://{args.host}:{port}",
+            "pid": proc.pid, "pgid": st[2], "comm": st[0], "cmdline": cmdline(proc.pid),
+            "scheduler_pids": sched, "detokenizer_pids": detok, "other_child_pids": other,
+            "log": log_path, "healthy_after_s": round(ready_at[i], 2)})
+    state = {
+        "created": time.time(), "run_dir": run_dir, "model": args.model,
+        "policy": None if args.no_router else args.policy,
+        "enable_metrics": args.enable_metrics, "ipc": args.ipc,
+        "sleep_on_idle": args.sleep_on_idle, "host": args.host,
+        "target_url": router["url"] if router else state_workers[0]["url"],
+        "startup_s": round(time.monotonic() - t0, 2),
+        "router": router, "workers": state_workers,
+        "all_pids": group_members([p.pid for p in started]),
+    }
+    write_state(run_dir, state)
+
+    print()
+    print(f"deployment up in {state['startup_s']:.1f} s ({args.workers} worker(s), "
+          f"{'no router' if args.no_router else 'router policy ' + args.policy}, "
+          f"metrics {'on' if args.enable_metrics else 'off'}, ipc {args.ipc})")
+    if router:
+        print(f"  router      pid {router['pid']:>7}  {router['url']}  "
+              f"(Prometheus :{router['metrics_port']})")
+    for w in state_workers:
+        print(f"  worker {w['index']}    pid {w['pid']:>7}  {w['url']}  "
+              f"scheduler {','.join(map(str, w['scheduler_pids']))}  "
+              f"detokenizer {','.join(map(str, w['detokenizer_pids']))}")
+    print(f"  send requests to {state['target_url']}")
+    print(f"  state: {run_dir}/deploy.json, {run_dir}/deploy.env; stop: tools/deploy/down.sh")
+    return 0
+
+
+# -------------------------------------------------------------------- down
+
+def stop(run_dir, pgids, pids, grace):
+    """TERM our process groups and any other of our pids; KILL after grace s.
+
+    Returns the pids still alive at the end (should be none)."""
+    def ours():
+        return {p for p in set(pids) | set(group_members(pgids)) |
+                set(pids_with_marker(run_dir)) if alive(p)}
+
+    def signal_all(sig):
+        for g in sorted(pgids):
+            try:
+                os.killpg(g, sig)
+            except ProcessLookupError:
+                pass
+        for p in sorted(ours()):
+            try:
+                os.kill(p, sig)
+            except ProcessLookupError:
+                pass
+
+    signal_all(signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        if not ours():
+            return []
+        time.sleep(0.2)
+    log(f"still alive after {grace:.0f} s, sending SIGKILL: {sorted(ours())}")
+    signal_all(signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while ours() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return sorted(ours())
+
+
+def cmd_down(args):
+    run_dir = os.path.abspath(args.run_dir)
+    state_path = os.path.join(run_dir, "deploy.json")
+    state = None
+    if os.path.exists(state_path):
+        with open(state_path) as f:
+            state = json.load(f)
+    pgids, pids, ports = [], [], []
+    if state:
+        pids = list(state.get("all_pids", []))
+        if state.get("router"):
+            pgids.append(state["router"]["pgid"])
+            pids.append(state["router"]["pid"])
+            ports += [state["router"]["port"], state["router"]["metrics_port"]]
+        for w in state["workers"]:
+            pgids.append(w["pgid"])
+            pids += [w["pid"], *w["scheduler_pids"], *w["detokenizer_pids"]]
+            ports.append(w["port"])
+    live = sorted(p for p in set(pids) | set(group_members(pgids)) |
+                  set(pids_with_marker(run_dir)) if alive(p))
+    if not state and not live:
+        log(f"nothing to stop (no {state_path}, no process marked with {run_dir})")
+        return 0
+    log(f"stopping {len(live)} process(es): " +
+        ", ".join(f"{p} {proc_stat(p)[0]}" for p in live if proc_stat(p)))
+    t0 = time.monotonic()
+    left = stop(run_dir, pgids, live, args.grace)
+    problems = []
+    if left:
+        problems.append("still alive: " + ", ".join(f"{p} {cmdline(p)}" for p in left))
+    # Sockets close with their last owner; allow the kernel a moment.
+    deadline = time.monotonic() + 5
+    busy = [p for p in ports if not port_free(p)]
+    while busy and time.monotonic() < deadline:
+        time.sleep(0.2)
+        busy = [p for p in ports if not port_free(p)]
+    for p in busy:
+        problems.append(f"port {p} still bound by " +
+                        ", ".join(f"pid {q} {c}" for q, c in listeners(p) or [(0, "?")]))
+    if problems:
+        log("teardown INCOMPLETE:\n  " + "\n  ".join(problems))
+        return 1
+    if state:
+        os.replace(state_path, os.path.join(run_dir, "last-deploy.json"))
+        try:
+            os.remove(os.path.join(run_dir, "deploy.env"))
+        except FileNotFoundError:
+            pass
+    log(f"down in {time.monotonic() - t0:.1f} s: no process left, "
+        f"ports {', '.join(map(str, sorted(ports))) or '-'} free")
+    return 0
+
+
+# -------------------------------------------------------------------- main
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    run_default = os.path.join(ROOT, "run")
+
+    up = sub.add_parser("up", help="start workers (+ router), wait until healthy",
+                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    up.add_argument("-n", "--workers", type=int, default=2, help="number of SGLang workers")
+    up.add_argument("-p", "--policy", choices=POLICIES, default="round_robin",
+                    help="sglang-router policy")
+    up.add_argument("--router-port", type=int, default=30000)
+    up.add_argument("--router-metrics-port", type=int, default=None,
+                    help="router Prometheus port (default: router port + 100)")
+    up.add_argument("--worker-port", type=int, default=30001,
+                    help="port of worker 0; worker i gets worker-port + i")
+    up.add_argument("--host", default="127.0.0.1")
+    up.add_argument("--no-router", action="store_true",
+                    help="node-level run: workers only, clients talk to worker 0")
+    up.add_argument("--enable-metrics", action=argparse.BooleanOptionalAction, default=False,
+                    help="SGLang --enable-metrics (in-band timestamps in meta_info, /metrics)")
+    up.add_argument("--ipc", choices=["pickle", "msgpack"], default="pickle",
+                    help="SGLang IPC serialization (SGLANG_USE_PICKLE_IPC=1/0)")
+    up.add_argument("--sleep-on-idle", action=argparse.BooleanOptionalAction, default=True,
+                    help="SGLang --sleep-on-idle: an idle scheduler waits in zmq poll "
+                         "instead of spinning a core (2 idle workers would take both)")
+    up.add_argument("--threads", type=int, default=1,
+                    help="OMP_NUM_THREADS per worker (0: torch default)")
+    up.add_argument("--model", default=os.path.join(ROOT, "models", "tiny-llama"))
+    up.add_argument("--max-total-tokens", type=int, default=4096,
+                    help="KV cache size in tokens (automatic sizing misbehaves on tiny models)")
+    up.add_argument("--timeout", type=float, default=240, help="seconds to wait for health")
+    up.add_argument("--worker-arg", action="append", default=[],
+                    help="extra sglang.launch_server arguments (repeatable, shell-split)")
+    up.add_argument("--router-arg", action="append", default=[],
+                    help="extra sglang_router.launch_router arguments (repeatable, shell-split)")
+    up.add_argument("--run-dir", default=run_default, help="logs and state")
+
+    down = sub.add_parser("down", help="stop everything up started; verify",
+                          formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    down.add_argument("--grace", type=float, default=15, help="seconds before SIGKILL")
+    down.add_argument("--run-dir", default=run_default, help="state written by up")
+
+    args = ap.parse_args()
+    try:
+        if args.cmd == "up":
+            if args.workers < 1:
+                raise DeployError("--workers must be >= 1")
+            return cmd_up(args)
+        return cmd_down(args)
+    except DeployError as e:
+        print(f"deploy {args.cmd}: error: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
