@@ -47,7 +47,7 @@ PLUMB_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(filter $(USER_SRCS),$(PLU
 TEST_SRCS  := $(wildcard tests/unit/test_*.c)
 TEST_OBJS  := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%.o,$(TEST_SRCS))
 
-.PHONY: all clean test unit e2e bench demo deps venv tools setup
+.PHONY: all clean test unit e2e bench demo deps venv model tools setup
 .DELETE_ON_ERROR:
 
 all: servetrace tools
@@ -99,7 +99,10 @@ deps:
 	$(Q)tools/install_deps.sh
 venv:
 	$(Q)tools/install_python.sh
-setup: deps venv
+# The tiny random-weight Llama the deployments serve (seeded, no download).
+model: venv
+	$(Q).venv/bin/python tools/model/gen_tiny_model.py
+setup: deps venv model
 
 VENV_PY := .venv/bin/python
 
