@@ -5,6 +5,7 @@
 #include <string.h>
 #include <cjson/cJSON.h>
 #include "body_fields.h"
+#include "hash.h"
 
 int count_words(const char *s)
 {
@@ -22,14 +23,6 @@ int count_words(const char *s)
 	return n;
 }
 
-static uint64_t fnv(uint64_t h, const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
 
 static const cJSON *get(const cJSON *obj, const char *key)
 {
@@ -70,7 +63,7 @@ static void take_prompt(const cJSON *item, int *words, uint64_t *h, char **text)
 
 	if (cJSON_IsString(item)) {
 		*words += count_words(item->valuestring);
-		*h = fnv(*h, item->valuestring, strlen(item->valuestring));
+		*h = fnv_mix(*h, item->valuestring, strlen(item->valuestring));
 		if (text)
 			keep(text, item->valuestring);
 		return;
@@ -90,7 +83,7 @@ void request_fields_parse(const char *body, size_t len, bool keep_text,
 {
 	const cJSON *sp, *prompt, *rid, *mt, *st;
 	cJSON *root;
-	uint64_t h = 0xcbf29ce484222325ULL;
+	uint64_t h = FNV_SEED;
 	int words = 0;
 
 	memset(out, 0, sizeof(*out));
@@ -131,7 +124,7 @@ void request_fields_parse(const char *body, size_t len, bool keep_text,
 		out->stream = cJSON_IsTrue(st);
 
 	if (words || out->max_tokens >= 0) {
-		h = fnv(h, (const char *)&out->max_tokens, sizeof(out->max_tokens));
+		h = fnv_mix(h, (const char *)&out->max_tokens, sizeof(out->max_tokens));
 		out->fingerprint = h ? h : 1;
 	}
 done:

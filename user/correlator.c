@@ -14,6 +14,7 @@
 #include <string.h>
 #include "correlator.h"
 #include "endpoint.h"
+#include "hash.h"
 
 struct idx_node {
 	uint64_t key;
@@ -55,16 +56,6 @@ struct correlator {
 
 static struct correlator *current;
 
-static uint64_t str_hash(const char *s)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 0x100000001b3ULL;
-	}
-	return h ? h : 1;
-}
 
 /* ---- index --------------------------------------------------------- */
 
@@ -223,7 +214,7 @@ void correlator_request_done(struct correlator *c, struct exchange *ex)
 		return;
 	if (ex->kind == EX_FORWARD) {
 		if (id[0]) {
-			ex->key_id = str_hash(id);
+			ex->key_id = fnv_str(id);
 			idx_add(&c->fwd_by_id, ex->key_id, ex);
 		}
 		if (ex->req.fingerprint) {
@@ -286,7 +277,7 @@ static struct hop_rec *hop_find(struct correlator *c, const char *rid)
 
 	if (!rid || !rid[0])
 		return NULL;
-	key = str_hash(rid);
+	key = fnv_str(rid);
 	for (h = c->hops[key % HOP_BUCKETS]; h; h = h->hnext)
 		if (h->key == key && !strcmp(h->rid, rid))
 			return h;
@@ -332,7 +323,7 @@ void timeline_note_server_hop(const char *rid, enum server_hop hop,
 		if (!h)
 			return;
 		snprintf(h->rid, sizeof(h->rid), "%s", rid);
-		h->key = str_hash(h->rid);
+		h->key = fnv_str(h->rid);
 		h->hnext = c->hops[h->key % HOP_BUCKETS];
 		c->hops[h->key % HOP_BUCKETS] = h;
 		h->older = c->hop_newest;
@@ -376,7 +367,7 @@ static int cmp_fwd(const void *a, const void *b)
 static int forwards_by_id(struct correlator *c, const struct exchange *cl,
 			  const char *id, struct exchange **out)
 {
-	uint64_t key = str_hash(id);
+	uint64_t key = fnv_str(id);
 	int n = 0;
 
 	for (struct idx_node *nd = c->fwd_by_id.b[key % IDX_BUCKETS]; nd; nd = nd->next) {

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "endpoint.h"
+#include "hash.h"
 
 static bool v4_mapped(const uint8_t *a)
 {
@@ -38,27 +39,17 @@ bool endpoint_equal(const struct sock_endpoint *a, const struct sock_endpoint *b
 	       !memcmp(a->addr, b->addr, n);
 }
 
-static uint64_t mix(uint64_t h, const void *p, size_t n)
-{
-	const uint8_t *b = p;
-
-	for (size_t i = 0; i < n; i++) {
-		h ^= b[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
 
 static uint64_t endpoint_hash(uint64_t h, const struct sock_endpoint *ep)
 {
-	h = mix(h, &ep->port, sizeof(ep->port));
-	return mix(h, ep->addr, ep->family == 2 ? 4 : 16);
+	h = fnv_mix(h, &ep->port, sizeof(ep->port));
+	return fnv_mix(h, ep->addr, ep->family == 2 ? 4 : 16);
 }
 
 uint64_t endpoint_pair_hash(const struct sock_endpoint *local,
 			    const struct sock_endpoint *peer, bool swap)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
+	uint64_t h = FNV_SEED;
 
 	if (swap) {
 		const struct sock_endpoint *t = local;

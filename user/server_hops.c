@@ -15,6 +15,7 @@
  * message record (fail_last_ts) and the loop records (gap start). */
 #include <stdlib.h>
 #include <string.h>
+#include "hash.h"
 #include "ipc_rid.h"
 #include "server_events.h"
 #include "server_hops.h"
@@ -56,16 +57,6 @@ struct server_hops {
 	struct server_hops_stats st;
 };
 
-static uint64_t str_hash(const char *s)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
 
 static void ring_push(struct ring *r, uint64_t a, uint64_t b)
 {
@@ -192,7 +183,7 @@ static void unlink_rid(struct server_hops *sh, struct rid_state *r)
 /* The state of rid, created (evicting the oldest when full) if asked. */
 static struct rid_state *rid_state(struct server_hops *sh, const char *rid, bool create)
 {
-	uint64_t key = str_hash(rid);
+	uint64_t key = fnv_str(rid);
 	struct rid_state *r;
 
 	for (r = sh->buckets[key % sh->nbuckets]; r; r = r->hnext)
