@@ -47,7 +47,7 @@ PLUMB_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(filter $(USER_SRCS),$(PLU
 TEST_SRCS  := $(wildcard tests/unit/test_*.c)
 TEST_OBJS  := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%.o,$(TEST_SRCS))
 
-.PHONY: all clean test unit e2e bench demo deps venv model tools setup
+.PHONY: all clean test unit loadgen-smoke e2e bench demo deps venv model tools setup
 .DELETE_ON_ERROR:
 
 all: servetrace tools
@@ -110,7 +110,11 @@ VENV_PY := .venv/bin/python
 e2e: servetrace tools
 	$(Q)$(VENV_PY) -m pytest -v -p no:cacheprovider tests/e2e
 
-test: unit e2e
+# The load generator against a stand-in server (protocol cases, ~6 s).
+loadgen-smoke: tools
+	$(Q)tools/loadgen/smoke_test.sh
+
+test: unit loadgen-smoke e2e
 
 bench: servetrace tools
 	$(Q)tools/bench_tracer.sh
