@@ -484,7 +484,10 @@ static int replay(struct session *s)
 	}
 	free(buf);
 	fclose(f);
-	if (n < 0) {
+	if (n == -2) {
+		fprintf(stderr, "servetrace: WARNING: %s ends inside a record (its writer was "
+			"stopped abruptly); replayed up to there\n", env.replay);
+	} else if (n < 0) {
 		fprintf(stderr, "servetrace: %s is damaged (stopped at a bad record)\n", env.replay);
 		return -EINVAL;
 	}
@@ -560,6 +563,8 @@ static int run_live(struct session *s)
 				if (!process_alive(s->traced[i]))
 					forget_process(s, s->traced[i--]);
 			fflush(s->out.f);
+			if (s->record)
+				fflush(s->record);
 		}
 		if (env.duration && difftime(now, start) >= env.duration)
 			break;

@@ -39,7 +39,9 @@ long recording_read(FILE *f, uint32_t *source, char **buf, size_t *cap)
 
 	if (fread(source, 4, 1, f) != 1)
 		return feof(f) ? 0 : -1;
-	if (fread(&len, 4, 1, f) != 1 || len > RECORD_MAX)
+	if (fread(&len, 4, 1, f) != 1)
+		return feof(f) ? -2 : -1;
+	if (len > RECORD_MAX)
 		return -1;
 	if (len > *cap) {
 		char *b = realloc(*buf, len);
@@ -50,6 +52,6 @@ long recording_read(FILE *f, uint32_t *source, char **buf, size_t *cap)
 		*cap = len;
 	}
 	if (fread(*buf, 1, len, f) != len)
-		return -1;
+		return feof(f) ? -2 : -1;
 	return len;
 }

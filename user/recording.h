@@ -28,7 +28,8 @@ int recording_write_header(FILE *f, int64_t clock_offset);
 int recording_write(FILE *f, uint32_t source, const void *data, uint32_t len);
 /* Returns 0 and the offset, or -1 if f is not a recording. */
 int recording_read_header(FILE *f, int64_t *clock_offset);
-/* Returns the length (buf reallocated as needed), 0 at end, -1 on error. */
+/* Returns the length (buf reallocated as needed), 0 at end, -1 on a bad
+ * record, -2 when the file ends inside a record (the writer was killed). */
 long recording_read(FILE *f, uint32_t *source, char **buf, size_t *cap);
 
 #endif
