@@ -12,6 +12,9 @@
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 const volatile __u32 capture_bytes = DEFAULT_CAPTURE;
+/* Wake the reader only once this much is queued (it also polls on a
+ * timer): a wakeup per event costs the traced threads microseconds. */
+const volatile __u64 wakeup_bytes = 256 << 10;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -20,7 +23,9 @@ struct {
 	__type(value, __u32);	/* role, user-defined */
 } traced_tgids SEC(".maps");
 
-/* What an enter saw, for its exit; keyed by pid_tgid. */
+/* What an enter saw, for its exit; keyed by pid_tgid. Data calls look
+ * their socket up at exit, and only when bytes moved: non-blocking
+ * servers end every read loop with EAGAIN, which then costs no lookup. */
 struct pending_call {
 	__u64 ts_enter;
 	__u64 buf;		/* buffer, iovec array or msghdr */
@@ -116,7 +121,11 @@ static __always_inline void submit(struct scratch *s, __u32 cap_len)
 
 	if (size > sizeof(*s))	/* keeps the verifier sure of the bound */
 		return;
-	if (bpf_ringbuf_output(&events, s, size, 0))
+	__u64 flags = BPF_RB_NO_WAKEUP;
+
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
+		flags = BPF_RB_FORCE_WAKEUP;
+	if (bpf_ringbuf_output(&events, s, size, flags))
 		count(CNT_RINGBUF_FULL);
 	else
 		count(CNT_EVENTS);
@@ -124,27 +133,30 @@ static __always_inline void submit(struct scratch *s, __u32 cap_len)
 
 /* ---- enter side ---------------------------------------------------- */
 
+static __always_inline void save_pending(struct pending_call *pc)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+
+	if (bpf_map_update_elem(&pending_calls, &id, pc, BPF_NOEXIST)) {
+		/* An earlier enter never saw its exit; replace it. */
+		count(CNT_STALE_ENTER);
+		bpf_map_update_elem(&pending_calls, &id, pc, BPF_ANY);
+	}
+}
+
 static __always_inline int enter_sock_call(__s32 fd, __u64 buf, __u64 vlen,
 					   __u8 syscall)
 {
 	struct pending_call pc = {};
-	__u64 id;
 
 	if (!is_traced())
 		return 0;
-	if (!sock_lookup_fd(fd, &pc.sock_id, &pc.local, &pc.peer))
-		return 0;	/* not an inet stream socket */
 	pc.ts_enter = bpf_ktime_get_ns();
 	pc.buf = buf;
 	pc.vlen = vlen;
 	pc.fd = fd;
 	pc.syscall = syscall;
-	id = bpf_get_current_pid_tgid();
-	if (bpf_map_update_elem(&pending_calls, &id, &pc, BPF_NOEXIST)) {
-		/* An earlier enter never saw its exit; replace it. */
-		count(CNT_STALE_ENTER);
-		bpf_map_update_elem(&pending_calls, &id, &pc, BPF_ANY);
-	}
+	save_pending(&pc);
 	return 0;
 }
 
@@ -170,18 +182,13 @@ ENTER_BUF(connect, SC_CONNECT)
 static __always_inline int enter_accept(__s32 fd)
 {
 	struct pending_call pc = {};
-	__u64 id;
 
 	if (!is_traced())
 		return 0;
 	pc.ts_enter = bpf_ktime_get_ns();
 	pc.fd = fd;
 	pc.syscall = SC_ACCEPT;
-	id = bpf_get_current_pid_tgid();
-	if (bpf_map_update_elem(&pending_calls, &id, &pc, BPF_NOEXIST)) {
-		count(CNT_STALE_ENTER);
-		bpf_map_update_elem(&pending_calls, &id, &pc, BPF_ANY);
-	}
+	save_pending(&pc);
 	return 0;
 }
 
@@ -303,6 +310,8 @@ static __always_inline int exit_data_call(struct trace_event_raw_sys_exit *ctx,
 	if ((ret == 0 && dir == DIR_WRITE) || ret == -11 /* EAGAIN */ ||
 	    ret == -4 /* EINTR */)
 		goto out;
+	if (!sock_lookup_fd(pc->fd, &pc->sock_id, &pc->local, &pc->peer))
+		goto out;	/* not an inet stream socket */
 	s = get_scratch();
 	if (!s)
 		goto out;

@@ -85,6 +85,7 @@ struct sock_capture *sock_capture_open(const struct sock_capture_opts *opts)
 		goto fail;
 	}
 	sc->skel->rodata->capture_bytes = opts->capture_bytes;
+	sc->skel->rodata->wakeup_bytes = opts->wakeup_bytes;
 	ncpus = libbpf_num_possible_cpus();
 	if (ncpus <= 0) {
 		fprintf(stderr, "servetrace: cannot count CPUs: %s\n", strerror(-ncpus));

@@ -12,6 +12,7 @@ struct sock_capture;
 struct sock_capture_opts {
 	uint32_t capture_bytes;		/* per-syscall payload cap */
 	uint32_t ringbuf_bytes;		/* power of two */
+	uint32_t wakeup_bytes;		/* queued bytes that wake the reader */
 };
 
 /* Returns NULL and prints why (privileges, missing tracepoints ...). */

@@ -217,7 +217,9 @@ void correlator_request_done(struct correlator *c, struct exchange *ex)
 			ex->key_id = fnv_str(id);
 			idx_add(&c->fwd_by_id, ex->key_id, ex);
 		}
-		if (ex->req.fingerprint) {
+		/* prompts only matter without an id; identical prompts (common
+		 * in benchmarks) would make one long chain of this index */
+		if (!id[0] && ex->req.fingerprint) {
 			ex->key_fp = ex->req.fingerprint;
 			idx_add(&c->fwd_by_fp, ex->key_fp, ex);
 		}

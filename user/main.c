@@ -499,6 +499,8 @@ static int run_live(struct session *s)
 	struct sock_capture_opts so = {
 		.capture_bytes = env.capture_bytes,
 		.ringbuf_bytes = env.ringbuf_mb << 20,
+		/* a 16th of the ring: room for 50 ms of a heavy load to spare */
+		.wakeup_bytes = (env.ringbuf_mb << 20) / 16,
 	};
 	struct ring_buffer *rb = NULL;
 	uint64_t kc[CNT_MAX] = {};
@@ -538,7 +540,8 @@ static int run_live(struct session *s)
 	while (!exiting) {
 		time_t now;
 
-		err = ring_buffer__poll(rb, 100);
+		/* the kernel side wakes us only past wakeup_bytes: poll on a timer */
+		err = ring_buffer__poll(rb, 50);
 		if (err == -EINTR) {
 			err = 0;
 			break;
