@@ -85,19 +85,23 @@ step "timeline: $OUT/timeline.csv ($(($(wc -l <"$OUT/timeline.csv") - 1)) rows)"
 # Median of each stage, in ms, from the CSV (columns by name).
 gawk -F, 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
 	function d(a, b) { return ($col[a] != "" && $col[b] != "") ? ($col[b] - $col[a]) * 1000 : "" }
+	BEGIN { ns = split("router queue (arrival -> forward)|network (forward -> server read)|" \
+			   "tokenize (server read -> scheduler)|scheduler queue|" \
+			   "prefill (queue end -> first token)|ttft (arrival -> first token)|" \
+			   "total latency (arrival -> finish)", name, "|") }
 	{ n++; ok += ($col["success"] == "True")
-	  v["router queue (arrival -> forward)"][n] = d("arrival_time", "router_send_time")
-	  v["network (forward -> server read)"][n] = d("router_send_time", "server_created_time")
-	  v["tokenize (server read -> scheduler)"][n] = d("server_created_time", "queue_time_start")
-	  v["scheduler queue"][n] = d("queue_time_start", "queue_time_end")
-	  v["prefill (queue end -> first token)"][n] = d("queue_time_end", "server_first_token_time")
-	  v["ttft"][n] = d("arrival_time", "server_first_token_time")
-	  v["total latency"][n] = d("arrival_time", "finish_time") }
+	  v[1][n] = d("arrival_time", "router_send_time")
+	  v[2][n] = d("router_send_time", "server_created_time")
+	  v[3][n] = d("server_created_time", "queue_time_start")
+	  v[4][n] = d("queue_time_start", "queue_time_end")
+	  v[5][n] = d("queue_time_end", "server_first_token_time")
+	  v[6][n] = d("arrival_time", "server_first_token_time")
+	  v[7][n] = d("arrival_time", "finish_time") }
 	END { printf "%d requests, %d succeeded\n%-40s %10s %6s\n", n, ok, "stage", "p50 ms", "rows"
-	      for (s in v) { m = 0; delete a
+	      for (s = 1; s <= ns; s++) { m = 0; delete a
 	        for (i = 1; i <= n; i++) if (v[s][i] != "") a[++m] = v[s][i]
-	        if (!m) { printf "%-40s %10s %6d\n", s, "-", 0; continue }
-	        asort(a); printf "%-40s %10.3f %6d\n", s, a[int((m + 1) / 2)], m } }' "$OUT/timeline.csv"
+	        if (!m) { printf "%-40s %10s %6d\n", name[s], "-", 0; continue }
+	        asort(a); printf "%-40s %10.3f %6d\n", name[s], a[int((m + 1) / 2)], m } }' "$OUT/timeline.csv"
 
 step "servetrace vs in-band (client + SGLang --enable-metrics), streaming run"
 tools/loadgen/compare "$OUT/timeline.csv" "$OUT/inband-stream.csv" || true
