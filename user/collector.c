@@ -347,6 +347,12 @@ static void req_head(void *ctx, const struct http_head *h, uint64_t ts)
 		c->col->st.ignored_requests++;
 	} else {
 		c->col->st.requests++;
+		if (ex->kind == EX_CLIENT_IN)
+			c->col->st.client_requests++;
+		else if (ex->kind == EX_FORWARD)
+			c->col->st.forwards++;
+		else
+			c->col->st.worker_requests++;
 	}
 	if (!strcmp(h->method, "HEAD"))
 		http_stream_expect_no_body(&c->resp);

@@ -28,7 +28,10 @@ struct collector_stats {
 	uint64_t skipped_bytes;		/* bytes before the first message boundary */
 	uint64_t midstream_requests;	/* responses whose request we never saw */
 	uint64_t ignored_requests;	/* health checks, metrics, GETs */
-	uint64_t requests;		/* inference requests seen */
+	uint64_t requests;		/* inference requests seen, every side */
+	uint64_t client_requests;	/* of which: a router read them from a client */
+	uint64_t forwards;		/* of which: a router wrote them to a worker */
+	uint64_t worker_requests;	/* of which: a worker read them */
 	uint64_t desyncs;		/* HTTP framing lost, resynced */
 	uint64_t body_truncated;	/* bodies beyond body_limit or not captured */
 	uint64_t sse_truncated;

@@ -385,9 +385,12 @@ static void progress(struct session *s, const uint64_t *kc, bool final)
 
 	if (env.quiet && !final)
 		return;
+	/* requests as the rows count them: at the router, or at the workers */
+	uint64_t seen = cs->client_requests ? cs->client_requests : cs->worker_requests;
+
 	fprintf(stderr, "\rservetrace: %llu requests seen, %llu rows, %llu in flight, "
 		"%llu events, %llu drops   %s",
-		(unsigned long long)cs->requests, (unsigned long long)rs->rows,
+		(unsigned long long)seen, (unsigned long long)rs->rows,
 		(unsigned long long)rs->in_flight, (unsigned long long)cs->events,
 		(unsigned long long)drops, final ? "\n" : "");
 }
@@ -407,7 +410,9 @@ static void summary(struct session *s, const uint64_t *kc)
 	P("  rows whose worker request was not seen", rs->rows_without_worker);
 	P("  requests in flight at exit (written, flagged)", rs->incomplete_at_exit);
 	P("  requests retried to another worker", rs->retried);
-	P("inference requests seen (all processes)", cs->requests);
+	P("inference requests read by the router", cs->client_requests);
+	P("  forwards written by the router", cs->forwards);
+	P("  requests read by the workers", cs->worker_requests);
 	P("ignored requests (health, metrics, GETs)", cs->ignored_requests);
 	P("router forwards no client request claimed", rs->forwards_unmatched);
 	P("responses whose request predates tracing", cs->midstream_requests);
