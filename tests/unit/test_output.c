@@ -94,9 +94,34 @@ static void test_quoting(void)
 		    "commas and quotes are CSV-quoted");
 }
 
+/* Prompt text only when asked, as the last column. */
+static void test_keep_text(void)
+{
+	static char buf[8192];
+	struct timeline_row r = { .has_generated_text = -1, .prompt = "say \"hi\", twice" };
+	struct output o;
+	FILE *f;
+
+	snprintf(r.req_id, sizeof(r.req_id), "k");
+	f = fmemopen(buf, sizeof(buf), "w");
+	output_init(&o, f, OUT_CSV);
+	output_row(&o, &r);
+	fclose(f);
+	ASSERT_TRUE(!strstr(buf, "prompt") && !strstr(buf, "twice"), "no prompt text by default");
+
+	f = fmemopen(buf, sizeof(buf), "w");
+	output_init(&o, f, OUT_CSV);
+	output_keep_text(&o, true);
+	output_row(&o, &r);
+	fclose(f);
+	ASSERT_TRUE(strstr(buf, ",prompt\n") != NULL, "prompt column last in the header");
+	ASSERT_TRUE(strstr(buf, ",\"say \"\"hi\"\", twice\"\n") != NULL, "prompt quoted");
+}
+
 void test_area_output(void)
 {
 	RUN_SUBTEST(test_header_contract);
 	RUN_SUBTEST(test_derived_and_empty);
 	RUN_SUBTEST(test_quoting);
+	RUN_SUBTEST(test_keep_text);
 }
