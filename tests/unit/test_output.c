@@ -107,7 +107,7 @@ static void test_keep_text(void)
 	output_init(&o, f, OUT_CSV);
 	output_row(&o, &r);
 	fclose(f);
-	ASSERT_TRUE(!strstr(buf, "prompt") && !strstr(buf, "twice"), "no prompt text by default");
+	ASSERT_TRUE(!strstr(buf, ",prompt\n") && !strstr(buf, "twice"), "no prompt text by default");
 
 	f = fmemopen(buf, sizeof(buf), "w");
 	output_init(&o, f, OUT_CSV);
