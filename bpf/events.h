@@ -10,7 +10,7 @@
 
 #define MAX_CAPTURE      16384	/* hard ceiling of bytes per syscall event */
 #define DEFAULT_CAPTURE   8192
-#define MAX_IOVECS          16	/* iovecs copied per readv/writev/msg */
+#define MAX_IOVECS          64	/* iovecs copied per call: hyper flushes up to 64 */
 
 enum event_type {
 	EV_DATA       = 1,	/* read/write family on a traced inet socket */

@@ -228,31 +228,34 @@ int enter_close(struct trace_event_raw_sys_enter *ctx)
 
 /* ---- exit side ----------------------------------------------------- */
 
-/* An exit with no saved enter: the call began before we attached. Count it
- * only when it was on an inet socket (the fd is still in the saved regs). */
-static __always_inline void count_missed_enter(void)
+/* An exit with no saved enter: the call began before we attached (a
+ * thread parked in a blocking read). The syscall's arguments are still in
+ * the registers saved at entry, so the call is rebuilt from them and its
+ * data, which arrived after attach, is not lost. Counted all the same. */
+static __always_inline bool rebuild_pending(struct pending_call *pc, __u8 sc)
 {
 	struct pt_regs *regs;
-	struct sock_endpoint l, p;
-	__u64 sock_id;
-	__s32 fd;
 
 	if (!is_traced())
-		return;
+		return false;
 	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-	fd = (__s32)PT_REGS_PARM1_CORE_SYSCALL(regs);
-	if (sock_lookup_fd(fd, &sock_id, &l, &p))
-		count(CNT_MISSED_ENTER);
+	pc->fd = (__s32)PT_REGS_PARM1_CORE_SYSCALL(regs);
+	pc->buf = PT_REGS_PARM2_CORE_SYSCALL(regs);
+	pc->vlen = PT_REGS_PARM3_CORE_SYSCALL(regs);
+	pc->syscall = sc;
+	pc->ts_enter = bpf_ktime_get_ns();	/* the enter time is lost */
+	if (!sock_lookup_fd(pc->fd, &pc->sock_id, &pc->local, &pc->peer))
+		return false;
+	count(CNT_MISSED_ENTER);
+	return true;
 }
 
 static __always_inline struct pending_call *take_pending(__u64 id, __u8 sc)
 {
 	struct pending_call *pc = bpf_map_lookup_elem(&pending_calls, &id);
 
-	if (!pc) {
-		count_missed_enter();
+	if (!pc)
 		return NULL;
-	}
 	if (pc->syscall != sc) {
 		count(CNT_STALE_ENTER);
 		bpf_map_delete_elem(&pending_calls, &id);
@@ -298,13 +301,16 @@ static __always_inline int exit_data_call(struct trace_event_raw_sys_exit *ctx,
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__s64 ret = ctx->ret;
-	struct pending_call *pc;
+	struct pending_call *pc, rebuilt = {};
 	struct scratch *s;
 	__u32 want, got = 0;
 
 	pc = take_pending(id, sc);
-	if (!pc)
-		return 0;
+	if (!pc) {
+		if (!rebuild_pending(&rebuilt, sc))
+			return 0;
+		pc = &rebuilt;
+	}
 	/* Non-blocking sockets say EAGAIN all the time; a read of 0 is EOF
 	 * (worth one record: it tells a client abort from a reset). */
 	if ((ret == 0 && dir == DIR_WRITE) || ret == -11 /* EAGAIN */ ||
@@ -393,7 +399,7 @@ static __always_inline int exit_conn_call(struct trace_event_raw_sys_exit *ctx,
 
 	pc = take_pending(id, sc);
 	if (!pc)
-		return 0;
+		return 0;	/* began before attach; the fd's data still names it */
 	/* Non-blocking connect returns EINPROGRESS and is still a connection. */
 	if (ret < 0 && !(sc == SC_CONNECT && ret == -115 /* EINPROGRESS */))
 		goto out;

@@ -525,6 +525,7 @@ static void resp_gap(void *ctx, size_t n, uint64_t ts)
 		return;
 	ex->resp_bytes += n;
 	ex->resp_body.truncated = true;
+	ex->resp_gap_seen = true;
 	if (c->sse)
 		sse_parser_gap(c->sse, n, ts);
 }
@@ -544,31 +545,47 @@ static void resp_end(void *ctx, uint64_t ts, bool complete)
 	}
 	ex->t_resp_last = c->piece_last;
 	ex->resp_complete = complete;
+	/* cut short after bytes we did not see: maybe our framing, not theirs */
+	if (!complete && ex->resp_gap_seen)
+		ex->capture_lost = true;
 	if (ex->resp_body.truncated)
 		c->col->st.body_truncated++;
 	if (!ex->ignored && ex->resp_body.len && ex->kind != EX_FORWARD)
 		response_fields_merge(&ex->resp, ex->resp_body.data, ex->resp_body.len);
 	body_release(&ex->resp_body);
 	ex->conn = NULL;
-	end_exchange(c, ex, complete ? NULL : "incomplete_response", c->piece_last);
+	end_exchange(c, ex, complete || ex->capture_lost ? NULL : "incomplete_response",
+		     c->piece_last);
 }
 
-static void on_desync(void *ctx, uint64_t ts)
+static void req_desync(void *ctx, uint64_t ts)
 {
 	struct conn *c = ctx;
 
 	(void)ts;
 	c->col->st.desyncs++;
+	if (c->cur_req)
+		c->cur_req->capture_lost = true;
+}
+
+static void resp_desync(void *ctx, uint64_t ts)
+{
+	struct conn *c = ctx;
+
+	(void)ts;
+	c->col->st.desyncs++;
+	if (c->cur_resp)
+		c->cur_resp->capture_lost = true;
 }
 
 static const struct http_callbacks req_cbs = {
 	.on_begin = req_begin, .on_head = req_head, .on_body = req_body,
-	.on_body_gap = req_gap, .on_end = req_end, .on_desync = on_desync,
+	.on_body_gap = req_gap, .on_end = req_end, .on_desync = req_desync,
 };
 
 static const struct http_callbacks resp_cbs = {
 	.on_begin = resp_begin, .on_head = resp_head, .on_body = resp_body,
-	.on_body_gap = resp_gap, .on_end = resp_end, .on_desync = on_desync,
+	.on_body_gap = resp_gap, .on_end = resp_end, .on_desync = resp_desync,
 };
 
 /* ---- event handling ------------------------------------------------ */

@@ -463,6 +463,15 @@ static void set_error(struct timeline_row *r, const struct exchange *ex)
 {
 	bool ok_status = ex->status >= 200 && ex->status < 300;
 
+	if (ex->capture_lost && !ex->conn_error[0] && (ok_status || !ex->status)) {
+		/* bytes went by uncaptured where the framing was: whether it
+		 * ended well is unknown, and said so rather than guessed */
+		snprintf(r->error, sizeof(r->error), "capture_incomplete");
+		snprintf(r->notes, sizeof(r->notes),
+			 "HTTP framing lost to uncaptured bytes: raise --capture-size");
+		r->success = -1;
+		return;
+	}
 	if (ex->conn_error[0])
 		snprintf(r->error, sizeof(r->error), "%s", ex->conn_error);
 	else if (ex->status && !ok_status)

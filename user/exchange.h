@@ -68,6 +68,9 @@ struct exchange {
 	uint64_t resp_bytes;
 	bool resp_started, resp_done, resp_complete;
 
+	bool resp_gap_seen;		/* response bytes went by uncaptured */
+	bool capture_lost;		/* framing lost to uncaptured bytes: the end
+					 * of the exchange is unknown, not failed */
 	char conn_error[48];		/* connection_reset, client_aborted ... */
 	uint64_t t_done;		/* when it ended, for the linger */
 };

@@ -476,6 +476,8 @@ static int replay(struct session *s)
 			const struct rec_role *rr = (const void *)buf;
 
 			collector_set_role(s->col, rr->tgid, rr->role);
+			if (rr->role == ROLE_ROUTER)
+				correlator_set_have_router(collector_correlator(s->col), true);
 		} else if (source == REC_SOCK) {
 			on_sock_event(s, buf, n);
 		} else if (source == REC_ZMQ) {
@@ -627,7 +629,8 @@ int main(int argc, char **argv)
 	co.keep_text = env.keep_text;
 	co.body_limit = env.body_limit;
 	co.max_conns = 65536;
-	co.corr.have_router = env.replay ? true : have_router();
+	/* a replay learns it from the recorded roles */
+	co.corr.have_router = env.replay ? false : have_router();
 	co.corr.linger_ns = (uint64_t)env.linger_ms * 1000000ULL;
 	co.corr.orphan_ns = 10ULL * 1000000000ULL;
 	co.corr.idle_ns = 600ULL * 1000000000ULL;
@@ -651,10 +654,12 @@ int main(int argc, char **argv)
 	if (env.replay) {
 		err = replay(&s);
 		collector_flush(s.col);
-		summary(&s, NULL);
+		if (!err)
+			summary(&s, NULL);
 	} else {
 		err = run_live(&s);
 	}
+	output_finish(&s.out);
 	if (env.output)
 		fprintf(stderr, "servetrace: %llu rows written to %s\n",
 			(unsigned long long)s.out.rows, env.output);

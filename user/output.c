@@ -190,6 +190,19 @@ static void json_string(FILE *f, const char *s)
 	fputc('"', f);
 }
 
+static void csv_header(struct output *o)
+{
+	fprintf(o->f, "%s%s\n", output_csv_header(), o->keep_text ? ",prompt" : "");
+	o->header_done = true;
+}
+
+void output_finish(struct output *o)
+{
+	if (o->format == OUT_CSV && !o->header_done)
+		csv_header(o);
+	fflush(o->f);
+}
+
 void output_keep_text(struct output *o, bool on)
 {
 	o->keep_text = on;
@@ -202,10 +215,8 @@ void output_row(struct output *o, const struct timeline_row *r)
 
 	render(r, v);
 	if (o->format == OUT_CSV) {
-		if (!o->header_done) {
-			fprintf(o->f, "%s%s\n", output_csv_header(), o->keep_text ? ",prompt" : "");
-			o->header_done = true;
-		}
+		if (!o->header_done)
+			csv_header(o);
 		for (size_t i = 0; i < NCOLS; i++) {
 			if (i)
 				fputc(',', o->f);

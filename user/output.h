@@ -21,6 +21,8 @@ void output_init(struct output *o, FILE *f, enum output_format format);
 void output_row(struct output *o, const struct timeline_row *r);
 /* The CSV header line, without newline (tests check the contract). */
 const char *output_csv_header(void);
+/* End of output: a CSV with no rows still gets its header line. */
+void output_finish(struct output *o);
 /* Keeps a run of writes on one header when --keep-text adds "prompt". */
 void output_keep_text(struct output *o, bool on);
 
