@@ -659,7 +659,8 @@ int main(int argc, char **argv)
 	} else {
 		err = run_live(&s);
 	}
-	output_finish(&s.out);
+	if (!err)
+		output_finish(&s.out);
 	if (env.output)
 		fprintf(stderr, "servetrace: %llu rows written to %s\n",
 			(unsigned long long)s.out.rows, env.output);

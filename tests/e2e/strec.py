@@ -1,0 +1,53 @@
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+"""Reads a --record file (user/recording.h: "STREC1\\n", int64 clock offset,
+then u32 source, u32 length, bytes) and its socket events (bpf/events.h
+struct sock_event, host byte order), so a test can check what the kernel
+side really delivered, not only what the collector made of it."""
+import struct
+import sys
+
+MAGIC = b"STREC1\n"
+REC_SOCK = 1
+EV_DATA = 1
+DIR_READ, DIR_WRITE = 0, 1
+SYSCALLS = {1: "read", 2: "readv", 3: "recvfrom", 4: "recvmsg", 5: "write", 6: "writev",
+            7: "sendto", 8: "sendmsg", 9: "accept", 10: "connect", 11: "close"}
+SOCK_EVENT = struct.Struct("=IIIiQQqQ16sHH16sHHIBBBB")
+FIELDS = ("type", "tgid", "tid", "fd", "ts_enter", "ts_exit", "ret", "sock_id",
+          "laddr", "lport", "lfamily", "paddr", "pport", "pfamily",
+          "cap_len", "dir", "syscall", "truncated", "pad")
+
+
+def records(path):
+    """(source, bytes) per record; a cut-off tail ends the iteration."""
+    with open(path, "rb") as f:
+        if f.read(len(MAGIC)) != MAGIC:
+            raise ValueError("%s is not a servetrace recording" % path)
+        f.read(8)
+        while True:
+            head = f.read(8)
+            if len(head) < 8:
+                return
+            source, length = struct.unpack("=II", head)
+            data = f.read(length)
+            if len(data) < length:
+                return
+            yield source, data
+
+
+def sock_events(path):
+    """Every socket event as a dict, with its captured bytes in 'data'."""
+    for source, data in records(path):
+        if source != REC_SOCK or len(data) < SOCK_EVENT.size:
+            continue
+        ev = dict(zip(FIELDS, SOCK_EVENT.unpack_from(data)))
+        ev["data"] = data[SOCK_EVENT.size:SOCK_EVENT.size + ev["cap_len"]]
+        yield ev
+
+
+if __name__ == "__main__":
+    for ev in sock_events(sys.argv[1]):
+        if ev["type"] == EV_DATA:
+            print(ev["tgid"], ev["fd"], ev["lport"], ev["pport"], SYSCALLS.get(ev["syscall"]),
+                  "ret", ev["ret"], "cap", ev["cap_len"], "trunc" if ev["truncated"] else "",
+                  ev["data"][:60])
