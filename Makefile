@@ -116,8 +116,10 @@ loadgen-smoke: tools
 
 test: unit loadgen-smoke e2e
 
+# Overhead, side by side: on the router (HTTP), then on the SGLang scheduler.
 bench: servetrace tools
 	$(Q)tools/bench_tracer.sh
+	$(Q)tools/bench_scheduler.sh
 
 demo: servetrace tools
 	$(Q)tools/demo.sh
