@@ -83,6 +83,22 @@ static bool wanted(const struct sglang_proc *p)
 	}
 }
 
+/* --chunked-prefill-size N from the server's command line, or 0. */
+static long chunked_prefill_size(uint32_t main_pid)
+{
+	static const char opt[] = "--chunked-prefill-size";
+	char cmd[8192], *at;
+
+	process_cmdline(main_pid, cmd, sizeof(cmd));
+	at = strstr(cmd, opt);
+	if (!at)
+		return 0;
+	at += sizeof(opt) - 1;
+	if (*at == '=' || *at == ' ')
+		at++;
+	return strtol(at, NULL, 10);
+}
+
 static void probe_server(struct server_probes *sp, uint32_t main_pid)
 {
 	static struct sglang_server srv;
@@ -99,6 +115,9 @@ static void probe_server(struct server_probes *sp, uint32_t main_pid)
 			continue;
 		/* roles first: records may arrive as soon as the probes are in */
 		server_hops_set_proc(sp->hops, p->pid, p->title.role, main_pid);
+		if (p->title.role == SGLANG_ROLE_SCHEDULER)
+			server_hops_set_chunked_prefill(sp->hops, p->pid,
+							chunked_prefill_size(main_pid));
 		if (sp->record)
 			recording_write(sp->record, REC_SGLANG_PROC, &rec, sizeof(rec));
 		err = zmq_trace_add_process(sp->zt, p->pid, flags);

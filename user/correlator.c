@@ -557,10 +557,13 @@ static void fill_hops(struct correlator *c, struct timeline_row *r,
 			r->server_first_token_time = h->t[HOP_SCHED_FIRST_OUT];
 	} else {
 		r->queue_time_end = h->t[HOP_SCHED_QEND_FCFS];
-		if (r->stream == 0 && !r->notes[0])
+		if (r->stream == 0 && !r->notes[0] && !h->t[HOP_SCHED_CHUNKED])
 			snprintf(r->notes, sizeof(r->notes),
 				 "non-streaming: first token not observable");
 	}
+	if (h->t[HOP_SCHED_CHUNKED] && !r->notes[0])
+		snprintf(r->notes, sizeof(r->notes),
+			 "chunked prefill: queue_time_end is a lower bound");
 	r->scheduler_last_output_time = h->t[HOP_SCHED_LAST_OUT];
 	r->detokenizer_recv_time = h->t[HOP_DETOK_RECV];
 	r->detokenizer_send_time = h->t[HOP_DETOK_SEND];

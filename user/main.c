@@ -442,7 +442,8 @@ static void summary(struct session *s, const uint64_t *kc)
 
 		P("libzmq: messages seen", hs->msgs);
 		P("libzmq: not SGLang messages (pyzmq internals)", hs->unparsed);
-		P("libzmq: outputs with more rids than captured", hs->truncated_rids);
+		P("libzmq: outputs cut at capture size (rids may be missing)", hs->truncated_rids);
+		P("libzmq: chunked prefills (queue end a lower bound)", hs->chunked_prefills);
 		P("libzmq: outputs of requests received untraced", hs->no_recv_seen);
 		P("libzmq: health-check requests ignored", hs->health_checks);
 		P("libzmq: rid states evicted (memory limit)", hs->rid_states_evicted);

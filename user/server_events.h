@@ -16,6 +16,9 @@ enum server_hop {
 				 * drain end after the receive, raised to the
 				 * queue end of the last streaming request
 				 * received before it (fcfs keeps that order) */
+	HOP_SCHED_CHUNKED,	/* marker: prompt longer than the chunked-prefill
+				 * size; the queue end is then the first drain
+				 * after the receive (a lower bound) */
 	HOP_SCHED_FIRST_OUT,	/* first BatchTokenIDOutput with the rid */
 	HOP_SCHED_LAST_OUT,	/* latest BatchTokenIDOutput with the rid */
 	HOP_DETOK_RECV,		/* detokenizer receives first output */

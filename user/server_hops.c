@@ -34,6 +34,7 @@ struct hop_proc {
 	enum sglang_role role;
 	uint32_t main_pid;
 	uint64_t last_drain_end;
+	int64_t chunk_tokens;		/* chunked-prefill size */
 	struct ring drains;		/* a = drain end */
 	struct ring streams;		/* a = receive time, b = queue end */
 };
@@ -43,6 +44,7 @@ struct rid_state {
 	uint64_t key;
 	char rid[128];
 	uint64_t recv_ts;
+	int64_t prompt_tokens;		/* -1 unknown */
 	int stream;			/* -1 unknown */
 	bool first_out_done;
 };
@@ -157,6 +159,16 @@ void server_hops_set_proc(struct server_hops *sh, uint32_t pid,
 	p->pid = pid;
 	p->role = role;
 	p->main_pid = main_pid;
+	if (!p->chunk_tokens)
+		p->chunk_tokens = 2048;
+}
+
+void server_hops_set_chunked_prefill(struct server_hops *sh, uint32_t pid, int64_t tokens)
+{
+	struct hop_proc *p = find_proc(sh, pid);
+
+	if (p && tokens > 0)
+		p->chunk_tokens = tokens;
 }
 
 void server_hops_forget_proc(struct server_hops *sh, uint32_t pid)
@@ -205,6 +217,7 @@ static struct rid_state *rid_state(struct server_hops *sh, const char *rid, bool
 	sh->fifo_head = (sh->fifo_head + 1) % sh->max_rids;
 	r->key = key;
 	r->stream = -1;
+	r->prompt_tokens = -1;
 	strncpy(r->rid, rid, sizeof(r->rid) - 1);
 	r->hnext = sh->buckets[key % sh->nbuckets];
 	sh->buckets[key % sh->nbuckets] = r;
@@ -228,12 +241,18 @@ static void first_output(struct server_hops *sh, struct hop_proc *p,
 {
 	uint64_t drain = 0, prev_stream_qend = 0, fcfs;
 
+	bool chunked = r->prompt_tokens > p->chunk_tokens;
+
 	timeline_note_server_hop(r->rid, HOP_SCHED_FIRST_OUT, ts, p->main_pid);
 	if (!r->recv_ts) {
 		sh->st.no_recv_seen++;
 		return;
 	}
-	if (p->last_drain_end > r->recv_ts) {
+	if (chunked) {
+		/* only the last chunk sends an output: its drain is too late */
+		sh->st.chunked_prefills++;
+		timeline_note_server_hop(r->rid, HOP_SCHED_CHUNKED, r->recv_ts, p->main_pid);
+	} else if (p->last_drain_end > r->recv_ts) {
 		timeline_note_server_hop(r->rid, HOP_SCHED_QEND_STREAM, p->last_drain_end,
 					 p->main_pid);
 		if (r->stream == 1)
@@ -242,6 +261,8 @@ static void first_output(struct server_hops *sh, struct hop_proc *p,
 	if (!ring_first_after(&p->drains, r->recv_ts, &drain))
 		return;
 	fcfs = drain;
+	if (chunked)
+		timeline_note_server_hop(r->rid, HOP_SCHED_QEND_STREAM, fcfs, p->main_pid);
 	if (ring_last_before(&p->streams, r->recv_ts, &prev_stream_qend) &&
 	    prev_stream_qend > fcfs && prev_stream_qend <= ts)
 		fcfs = prev_stream_qend;
@@ -270,6 +291,7 @@ static void handle_rid(struct server_hops *sh, struct hop_proc *p,
 			if (r) {
 				r->recv_ts = ev->ts;
 				r->stream = m->kind == IPC_KIND_TOKENIZED_GENERATE ? m->stream : -1;
+				r->prompt_tokens = m->nrids == 1 ? m->prompt_tokens : -1;
 			}
 		} else if (send && is_sched_output(m->kind)) {
 			timeline_note_server_hop(rid, HOP_SCHED_LAST_OUT, ev->ts, p->main_pid);
@@ -312,7 +334,9 @@ static void handle_msg(struct server_hops *sh, const struct zmq_msg_event *ev, s
 		sh->st.unparsed++;
 		return;
 	}
-	if (m.flags & IPC_F_RIDS_CAPPED || (m.flags & IPC_F_INCOMPLETE && is_sched_output(m.kind)))
+	/* once per output (at the scheduler), not again at the detokenizer */
+	if (p->role == SGLANG_ROLE_SCHEDULER && ev->dir == ZMQ_DIR_SEND && is_sched_output(m.kind) &&
+	    m.flags & (IPC_F_RIDS_CAPPED | IPC_F_INCOMPLETE))
 		sh->st.truncated_rids++;
 	for (uint32_t i = 0; i < m.nrids; i++) {
 		if (ipc_rid_copy(&m, data, i, rid, sizeof(rid)) < 0 || !rid[0])
