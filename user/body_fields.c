@@ -119,6 +119,11 @@ void request_fields_parse(const char *body, size_t len, bool keep_text,
 	if (cJSON_IsNumber(mt))
 		out->max_tokens = (long long)mt->valuedouble;
 
+	mt = sp ? get(sp, "n") : NULL;
+	if (!mt)
+		mt = get(root, "n");
+	out->n = cJSON_IsNumber(mt) ? (int)mt->valuedouble : 1;
+
 	st = get(root, "stream");
 	if (cJSON_IsBool(st))
 		out->stream = cJSON_IsTrue(st);

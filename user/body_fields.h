@@ -16,6 +16,7 @@ struct request_fields {
 	int input_words;		/* prompt.split() count, -1 unknown */
 	long long max_tokens;		/* max_new_tokens / max_tokens, -1 */
 	int stream;			/* -1 unknown, 0, 1 */
+	int n;				/* samples asked for (n), 1 if absent */
 	uint64_t fingerprint;		/* hash of prompt + max_tokens, 0 none */
 	char *prompt;			/* only with keep_text: caller frees */
 };

@@ -543,8 +543,13 @@ static void fill_hops(struct correlator *c, struct timeline_row *r,
 
 	for (size_t i = 0; i < sizeof(cands) / sizeof(cands[0]) && !h; i++)
 		h = hop_find(c, cands[i]);
-	if (!h)
+	if (!h) {
+		/* SGLang gives each of n samples a fresh id of its own */
+		if (front->req.n > 1 && !r->notes[0])
+			snprintf(r->notes, sizeof(r->notes),
+				 "n>1: samples have their own ids inside SGLang");
 		return;
+	}
 	snprintf(r->sglang_rid, sizeof(r->sglang_rid), "%s", h->rid);
 	r->tokenizer_send_time = h->t[HOP_TOKENIZER_SEND];
 	r->queue_time_start = h->t[HOP_SCHED_RECV];

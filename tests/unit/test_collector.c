@@ -398,6 +398,20 @@ static void test_exit_and_flush(void)
 	collector_free(col);
 }
 
+/* n > 1: SGLang ids the samples itself, the row says why hops are missing. */
+static void test_n_samples_flagged(void)
+{
+	struct collector *col = new_collector(false);
+	const char *body = "{\"text\":\"a b\",\"sampling_params\":{\"max_new_tokens\":2,\"n\":3}}";
+
+	ev(col, EV_DATA, WORKER, 7, 3, 30001, 6000, R, 1, request("/generate", "nn", body), -1);
+	ev(col, EV_DATA, WORKER, 7, 3, 30001, 6000, W, 9, response(200, "[{\"text\":\"x\"}]"), -1);
+	collector_tick(col, 1000 * MS);
+	ASSERT_EQ(nrows, 1, "row");
+	ASSERT_STREQ(rows[0].notes, "n>1: samples have their own ids inside SGLang", "flagged");
+	collector_free(col);
+}
+
 void test_area_collector(void)
 {
 	RUN_SUBTEST(test_router_keepalive);
@@ -412,4 +426,5 @@ void test_area_collector(void)
 	RUN_SUBTEST(test_fingerprint_match);
 	RUN_SUBTEST(test_truncated_body);
 	RUN_SUBTEST(test_exit_and_flush);
+	RUN_SUBTEST(test_n_samples_flagged);
 }
