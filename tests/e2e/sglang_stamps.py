@@ -31,6 +31,8 @@ import struct
 import sys
 from collections import namedtuple
 
+import strec
+
 REC_SOCK, REC_ZMQ, REC_ROLE, REC_SGLANG_PROC = 1, 2, 3, 4
 EV_ZMQ_MSG, EV_ZMQ_ENDPOINT, EV_ZMQ_LOOP = 100, 101, 102
 ROLE_MAIN, ROLE_SCHEDULER, ROLE_DETOKENIZER = 1, 2, 3
@@ -52,23 +54,13 @@ class Recording:
         self.procs = {}      # pid -> (role, main_pid)
         self.msgs = []
         self.loops = []
-        with open(path, "rb") as f:
-            if f.read(7) != b"STREC1\n":
-                raise ValueError(f"{path}: not a servetrace recording")
-            self.offset_ns = struct.unpack("<q", f.read(8))[0]
-            while True:
-                hdr = f.read(8)
-                if len(hdr) < 8:
-                    break
-                source, n = struct.unpack("<II", hdr)
-                b = f.read(n)
-                if len(b) < n:
-                    break
-                if source == REC_SGLANG_PROC and n >= 12:
-                    pid, role, main = struct.unpack_from("<III", b)
-                    self.procs[pid] = (role, main)
-                elif source == REC_ZMQ and n >= 4:
-                    self._zmq(b)
+        self.offset_ns = strec.clock_offset(path)
+        for source, b in strec.records(path):
+            if source == REC_SGLANG_PROC and len(b) >= 12:
+                pid, role, main = struct.unpack_from("<III", b)
+                self.procs[pid] = (role, main)
+            elif source == REC_ZMQ and len(b) >= 4:
+                self._zmq(b)
 
     def _zmq(self, b):
         typ = struct.unpack_from("<I", b)[0]

@@ -18,6 +18,14 @@ FIELDS = ("type", "tgid", "tid", "fd", "ts_enter", "ts_exit", "ret", "sock_id",
           "cap_len", "dir", "syscall", "truncated", "pad")
 
 
+def clock_offset(path):
+    """realtime - monotonic, in ns, as the writer measured it."""
+    with open(path, "rb") as f:
+        if f.read(len(MAGIC)) != MAGIC:
+            raise ValueError("%s is not a servetrace recording" % path)
+        return struct.unpack("=q", f.read(8))[0]
+
+
 def records(path):
     """(source, bytes) per record; a cut-off tail ends the iteration."""
     with open(path, "rb") as f:
