@@ -302,6 +302,7 @@ static __always_inline int exit_data_call(struct trace_event_raw_sys_exit *ctx,
 	__u64 id = bpf_get_current_pid_tgid();
 	__s64 ret = ctx->ret;
 	struct pending_call *pc, rebuilt = {};
+	bool have_sock = false;
 	struct scratch *s;
 	__u32 want, got = 0;
 
@@ -310,13 +311,14 @@ static __always_inline int exit_data_call(struct trace_event_raw_sys_exit *ctx,
 		if (!rebuild_pending(&rebuilt, sc))
 			return 0;
 		pc = &rebuilt;
+		have_sock = true;	/* rebuild_pending looked it up */
 	}
 	/* Non-blocking sockets say EAGAIN all the time; a read of 0 is EOF
 	 * (worth one record: it tells a client abort from a reset). */
 	if ((ret == 0 && dir == DIR_WRITE) || ret == -11 /* EAGAIN */ ||
 	    ret == -4 /* EINTR */)
 		goto out;
-	if (!sock_lookup_fd(pc->fd, &pc->sock_id, &pc->local, &pc->peer))
+	if (!have_sock && !sock_lookup_fd(pc->fd, &pc->sock_id, &pc->local, &pc->peer))
 		goto out;	/* not an inet stream socket */
 	s = get_scratch();
 	if (!s)

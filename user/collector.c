@@ -339,8 +339,6 @@ static void req_head(void *ctx, const struct http_head *h, uint64_t ts)
 	snprintf(ex->method, sizeof(ex->method), "%s", h->method);
 	snprintf(ex->path, sizeof(ex->path), "%s", h->path);
 	snprintf(ex->header_id, sizeof(ex->header_id), "%s", h->request_id);
-	snprintf(ex->header_id_name, sizeof(ex->header_id_name), "%s", h->request_id_header);
-	ex->t_req_head = c->piece_last;
 	ex->req_bytes = h->head_len;
 	if (!is_inference(h->method, h->path)) {
 		ex->ignored = true;
@@ -390,7 +388,7 @@ static void req_end(void *ctx, uint64_t ts, bool complete)
 	if (!ex)
 		return;
 	c->cur_req = NULL;
-	ex->t_req_last = ex->t_last = c->piece_last;
+	ex->t_last = c->piece_last;
 	ex->req_done = true;
 	if (ex->req_body.truncated)
 		c->col->st.body_truncated++;

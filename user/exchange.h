@@ -48,10 +48,9 @@ struct exchange {
 	char method[16];
 	char path[128];
 	char header_id[RID_MAX];
-	char header_id_name[32];
 	struct request_fields req;
 	struct body_buf req_body;
-	uint64_t t_req_first, t_req_head, t_req_last;
+	uint64_t t_req_first;
 	uint64_t req_bytes;
 	bool req_done;
 
