@@ -36,13 +36,18 @@ BPF_SRCS   := $(wildcard bpf/*.bpf.c)
 BPF_OBJS   := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))
 SKELETONS  := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
 
-# Plumbing = files that touch libbpf or skeletons (prefix bpf_) and main.
-# Everything else in user/ is pure logic, linked into the unit tests too.
-USER_SRCS  := $(wildcard user/*.c)
-PLUMB_SRCS := $(wildcard user/bpf_*.c) user/main.c
+# user/ follows the pipeline: capture -> conn/proto -> correlate -> output
+# (procs/ finds the processes, util/ is shared). Plumbing = what links
+# libbpf or includes a skeleton: capture/ less recording, and the
+# program's entry points. Everything else is pure logic, linked into the
+# unit tests too.
+USER_DIRS  := capture procs proto conn correlate output util
+USER_SRCS  := $(wildcard user/*.c $(patsubst %,user/%/*.c,$(USER_DIRS)))
+PLUMB_SRCS := $(filter-out user/capture/recording.c,$(wildcard user/capture/*.c)) \
+	      $(wildcard user/*.c)
 PURE_SRCS  := $(filter-out $(PLUMB_SRCS),$(USER_SRCS))
 PURE_OBJS  := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(PURE_SRCS))
-PLUMB_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(filter $(USER_SRCS),$(PLUMB_SRCS)))
+PLUMB_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(PLUMB_SRCS))
 
 TEST_SRCS  := $(wildcard tests/unit/test_*.c)
 TEST_OBJS  := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%.o,$(TEST_SRCS))
@@ -72,6 +77,7 @@ $(PLUMB_OBJS): $(SKELETONS)
 
 $(OUTPUT)/user/%.o: user/%.c | $(OUTPUT)/user
 	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -c $< -o $@
 
 servetrace: $(PLUMB_OBJS) $(PURE_OBJS)
@@ -128,4 +134,4 @@ clean:
 	$(call msg,CLEAN)
 	$(Q)rm -rf $(OUTPUT) servetrace $(TOOL_BINS)
 
--include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/user/*.d $(OUTPUT)/tests/*.d)
+-include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/user/*.d $(OUTPUT)/user/*/*.d $(OUTPUT)/tests/*.d)

@@ -11,7 +11,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
-#include "zmq.h"
+#include "zmq_event.h"
 
 #define ZMQ_MSG_T_SIZE     64
 #define ZMQ_MSG_DATA_OFF    8

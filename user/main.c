@@ -10,14 +10,14 @@
 #include <time.h>
 #include <unistd.h>
 #include <bpf/libbpf.h>
-#include "bpf_server.h"
-#include "bpf_sock.h"
-#include "clock.h"
-#include "collector.h"
-#include "discover.h"
-#include "output.h"
-#include "recording.h"
-#include "server_hops.h"
+#include "capture/server_probes.h"
+#include "capture/sock_capture.h"
+#include "output/clock.h"
+#include "conn/collector.h"
+#include "procs/discover.h"
+#include "output/output.h"
+#include "capture/recording.h"
+#include "correlate/server_hops.h"
 
 #define MAX_TARGETS DISCOVER_MAX
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* Root selftest of bpf/zmq.bpf.c + user/bpf_zmq.c on a real libzmq: a
+/* Root selftest of bpf/zmq.bpf.c + user/capture/zmq_trace.c on a real libzmq: a
  * Python child (tests/bpf/zmq_peer.py) runs a pyzmq PUSH/PULL pair over
  * ipc:// step by step; we attach to the libzmq it maps, drive it, and
  * check what arrived: rids via ipc_parse(), direction, socket handles,
@@ -17,8 +17,8 @@
 #include <unistd.h>
 #include <sys/wait.h>
 #include <bpf/libbpf.h>
-#include "bpf_zmq.h"
-#include "ipc_rid.h"
+#include "capture/zmq_trace.h"
+#include "proto/ipc.h"
 #include "test.h"
 
 int test_failures;

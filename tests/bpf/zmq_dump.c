@@ -13,9 +13,9 @@
 #include <time.h>
 #include <unistd.h>
 #include <bpf/libbpf.h>
-#include "bpf_zmq.h"
-#include "ipc_rid.h"
-#include "sglang_procs.h"
+#include "capture/zmq_trace.h"
+#include "proto/ipc.h"
+#include "procs/sglang_procs.h"
 
 static volatile sig_atomic_t exiting;
 static bool dump_hex;

@@ -39,7 +39,7 @@ ROLE_MAIN, ROLE_SCHEDULER, ROLE_DETOKENIZER = 1, 2, 3
 DIR_SEND, DIR_RECV = 0, 1
 STAMP_FIELDS = ("wait_queue_entry_time", "forward_entry_time", "prefill_finished_time")
 
-# struct zmq_msg_event (bpf/zmq.h): 72 bytes, then cap_len bytes of payload.
+# struct zmq_msg_event (bpf/zmq_event.h): 72 bytes, then cap_len bytes of payload.
 _MSG = struct.Struct("<IIIIQQQQQQIBBBB")
 _LOOP = struct.Struct("<IIIIQQQ")
 

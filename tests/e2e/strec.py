@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-"""Reads a --record file (user/recording.h: "STREC1\\n", int64 clock offset,
-then u32 source, u32 length, bytes) and its socket events (bpf/events.h
+"""Reads a --record file (user/capture/recording.h: "STREC1\\n", int64 clock offset,
+then u32 source, u32 length, bytes) and its socket events (bpf/sock_event.h
 struct sock_event, host byte order), so a test can check what the kernel
 side really delivered, not only what the collector made of it."""
 import struct

@@ -3,7 +3,7 @@
  * in front of workers (tgid 200, 201), clients not traced. */
 #include <stdlib.h>
 #include <string.h>
-#include "collector.h"
+#include "conn/collector.h"
 #include "test.h"
 
 #define ROUTER 100

@@ -2,8 +2,8 @@
 /* The CSV contract of timeline.md: names, order, derived columns. */
 #include <stdlib.h>
 #include <string.h>
-#include "clock.h"
-#include "output.h"
+#include "output/clock.h"
+#include "output/output.h"
 #include "test.h"
 
 static const char *contract =

@@ -5,10 +5,10 @@
  * replayed through the collector and the server hops, as --replay does. */
 #include <stdlib.h>
 #include <string.h>
-#include "clock.h"
-#include "collector.h"
-#include "recording.h"
-#include "server_hops.h"
+#include "output/clock.h"
+#include "conn/collector.h"
+#include "capture/recording.h"
+#include "correlate/server_hops.h"
 #include "test.h"
 
 #define RECORDING "tests/unit/data/router_sglang.strec"

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* user/server_hops.c fed hand-built libzmq records (bpf/zmq.h) whose
+/* user/correlate/server_hops.c fed hand-built libzmq records (bpf/zmq_event.h) whose
  * payloads are the real SGLang messages of tests/unit/data/ipc/, read back
  * through the rows the correlator writes for a node-level worker (main
  * 200, scheduler 201, detokenizer 202). Times are in ms; the scheduler's
@@ -7,10 +7,10 @@
  * EV_ZMQ_LOOP records, as the kernel side sends them. */
 #include <stdlib.h>
 #include <string.h>
-#include "collector.h"
-#include "server_hops.h"
+#include "conn/collector.h"
+#include "correlate/server_hops.h"
 #include "test.h"
-#include "zmq.h"
+#include "zmq_event.h"
 
 #define DATA_DIR "tests/unit/data/ipc/"
 #define MAIN 200

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* user/sglang_procs.c: titles, command lines, maps, stat, and a scan of a
+/* user/procs/sglang_procs.c: titles, command lines, maps, stat, and a scan of a
  * fake /proc tree written to a temporary directory. */
 #define _XOPEN_SOURCE 700	/* nftw */
 #include <errno.h>
@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
-#include "sglang_procs.h"
+#include "procs/sglang_procs.h"
 #include "test.h"
 
 /* A title as setproctitle leaves it: the text, then NUL padding. */

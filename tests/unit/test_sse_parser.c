@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "test.h"
-#include "sse_parser.h"
+#include "proto/sse_parser.h"
 
 #define MAX_EV 32
 

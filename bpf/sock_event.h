@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Records shared by the BPF programs and the collector: fixed-size
+ * fields only. Every ring-buffer record starts with a __u32 type. */
+#ifndef SERVETRACE_SOCK_EVENT_H
+#define SERVETRACE_SOCK_EVENT_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>	/* user space; BPF gets them from vmlinux.h */
+#endif
+
+#define MAX_CAPTURE      16384	/* hard ceiling of bytes per syscall event */
+#define DEFAULT_CAPTURE   8192
+#define MAX_IOVECS          64	/* iovecs copied per call: hyper flushes up to 64 */
+
+enum event_type {
+	EV_DATA       = 1,	/* read/write family on a traced inet socket */
+	EV_ACCEPT     = 2,
+	EV_CONNECT    = 3,
+	EV_CLOSE      = 4,
+	EV_PROC_EXIT  = 5,
+	EV_ZMQ_FIRST  = 100,	/* 100..199 belong to bpf/zmq.bpf.c */
+};
+
+enum data_dir { DIR_READ = 0, DIR_WRITE = 1 };
+
+enum sock_syscall {
+	SC_READ = 1, SC_READV, SC_RECVFROM, SC_RECVMSG,
+	SC_WRITE, SC_WRITEV, SC_SENDTO, SC_SENDMSG,
+	SC_ACCEPT, SC_CONNECT, SC_CLOSE,
+};
+
+struct sock_endpoint {
+	__u8  addr[16];		/* IPv4 in the first 4 bytes, or IPv6 */
+	__u16 port;		/* host byte order */
+	__u16 family;		/* AF_INET or AF_INET6 */
+};
+
+struct sock_event {
+	__u32 type;		/* EV_DATA/ACCEPT/CONNECT/CLOSE/PROC_EXIT */
+	__u32 tgid;
+	__u32 tid;
+	__s32 fd;
+	__u64 ts_enter;		/* bpf_ktime_get_ns() */
+	__u64 ts_exit;
+	__s64 ret;		/* bytes moved, new fd, or -errno */
+	__u64 sock_id;		/* struct sock address: tells fd reuse apart */
+	struct sock_endpoint local;
+	struct sock_endpoint peer;
+	__u32 cap_len;		/* bytes of data[] that follow */
+	__u8  dir;		/* enum data_dir */
+	__u8  syscall;		/* enum sock_syscall */
+	__u8  truncated;	/* ret > cap_len */
+	__u8  pad;
+	/* cap_len payload bytes follow the struct in the record */
+};
+
+/* Kernel-side loss and health counters (per-CPU array, summed by user). */
+enum counter_id {
+	CNT_RINGBUF_FULL,	/* record dropped: ring buffer had no room */
+	CNT_MISSED_ENTER,	/* exit without a saved enter (attached mid-call) */
+	CNT_STALE_ENTER,	/* enter overwritten before its exit */
+	CNT_TRUNCATED,		/* payload larger than the capture size */
+	CNT_READ_FAULT,		/* bpf_probe_read_user of the payload failed */
+	CNT_EVENTS,		/* records submitted */
+	CNT_MAX,
+};
+
+#endif

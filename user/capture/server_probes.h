@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Inside the SGLang servers being traced: which of their processes get
+ * libzmq uprobes (main, input scheduler, detokenizer), kept current as
+ * processes start, restart and exit. Records go to server_hops. */
+#ifndef SERVETRACE_BPF_SERVER_H
+#define SERVETRACE_BPF_SERVER_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <bpf/libbpf.h>
+#include "correlate/server_hops.h"
+
+struct server_probes;
+
+/* NULL (and a warning) when the uprobes cannot be loaded: servetrace
+ * then runs at the HTTP level only. record may be NULL. */
+struct server_probes *server_probes_open(struct server_hops *hops, FILE *record,
+					 uint32_t capture_bytes);
+void server_probes_close(struct server_probes *sp);
+int server_probes_add_ringbuf(struct server_probes *sp, struct ring_buffer *rb,
+			      ring_buffer_sample_fn fn, void *ctx);
+/* Follow the server whose HTTP process is main_pid. */
+void server_probes_track(struct server_probes *sp, uint32_t main_pid);
+void server_probes_untrack(struct server_probes *sp, uint32_t main_pid);
+/* New, restarted and exited processes of the tracked servers. */
+void server_probes_rescan(struct server_probes *sp);
+void server_probes_summary(struct server_probes *sp, FILE *f);
+
+#endif

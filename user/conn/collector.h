@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Turns socket events of traced processes into HTTP exchanges, by
+ * connection, and hands them to the correlator. No BPF in here: unit
+ * tests feed it recorded or hand-made event streams. */
+#ifndef SERVETRACE_COLLECTOR_H
+#define SERVETRACE_COLLECTOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "correlate/correlator.h"
+#include "sock_event.h"
+
+enum proc_role { ROLE_NONE = 0, ROLE_ROUTER = 1, ROLE_WORKER = 2 };
+
+struct collector_opts {
+	struct correlator_opts corr;
+	uint32_t body_limit;		/* request/response body bytes kept */
+	uint32_t max_conns;
+	bool keep_text;			/* rows carry the prompt (--keep-text) */
+};
+
+struct collector_stats {
+	uint64_t events, data_events, bytes;
+	uint64_t conns_opened, conns_closed, conns_evicted, fd_reused;
+	uint64_t conns_not_http;	/* first bytes were not HTTP/1.x */
+	uint64_t conns_h2;		/* HTTP/2 (the router's gRPC probe) */
+	uint64_t skipped_bytes;		/* bytes before the first message boundary */
+	uint64_t midstream_requests;	/* responses whose request we never saw */
+	uint64_t ignored_requests;	/* health checks, metrics, GETs */
+	uint64_t requests;		/* inference requests seen, every side */
+	uint64_t client_requests;	/* of which: a router read them from a client */
+	uint64_t forwards;		/* of which: a router wrote them to a worker */
+	uint64_t worker_requests;	/* of which: a worker read them */
+	uint64_t desyncs;		/* HTTP framing lost, resynced */
+	uint64_t body_truncated;	/* bodies beyond body_limit or not captured */
+	uint64_t sse_truncated;
+	uint64_t io_errors;		/* failed reads/writes (reset, EPIPE) */
+	uint64_t client_aborts;		/* client closed before the response */
+	uint64_t proc_exits;
+};
+
+struct collector;
+
+struct collector *collector_new(const struct collector_opts *opts);
+void collector_free(struct collector *col);
+void collector_set_role(struct collector *col, uint32_t tgid, enum proc_role role);
+enum proc_role collector_role(struct collector *col, uint32_t tgid);
+/* One ring-buffer record (struct sock_event + payload). */
+void collector_handle(struct collector *col, const struct sock_event *ev,
+		      const char *data);
+/* Emits rows that are due; now = monotonic ns. */
+void collector_tick(struct collector *col, uint64_t now);
+/* End of tracing: close every connection, emit everything. */
+void collector_flush(struct collector *col);
+const struct collector_stats *collector_stats(struct collector *col);
+struct correlator *collector_correlator(struct collector *col);
+/* Latest event timestamp seen (monotonic ns). */
+uint64_t collector_last_ts(struct collector *col);
+
+/* Called for EV_PROC_EXIT so the caller can forget the process. */
+typedef void (*collector_exit_fn)(void *ctx, uint32_t tgid);
+void collector_on_exit(struct collector *col, collector_exit_fn fn, void *ctx);
+
+#endif

@@ -1,0 +1,62 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+#include "conn/endpoint.h"
+#include "util/hash.h"
+
+static bool v4_mapped(const uint8_t *a)
+{
+	static const uint8_t prefix[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+	return !memcmp(a, prefix, sizeof(prefix));
+}
+
+void endpoint_format(const struct sock_endpoint *ep, char *buf, size_t len)
+{
+	char ip[INET6_ADDRSTRLEN] = "?";
+
+	if (ep->family == 2) {
+		inet_ntop(2, ep->addr, ip, sizeof(ip));
+		snprintf(buf, len, "%s:%u", ip, ep->port);
+	} else if (ep->family == 10 && v4_mapped(ep->addr)) {
+		/* Dual-stack sockets: show the IPv4 address users typed. */
+		inet_ntop(2, ep->addr + 12, ip, sizeof(ip));
+		snprintf(buf, len, "%s:%u", ip, ep->port);
+	} else if (ep->family == 10) {
+		inet_ntop(10, ep->addr, ip, sizeof(ip));
+		snprintf(buf, len, "[%s]:%u", ip, ep->port);
+	} else {
+		snprintf(buf, len, "?:%u", ep->port);
+	}
+}
+
+bool endpoint_equal(const struct sock_endpoint *a, const struct sock_endpoint *b)
+{
+	size_t n = a->family == 2 ? 4 : 16;
+
+	return a->family == b->family && a->port == b->port &&
+	       !memcmp(a->addr, b->addr, n);
+}
+
+
+static uint64_t endpoint_hash(uint64_t h, const struct sock_endpoint *ep)
+{
+	h = fnv_mix(h, &ep->port, sizeof(ep->port));
+	return fnv_mix(h, ep->addr, ep->family == 2 ? 4 : 16);
+}
+
+uint64_t endpoint_pair_hash(const struct sock_endpoint *local,
+			    const struct sock_endpoint *peer, bool swap)
+{
+	uint64_t h = FNV_SEED;
+
+	if (swap) {
+		const struct sock_endpoint *t = local;
+
+		local = peer;
+		peer = t;
+	}
+	h = endpoint_hash(h, local);
+	return endpoint_hash(h, peer);
+}

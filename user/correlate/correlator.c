@@ -1,0 +1,797 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Matching rules, strongest first:
+ *  forward -> client request: same request id (header or body rid), else
+ *    same prompt fingerprint, else the first unclaimed forward written
+ *    while the client request was open (FIFO);
+ *  worker request -> forward: same TCP connection (the router's outbound
+ *    4-tuple is the worker's inbound one), first worker request read at
+ *    or after the forward was written;
+ *  server hops -> request: SGLang's rid (body rid or the response's id).
+ * A row is built when the client-facing exchange ended and linger_ns
+ * passed, so events still queued on other CPUs are in by then. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "correlate/correlator.h"
+#include "conn/endpoint.h"
+#include "util/hash.h"
+
+struct idx_node {
+	uint64_t key;
+	struct exchange *ex;
+	struct idx_node *next;
+};
+
+#define IDX_BUCKETS 4096
+
+struct ex_index {
+	struct idx_node *b[IDX_BUCKETS];
+};
+
+struct hop_rec {
+	struct hop_rec *hnext;		/* hash chain */
+	struct hop_rec *older, *newer;	/* eviction order */
+	uint64_t key;
+	char rid[RID_MAX];
+	uint64_t t[HOP_MAX];
+	uint32_t worker_tgid;
+};
+
+#define HOP_BUCKETS 4096
+
+struct correlator {
+	struct correlator_opts o;
+	struct exchange *head, *tail;	/* all live exchanges, oldest first */
+	struct exchange *fin_head, *fin_tail;
+	uint64_t next_serial;
+	struct ex_index fwd_by_id, fwd_by_fp, worker_by_pair;
+	struct hop_rec *hops[HOP_BUCKETS];
+	struct hop_rec *hop_oldest, *hop_newest;
+	uint32_t nhops;
+	uint64_t last_scan;
+	struct correlator_stats st;
+};
+
+#define SCAN_INTERVAL_NS 100000000ULL	/* expiry scans: O(live), so not per poll */
+
+static struct correlator *current;
+
+
+/* ---- index --------------------------------------------------------- */
+
+static void idx_add(struct ex_index *ix, uint64_t key, struct exchange *ex)
+{
+	struct idx_node *n = malloc(sizeof(*n));
+
+	if (!n)
+		return;
+	n->key = key;
+	n->ex = ex;
+	n->next = ix->b[key % IDX_BUCKETS];
+	ix->b[key % IDX_BUCKETS] = n;
+}
+
+static void idx_del(struct ex_index *ix, uint64_t key, struct exchange *ex)
+{
+	struct idx_node **pp = &ix->b[key % IDX_BUCKETS];
+
+	for (; *pp; pp = &(*pp)->next) {
+		if ((*pp)->ex == ex && (*pp)->key == key) {
+			struct idx_node *n = *pp;
+
+			*pp = n->next;
+			free(n);
+			return;
+		}
+	}
+}
+
+static void unindex(struct correlator *c, struct exchange *ex)
+{
+	if (ex->key_id)
+		idx_del(&c->fwd_by_id, ex->key_id, ex);
+	if (ex->key_fp)
+		idx_del(&c->fwd_by_fp, ex->key_fp, ex);
+	if (ex->key_pair)
+		idx_del(&c->worker_by_pair, ex->key_pair, ex);
+	ex->key_id = ex->key_fp = ex->key_pair = 0;
+}
+
+static const char *exchange_id(const struct exchange *ex)
+{
+	return ex->header_id[0] ? ex->header_id : ex->req.rid;
+}
+
+/* ---- lifetime ------------------------------------------------------ */
+
+struct correlator *correlator_new(const struct correlator_opts *opts)
+{
+	struct correlator *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->o = *opts;
+	return c;
+}
+
+static void free_exchange(struct correlator *c, struct exchange *ex)
+{
+	if (ex->conn && c->o.detach)
+		c->o.detach(c->o.emit_ctx, ex);
+	ex->conn = NULL;
+	unindex(c, ex);
+	if (ex->prev)
+		ex->prev->next = ex->next;
+	else
+		c->head = ex->next;
+	if (ex->next)
+		ex->next->prev = ex->prev;
+	else
+		c->tail = ex->prev;
+	if (!ex->resp_done)
+		c->st.in_flight--;
+	c->st.live--;
+	free(ex->req_body.data);
+	free(ex->resp_body.data);
+	free(ex->req.prompt);
+	free(ex);
+}
+
+static void free_hops(struct correlator *c)
+{
+	struct hop_rec *h = c->hop_oldest;
+
+	while (h) {
+		struct hop_rec *n = h->newer;
+
+		free(h);
+		h = n;
+	}
+}
+
+void correlator_free(struct correlator *c)
+{
+	if (!c)
+		return;
+	while (c->head)
+		free_exchange(c, c->head);
+	free_hops(c);
+	if (current == c)
+		current = NULL;
+	free(c);
+}
+
+const struct correlator_stats *correlator_stats(struct correlator *c)
+{
+	return &c->st;
+}
+
+void correlator_set_have_router(struct correlator *c, bool have_router)
+{
+	c->o.have_router = have_router;
+}
+
+void correlator_set_current(struct correlator *c)
+{
+	current = c;
+}
+
+struct exchange *correlator_new_exchange(struct correlator *c, enum exchange_kind kind,
+					 uint32_t tgid, const struct sock_endpoint *local,
+					 const struct sock_endpoint *peer, uint64_t ts)
+{
+	struct exchange *ex = calloc(1, sizeof(*ex));
+
+	if (!ex)
+		return NULL;
+	ex->serial = ++c->next_serial;
+	ex->kind = kind;
+	ex->tgid = tgid;
+	ex->local = *local;
+	ex->peer = *peer;
+	ex->status = 0;
+	ex->t_req_first = ex->t_last = ts;
+	response_fields_init(&ex->resp);
+	ex->req.input_words = -1;
+	ex->req.max_tokens = -1;
+	ex->req.stream = -1;
+	ex->prev = c->tail;
+	if (c->tail)
+		c->tail->next = ex;
+	else
+		c->head = ex;
+	c->tail = ex;
+	c->st.live++;
+	c->st.in_flight++;
+	return ex;
+}
+
+void correlator_request_done(struct correlator *c, struct exchange *ex)
+{
+	const char *id = exchange_id(ex);
+
+	if (ex->ignored)
+		return;
+	if (ex->kind == EX_FORWARD) {
+		if (id[0]) {
+			ex->key_id = fnv_str(id);
+			idx_add(&c->fwd_by_id, ex->key_id, ex);
+		}
+		/* prompts only matter without an id; identical prompts (common
+		 * in benchmarks) would make one long chain of this index */
+		if (!id[0] && ex->req.fingerprint) {
+			ex->key_fp = ex->req.fingerprint;
+			idx_add(&c->fwd_by_fp, ex->key_fp, ex);
+		}
+	} else if (ex->kind == EX_WORKER_IN) {
+		ex->key_pair = endpoint_pair_hash(&ex->local, &ex->peer, false);
+		idx_add(&c->worker_by_pair, ex->key_pair, ex);
+	}
+}
+
+void correlator_drop(struct correlator *c, struct exchange *ex)
+{
+	if (ex->finalize_queued) {
+		ex->ignored = true;	/* the queue will free it */
+		return;
+	}
+	free_exchange(c, ex);
+}
+
+/* Rows are built from exchanges that face the client. */
+static bool is_row_source(struct correlator *c, const struct exchange *ex)
+{
+	return ex->kind == EX_CLIENT_IN ||
+	       (ex->kind == EX_WORKER_IN && !c->o.have_router);
+}
+
+void correlator_exchange_done(struct correlator *c, struct exchange *ex, uint64_t ts)
+{
+	if (ex->resp_done && ex->t_done)
+		return;
+	if (!ex->resp_done) {
+		ex->resp_done = true;
+		c->st.in_flight--;
+	}
+	ex->t_done = ts;
+	ex->conn = NULL;
+	if (ex->ignored) {
+		free_exchange(c, ex);
+		return;
+	}
+	if (!is_row_source(c, ex) || ex->finalize_queued)
+		return;
+	ex->finalize_queued = true;
+	ex->fin_next = NULL;
+	if (c->fin_tail)
+		c->fin_tail->fin_next = ex;
+	else
+		c->fin_head = ex;
+	c->fin_tail = ex;
+}
+
+/* ---- server hops --------------------------------------------------- */
+
+static struct hop_rec *hop_find(struct correlator *c, const char *rid)
+{
+	uint64_t key;
+	struct hop_rec *h;
+
+	if (!rid || !rid[0])
+		return NULL;
+	key = fnv_str(rid);
+	for (h = c->hops[key % HOP_BUCKETS]; h; h = h->hnext)
+		if (h->key == key && !strcmp(h->rid, rid))
+			return h;
+	return NULL;
+}
+
+static void hop_remove(struct correlator *c, struct hop_rec *h)
+{
+	struct hop_rec **pp = &c->hops[h->key % HOP_BUCKETS];
+
+	while (*pp && *pp != h)
+		pp = &(*pp)->hnext;
+	if (*pp)
+		*pp = h->hnext;
+	if (h->older)
+		h->older->newer = h->newer;
+	else
+		c->hop_oldest = h->newer;
+	if (h->newer)
+		h->newer->older = h->older;
+	else
+		c->hop_newest = h->older;
+	c->nhops--;
+	free(h);
+}
+
+void timeline_note_server_hop(const char *rid, enum server_hop hop,
+			      uint64_t ts_ns, uint32_t worker_tgid)
+{
+	struct correlator *c = current;
+	struct hop_rec *h;
+
+	if (!c || hop <= 0 || hop >= HOP_MAX || !rid || !rid[0])
+		return;
+	c->st.hops++;
+	h = hop_find(c, rid);
+	if (!h) {
+		if (c->nhops >= c->o.max_hop_records) {
+			c->st.hop_records_evicted++;
+			hop_remove(c, c->hop_oldest);
+		}
+		h = calloc(1, sizeof(*h));
+		if (!h)
+			return;
+		snprintf(h->rid, sizeof(h->rid), "%s", rid);
+		h->key = fnv_str(h->rid);
+		h->hnext = c->hops[h->key % HOP_BUCKETS];
+		c->hops[h->key % HOP_BUCKETS] = h;
+		h->older = c->hop_newest;
+		if (c->hop_newest)
+			c->hop_newest->newer = h;
+		else
+			c->hop_oldest = h;
+		c->hop_newest = h;
+		c->nhops++;
+	}
+	if (worker_tgid)
+		h->worker_tgid = worker_tgid;
+	if (hop == HOP_SCHED_LAST_OUT || !h->t[hop])
+		h->t[hop] = ts_ns;
+}
+
+/* ---- matching ------------------------------------------------------ */
+
+#define MAX_FORWARDS 16
+
+static bool fwd_has_id(const struct exchange *f, const char *id)
+{
+	return (f->header_id[0] && !strcmp(f->header_id, id)) ||
+	       (f->req.rid[0] && !strcmp(f->req.rid, id));
+}
+
+static bool fwd_failed(const struct exchange *f)
+{
+	return f->conn_error[0] || f->status == 408 || f->status == 429 ||
+	       f->status >= 500;
+}
+
+static int cmp_fwd(const void *a, const void *b)
+{
+	const struct exchange *x = *(struct exchange *const *)a;
+	const struct exchange *y = *(struct exchange *const *)b;
+
+	return x->t_req_first < y->t_req_first ? -1 : x->t_req_first > y->t_req_first;
+}
+
+static int forwards_by_id(struct correlator *c, const struct exchange *cl,
+			  const char *id, struct exchange **out)
+{
+	uint64_t key = fnv_str(id);
+	int n = 0;
+
+	for (struct idx_node *nd = c->fwd_by_id.b[key % IDX_BUCKETS]; nd; nd = nd->next) {
+		struct exchange *f = nd->ex;
+
+		if (nd->key != key || f->consumed || f->tgid != cl->tgid ||
+		    !fwd_has_id(f, id) || n >= MAX_FORWARDS)
+			continue;
+		out[n++] = f;
+	}
+	qsort(out, n, sizeof(*out), cmp_fwd);
+	return n;
+}
+
+/* Same prompt: the earliest unclaimed forward after the client request
+ * arrived, then the retries that followed a failed attempt. */
+static int forwards_by_fingerprint(struct correlator *c, const struct exchange *cl,
+				   struct exchange **out)
+{
+	uint64_t key = cl->req.fingerprint;
+	struct exchange *cand[MAX_FORWARDS];
+	int n = 0, k = 0;
+
+	for (struct idx_node *nd = c->fwd_by_fp.b[key % IDX_BUCKETS]; nd; nd = nd->next) {
+		struct exchange *f = nd->ex;
+
+		if (nd->key != key || f->consumed || f->tgid != cl->tgid ||
+		    f->t_req_first < cl->t_req_first || n >= MAX_FORWARDS)
+			continue;
+		cand[n++] = f;
+	}
+	qsort(cand, n, sizeof(*cand), cmp_fwd);
+	for (int i = 0; i < n; i++) {
+		out[k++] = cand[i];
+		if (!fwd_failed(cand[i]))
+			break;
+	}
+	return k;
+}
+
+/* No id, no prompt: the first unclaimed forward written while the client
+ * request was open. */
+static int forwards_by_time(struct correlator *c, const struct exchange *cl,
+			    struct exchange **out)
+{
+	uint64_t until = cl->t_resp_first ? cl->t_resp_first : cl->t_done;
+
+	for (struct exchange *f = c->head; f; f = f->next) {
+		if (f->kind != EX_FORWARD || f->consumed || f->ignored ||
+		    f->tgid != cl->tgid || !f->req_done)
+			continue;
+		if (f->t_req_first >= cl->t_req_first && f->t_req_first <= until) {
+			out[0] = f;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* The worker request a forward became: same connection, read after the
+ * forward was written and before its response came back, and no id that
+ * says otherwise (a read in flight when we attached is missing, and the
+ * next request on the connection must not take its place). */
+static struct exchange *worker_for_forward(struct correlator *c, const struct exchange *f)
+{
+	uint64_t key = endpoint_pair_hash(&f->local, &f->peer, true);
+	const char *fid = exchange_id(f);
+	struct exchange *best = NULL;
+
+	for (struct idx_node *nd = c->worker_by_pair.b[key % IDX_BUCKETS]; nd; nd = nd->next) {
+		struct exchange *w = nd->ex;
+		const char *wid = exchange_id(w);
+
+		if (nd->key != key || w->consumed || w->t_req_first < f->t_req_first)
+			continue;
+		if (f->t_resp_first && w->t_req_first > f->t_resp_first)
+			continue;
+		if (fid[0] && wid[0] && strcmp(fid, wid))
+			continue;
+		if (!endpoint_equal(&w->local, &f->peer) || !endpoint_equal(&w->peer, &f->local))
+			continue;
+		if (!best || w->t_req_first < best->t_req_first)
+			best = w;
+	}
+	return best;
+}
+
+/* ---- rows ---------------------------------------------------------- */
+
+static void set_error(struct timeline_row *r, const struct exchange *ex)
+{
+	bool ok_status = ex->status >= 200 && ex->status < 300;
+
+	if (ex->capture_lost && !ex->conn_error[0] && (ok_status || !ex->status)) {
+		/* bytes went by uncaptured where the framing was: whether it
+		 * ended well is unknown, and said so rather than guessed */
+		snprintf(r->error, sizeof(r->error), "capture_incomplete");
+		snprintf(r->notes, sizeof(r->notes),
+			 "HTTP framing lost to uncaptured bytes: raise --capture-size");
+		r->success = -1;
+		return;
+	}
+	if (ex->conn_error[0])
+		snprintf(r->error, sizeof(r->error), "%s", ex->conn_error);
+	else if (ex->status && !ok_status)
+		snprintf(r->error, sizeof(r->error), "HTTP %d %s%s%s", ex->status,
+			 ex->reason, ex->resp.error[0] ? ": " : "", ex->resp.error);
+	else if (ex->resp.error[0])
+		snprintf(r->error, sizeof(r->error), "%s", ex->resp.error);
+	else if (!ex->resp_complete)
+		snprintf(r->error, sizeof(r->error), "%s",
+			 ex->resp_started ? "incomplete_response" : "no_response");
+	r->success = !r->error[0] && ok_status;
+}
+
+/* Everything the client-facing exchange tells. */
+static void fill_from_front(struct timeline_row *r, const struct exchange *ex)
+{
+	r->has_generated_text = ex->resp.parsed || ex->sse_events ? ex->resp.has_text : -1;
+	r->input_length = ex->req.input_words;
+	r->expected_output_length = ex->req.max_tokens;
+	r->actual_prompt_tokens = ex->resp.prompt_tokens;
+	r->actual_output_tokens = ex->resp.completion_tokens;
+	r->actual_total_tokens = ex->resp.total_tokens;
+	r->output_tokens_from_trace = ex->event_stream ? (long long)ex->sse_tokens : -1;
+	r->arrival_time = ex->t_req_first;
+	r->finish_time = ex->resp_complete ? ex->t_resp_last : 0;
+	snprintf(r->path, sizeof(r->path), "%s", ex->path);
+	r->stream = ex->event_stream ? 1 : ex->req.stream;
+	r->status = ex->status;
+	r->request_bytes = ex->req_bytes;
+	r->prompt = ex->req.prompt;
+	r->response_bytes = ex->resp_bytes;
+	set_error(r, ex);
+}
+
+static void pick_req_id(struct timeline_row *r, const struct exchange *front,
+			const struct exchange *w)
+{
+	const char *cands[] = {
+		front->header_id, front->req.rid,
+		w ? w->header_id : "", w ? w->req.rid : "",
+		w ? w->resp.sglang_id : "", front->resp.sglang_id,
+	};
+	static const char *const src[] = {
+		"header", "body", "header", "body", "sglang", "sglang",
+	};
+
+	for (size_t i = 0; i < sizeof(cands) / sizeof(cands[0]); i++) {
+		if (cands[i][0]) {
+			snprintf(r->req_id, sizeof(r->req_id), "%s", cands[i]);
+			r->rid_source = src[i];
+			return;
+		}
+	}
+	snprintf(r->req_id, sizeof(r->req_id), "st-%llu",
+		 (unsigned long long)front->serial);
+	r->rid_source = "assigned";
+}
+
+/* The hop record is found under SGLang's rid, which is the body rid the
+ * client sent, or the id the response carried. */
+static void fill_hops(struct correlator *c, struct timeline_row *r,
+		      const struct exchange *front, const struct exchange *w)
+{
+	const char *cands[] = {
+		w ? w->resp.sglang_id : "", w ? w->req.rid : "",
+		front->req.rid, front->resp.sglang_id, r->req_id,
+	};
+	struct hop_rec *h = NULL;
+
+	for (size_t i = 0; i < sizeof(cands) / sizeof(cands[0]) && !h; i++)
+		h = hop_find(c, cands[i]);
+	if (!h) {
+		/* SGLang gives each of n samples a fresh id of its own */
+		if (front->req.n > 1 && !r->notes[0])
+			snprintf(r->notes, sizeof(r->notes),
+				 "n>1: samples have their own ids inside SGLang");
+		return;
+	}
+	snprintf(r->sglang_rid, sizeof(r->sglang_rid), "%s", h->rid);
+	r->tokenizer_send_time = h->t[HOP_TOKENIZER_SEND];
+	r->queue_time_start = h->t[HOP_SCHED_RECV];
+	/* A stream's first scheduler output is its prefill's; a non-streaming
+	 * request is sent out only at finish or every 50 tokens, so its first
+	 * token is not observable and its queue end is the fcfs bound. */
+	if (r->stream == 1) {
+		r->queue_time_end = h->t[HOP_SCHED_QEND_STREAM];
+		if (h->t[HOP_SCHED_FIRST_OUT])
+			r->server_first_token_time = h->t[HOP_SCHED_FIRST_OUT];
+	} else {
+		r->queue_time_end = h->t[HOP_SCHED_QEND_FCFS];
+		if (r->stream == 0 && !r->notes[0] && !h->t[HOP_SCHED_CHUNKED])
+			snprintf(r->notes, sizeof(r->notes),
+				 "non-streaming: first token not observable");
+	}
+	if (h->t[HOP_SCHED_CHUNKED] && !r->notes[0])
+		snprintf(r->notes, sizeof(r->notes),
+			 "chunked prefill: queue_time_end is a lower bound");
+	r->scheduler_last_output_time = h->t[HOP_SCHED_LAST_OUT];
+	r->detokenizer_recv_time = h->t[HOP_DETOK_RECV];
+	r->detokenizer_send_time = h->t[HOP_DETOK_SEND];
+	r->tokenizer_recv_time = h->t[HOP_MAIN_RECV];
+	hop_remove(c, h);
+}
+
+static void fill_worker(struct timeline_row *r, const struct exchange *w)
+{
+	r->worker_pid = w->tgid;
+	r->server_created_time = w->t_req_first;
+	r->worker_first_token_time = w->t_first_event;
+	r->server_first_token_time = w->t_first_event;
+	r->worker_finish_time = w->resp_complete ? w->t_resp_last : 0;
+	if (!r->sglang_rid[0])
+		snprintf(r->sglang_rid, sizeof(r->sglang_rid), "%s", w->resp.sglang_id);
+}
+
+static void row_init(struct timeline_row *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->has_generated_text = -1;
+	r->output_tokens_from_trace = -1;
+	r->stream = -1;
+}
+
+static void emit(struct correlator *c, struct timeline_row *r)
+{
+	c->st.rows++;
+	if (c->o.emit)
+		c->o.emit(c->o.emit_ctx, r);
+}
+
+static void consume(struct correlator *c, struct exchange *ex)
+{
+	ex->consumed = true;
+	unindex(c, ex);
+}
+
+static void finalize_client(struct correlator *c, struct exchange *cl)
+{
+	struct exchange *fw[MAX_FORWARDS];
+	struct exchange *last = NULL, *w = NULL;
+	struct timeline_row r;
+	int n = 0;
+
+	if (cl->header_id[0])
+		n = forwards_by_id(c, cl, cl->header_id, fw);
+	if (!n && cl->req.rid[0])
+		n = forwards_by_id(c, cl, cl->req.rid, fw);
+	if (!n && cl->req.fingerprint)
+		n = forwards_by_fingerprint(c, cl, fw);
+	if (!n)
+		n = forwards_by_time(c, cl, fw);
+
+	for (int i = 0; i < n; i++) {
+		struct exchange *wi = worker_for_forward(c, fw[i]);
+
+		consume(c, fw[i]);
+		if (wi)
+			consume(c, wi);
+		last = fw[i];
+		w = wi;
+	}
+
+	row_init(&r);
+	r.level = "router";
+	r.router_pid = cl->tgid;
+	r.forwards = n;
+	fill_from_front(&r, cl);
+	if (last) {
+		endpoint_format(&last->peer, r.host, sizeof(r.host));
+		r.router_send_time = last->t_req_first;
+	} else {
+		c->st.rows_without_forward++;
+		snprintf(r.notes, sizeof(r.notes), "no forward seen");
+	}
+	if (w)
+		fill_worker(&r, w);
+	else if (last) {
+		c->st.rows_without_worker++;
+		snprintf(r.notes, sizeof(r.notes), "worker not traced or not seen");
+	}
+	r.router_first_token_time = cl->t_first_event;
+	if (n > 1)
+		c->st.retried++;
+	pick_req_id(&r, cl, w);
+	fill_hops(c, &r, cl, w);
+	c->st.rows_router++;
+	emit(c, &r);
+	consume(c, cl);
+}
+
+static void finalize_worker(struct correlator *c, struct exchange *w, bool unmatched)
+{
+	struct timeline_row r;
+
+	row_init(&r);
+	r.level = "node";
+	fill_from_front(&r, w);
+	fill_worker(&r, w);
+	endpoint_format(&w->local, r.host, sizeof(r.host));
+	pick_req_id(&r, w, NULL);
+	fill_hops(c, &r, w, w);
+	if (unmatched) {
+		c->st.rows_unmatched_worker++;
+		snprintf(r.notes, sizeof(r.notes), "no router request matched");
+	} else {
+		c->st.rows_node++;
+	}
+	emit(c, &r);
+	consume(c, w);
+}
+
+static void finalize(struct correlator *c, struct exchange *ex)
+{
+	if (ex->kind == EX_CLIENT_IN)
+		finalize_client(c, ex);
+	else
+		finalize_worker(c, ex, false);
+}
+
+/* Takes ex out of the hands of its connection before it is let go. */
+static void force_done(struct correlator *c, struct exchange *ex, const char *why,
+		       uint64_t now)
+{
+	if (!ex->conn_error[0])
+		snprintf(ex->conn_error, sizeof(ex->conn_error), "%s", why);
+	ex->consumed = true;	/* the connection forgets consumed exchanges */
+	if (!ex->resp_done) {
+		ex->resp_done = true;
+		c->st.in_flight--;
+	}
+	ex->t_done = now;
+}
+
+static void give_up(struct correlator *c, struct exchange *ex, const char *why,
+		    uint64_t now)
+{
+	bool row = is_row_source(c, ex) && !ex->ignored && !ex->finalize_queued;
+
+	force_done(c, ex, why, now);
+	if (row) {
+		ex->consumed = false;
+		finalize(c, ex);
+	}
+}
+
+void correlator_tick(struct correlator *c, uint64_t now)
+{
+	struct exchange *ex, *next;
+
+	while (c->fin_head && (c->fin_head->t_done + c->o.linger_ns <= now)) {
+		ex = c->fin_head;
+		c->fin_head = ex->fin_next;
+		if (!c->fin_head)
+			c->fin_tail = NULL;
+		ex->finalize_queued = false;
+		if (!ex->consumed && !ex->ignored)
+			finalize(c, ex);
+	}
+
+	if (now < c->last_scan + SCAN_INTERVAL_NS && c->st.live <= c->o.max_exchanges)
+		return;
+	c->last_scan = now;
+	for (ex = c->head; ex; ex = next) {
+		next = ex->next;
+		if (ex->finalize_queued)
+			continue;
+		if (ex->consumed || ex->ignored) {
+			if (ex->resp_done || ex->consumed)
+				free_exchange(c, ex);
+			continue;
+		}
+		if (!ex->resp_done && now > ex->t_last + c->o.idle_ns) {
+			c->st.expired_unfinished++;
+			give_up(c, ex, "no_end_seen", now);
+			if (!ex->finalize_queued)
+				free_exchange(c, ex);
+			continue;
+		}
+		if (ex->resp_done && now > ex->t_done + c->o.orphan_ns) {
+			/* done, never claimed by a client request */
+			if (ex->kind == EX_WORKER_IN)
+				finalize_worker(c, ex, true);
+			else if (ex->kind == EX_FORWARD)
+				c->st.forwards_unmatched++;
+			free_exchange(c, ex);
+		}
+	}
+
+	while (c->st.live > c->o.max_exchanges && c->head) {
+		ex = c->head;
+		c->st.evicted++;
+		if (ex->finalize_queued) {
+			/* already ended: emit it now rather than lose it */
+			correlator_tick(c, ex->t_done + c->o.linger_ns);
+			continue;
+		}
+		give_up(c, ex, "evicted_memory_limit", now);
+		free_exchange(c, ex);
+	}
+}
+
+void correlator_flush(struct correlator *c)
+{
+	struct exchange *ex;
+
+	for (ex = c->head; ex; ex = ex->next) {
+		if (!ex->resp_done && !ex->ignored && is_row_source(c, ex)) {
+			c->st.incomplete_at_exit++;
+			force_done(c, ex, "in_flight_at_exit", ex->t_last);
+			ex->consumed = false;
+			ex->finalize_queued = true;
+			ex->fin_next = NULL;
+			if (c->fin_tail)
+				c->fin_tail->fin_next = ex;
+			else
+				c->fin_head = ex;
+			c->fin_tail = ex;
+		}
+	}
+	correlator_tick(c, UINT64_MAX / 2);
+	/* Whatever is left was never claimed. */
+	correlator_tick(c, UINT64_MAX - 1);
+}

@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Joins what the router and the workers saw into one row per request:
+ * client request -> forward(s) -> worker request -> responses, plus the
+ * in-server hops, once every piece had time to arrive (the linger). */
+#ifndef SERVETRACE_CORRELATOR_H
+#define SERVETRACE_CORRELATOR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "correlate/exchange.h"
+#include "correlate/server_events.h"
+#include "output/timeline_row.h"
+
+struct correlator_opts {
+	bool have_router;		/* else worker requests are the rows */
+	uint64_t linger_ns;		/* wait after a request ends */
+	uint64_t orphan_ns;		/* unmatched pieces are given up after */
+	uint64_t idle_ns;		/* unfinished exchanges expire after */
+	uint32_t max_exchanges;		/* live exchanges, oldest evicted */
+	uint32_t max_hop_records;	/* server-hop records kept */
+	void (*emit)(void *ctx, const struct timeline_row *row);
+	void *emit_ctx;
+	/* Called before an exchange a connection still holds (ex->conn) is
+	 * freed, so the connection lets go of it. */
+	void (*detach)(void *ctx, struct exchange *ex);
+};
+
+struct correlator_stats {
+	uint64_t rows;
+	uint64_t rows_router, rows_node, rows_unmatched_worker;
+	uint64_t forwards_unmatched;	/* router forwards no client request claimed */
+	uint64_t rows_without_forward;	/* router rows with no forward seen */
+	uint64_t rows_without_worker;	/* forward seen, worker request not */
+	uint64_t evicted;		/* max_exchanges reached */
+	uint64_t expired_unfinished;	/* idle_ns passed without an end */
+	uint64_t incomplete_at_exit;
+	uint64_t retried;		/* requests with more than one forward */
+	uint64_t hops, hop_records_evicted, hops_unclaimed;
+	uint64_t live;			/* exchanges held now */
+	uint64_t in_flight;		/* of which not done yet */
+};
+
+struct correlator;
+
+struct correlator *correlator_new(const struct correlator_opts *opts);
+void correlator_free(struct correlator *c);
+struct exchange *correlator_new_exchange(struct correlator *c, enum exchange_kind kind,
+					 uint32_t tgid, const struct sock_endpoint *local,
+					 const struct sock_endpoint *peer, uint64_t ts);
+/* The request of ex has been fully read or written. */
+void correlator_request_done(struct correlator *c, struct exchange *ex);
+/* ex is over (response ended, or the connection went away). */
+void correlator_exchange_done(struct correlator *c, struct exchange *ex, uint64_t ts);
+/* Not an inference request: forget it. */
+void correlator_drop(struct correlator *c, struct exchange *ex);
+/* Emits what is due at monotonic time now; expires what waited too long. */
+void correlator_tick(struct correlator *c, uint64_t now);
+/* At exit: everything out, unfinished requests flagged as such. */
+void correlator_flush(struct correlator *c);
+const struct correlator_stats *correlator_stats(struct correlator *c);
+/* A router appeared (auto discovery): worker requests wait to be claimed. */
+void correlator_set_have_router(struct correlator *c, bool have_router);
+/* timeline_note_server_hop() (server_events.h) goes to this one. */
+void correlator_set_current(struct correlator *c);
+
+#endif

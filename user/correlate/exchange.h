@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* One HTTP request/response exchange as one traced process saw it. */
+#ifndef SERVETRACE_EXCHANGE_H
+#define SERVETRACE_EXCHANGE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "proto/body_fields.h"
+#include "sock_event.h"
+
+enum exchange_kind {
+	EX_CLIENT_IN = 1,	/* router: request from a client */
+	EX_FORWARD,		/* router: request to a worker */
+	EX_WORKER_IN,		/* worker: request from the router or a client */
+};
+
+enum rid_source {
+	RID_NONE = 0,
+	RID_HEADER,		/* x-request-id and friends */
+	RID_BODY,		/* JSON "rid" */
+	RID_SGLANG,		/* meta_info.id / OpenAI id from the response */
+	RID_ASSIGNED,		/* servetrace made one up */
+};
+
+struct body_buf {
+	char *data;
+	uint32_t len;
+	uint32_t cap;		/* allocation; limit is the collector's */
+	bool truncated;		/* limit reached or bytes not captured */
+};
+
+struct exchange {
+	struct exchange *prev, *next;	/* store list, oldest first */
+	uint64_t serial;
+	enum exchange_kind kind;
+	uint32_t tgid;
+	struct sock_endpoint local, peer;
+	uint64_t pair_hash;		/* connection, as the worker side sees it */
+	bool ignored;			/* not an inference request */
+	bool consumed;			/* part of an emitted row */
+	bool finalize_queued;
+	struct exchange *fin_next;	/* finalize queue, in t_done order */
+	void *conn;			/* owning connection while not done */
+	uint64_t key_id, key_fp, key_pair;	/* index keys, 0 = not indexed */
+	uint64_t t_last;		/* last activity */
+
+	/* request */
+	char method[16];
+	char path[128];
+	char header_id[RID_MAX];
+	struct request_fields req;
+	struct body_buf req_body;
+	uint64_t t_req_first;
+	uint64_t req_bytes;
+	bool req_done;
+
+	/* response */
+	int status;
+	char reason[64];
+	bool event_stream;
+	struct body_buf resp_body;	/* non-streaming bodies only */
+	struct response_fields resp;
+	uint64_t t_resp_first, t_resp_last;
+	uint64_t t_first_event;		/* first SSE data event */
+	uint32_t sse_events;
+	uint32_t sse_tokens;		/* generated tokens seen in the stream */
+	uint64_t resp_bytes;
+	bool resp_started, resp_done, resp_complete;
+
+	bool resp_gap_seen;		/* response bytes went by uncaptured */
+	bool capture_lost;		/* framing lost to uncaptured bytes: the end
+					 * of the exchange is unknown, not failed */
+	char conn_error[48];		/* connection_reset, client_aborted ... */
+	uint64_t t_done;		/* when it ended, for the linger */
+};
+
+#endif

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* libzmq message records from inside SGLang (bpf/zmq.bpf.c) -> per-request
+ * hops (server_events.h): which process sent or received which message
+ * kind says which hop it is; the scheduler's receive drains give the
+ * moment a request left the waiting queue. Pure: unit-tested on records. */
+#ifndef SERVETRACE_SERVER_HOPS_H
+#define SERVETRACE_SERVER_HOPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "procs/sglang_procs.h"
+
+struct server_hops_stats {
+	uint64_t msgs;			/* message records handled */
+	uint64_t unparsed;		/* not an SGLang message (pyzmq internals ...) */
+	uint64_t truncated_rids;	/* scheduler outputs cut before their end */
+	uint64_t chunked_prefills;	/* requests whose prompt was prefilled in chunks */
+	uint64_t health_checks;		/* /health_generate requests, ignored */
+	uint64_t unknown_proc;		/* records from a pid we were not told about */
+	uint64_t no_recv_seen;		/* outputs of requests received before tracing */
+	uint64_t rid_states_evicted;
+};
+
+struct server_hops;
+
+struct server_hops *server_hops_new(uint32_t max_rids);
+void server_hops_free(struct server_hops *sh);
+/* pid is role within the server whose main (HTTP) process is main_pid. */
+void server_hops_set_proc(struct server_hops *sh, uint32_t pid,
+			  enum sglang_role role, uint32_t main_pid);
+void server_hops_forget_proc(struct server_hops *sh, uint32_t pid);
+/* Prompts longer than this are prefilled in chunks and only the last chunk
+ * sends an output (default 2048, SGLang's on CPU; a smaller value than the
+ * server's only costs precision, never correctness). */
+void server_hops_set_chunked_prefill(struct server_hops *sh, uint32_t pid, int64_t tokens);
+/* One ring-buffer record of bpf/zmq.bpf.c. */
+void server_hops_handle(struct server_hops *sh, const void *rec, size_t len);
+const struct server_hops_stats *server_hops_stats(struct server_hops *sh);
+
+#endif

@@ -1,0 +1,272 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cjson/cJSON.h>
+#include "proto/body_fields.h"
+#include "util/hash.h"
+
+int count_words(const char *s)
+{
+	int n = 0;
+	bool in_word = false;
+
+	for (; *s; s++) {
+		bool space = *s == ' ' || *s == '\t' || *s == '\n' ||
+			     *s == '\r' || *s == '\f' || *s == '\v';
+
+		if (!space && !in_word)
+			n++;
+		in_word = !space;
+	}
+	return n;
+}
+
+
+static const cJSON *get(const cJSON *obj, const char *key)
+{
+	return cJSON_GetObjectItemCaseSensitive(obj, key);
+}
+
+static void copy_str(char *dst, size_t len, const cJSON *item)
+{
+	if (cJSON_IsString(item) && item->valuestring)
+		snprintf(dst, len, "%s", item->valuestring);
+	else if (cJSON_IsNumber(item))
+		snprintf(dst, len, "%.0f", item->valuedouble);
+}
+
+static void keep(char **dst, const char *s)
+{
+	size_t have = *dst ? strlen(*dst) : 0, add = strlen(s);
+	char *d;
+
+	if (have + 1 >= PROMPT_KEEP_MAX)
+		return;
+	if (have + add + 2 > PROMPT_KEEP_MAX)
+		add = PROMPT_KEEP_MAX - have - 2;
+	d = realloc(*dst, have + add + 2);
+	if (!d)
+		return;
+	if (have)
+		d[have++] = '\n';
+	memcpy(d + have, s, add);
+	d[have + add] = 0;
+	*dst = d;
+}
+
+/* Adds the words of every prompt string and folds them into the hash. */
+static void take_prompt(const cJSON *item, int *words, uint64_t *h, char **text)
+{
+	const cJSON *el;
+
+	if (cJSON_IsString(item)) {
+		*words += count_words(item->valuestring);
+		*h = fnv_mix(*h, item->valuestring, strlen(item->valuestring));
+		if (text)
+			keep(text, item->valuestring);
+		return;
+	}
+	if (!cJSON_IsArray(item))
+		return;
+	cJSON_ArrayForEach(el, item) {
+		if (cJSON_IsString(el))
+			take_prompt(el, words, h, text);
+		else if (cJSON_IsObject(el))	/* chat message */
+			take_prompt(get(el, "content"), words, h, text);
+	}
+}
+
+void request_fields_parse(const char *body, size_t len, bool keep_text,
+			  struct request_fields *out)
+{
+	const cJSON *sp, *prompt, *rid, *mt, *st;
+	cJSON *root;
+	uint64_t h = FNV_SEED;
+	int words = 0;
+
+	memset(out, 0, sizeof(*out));
+	out->input_words = -1;
+	out->max_tokens = -1;
+	out->stream = -1;
+	root = cJSON_ParseWithLength(body, len);
+	if (!cJSON_IsObject(root))
+		goto done;
+	out->parsed = true;
+
+	rid = get(root, "rid");
+	if (cJSON_IsArray(rid))
+		rid = cJSON_GetArrayItem(rid, 0);
+	copy_str(out->rid, sizeof(out->rid), rid);
+
+	prompt = get(root, "text");
+	if (!prompt)
+		prompt = get(root, "prompt");
+	if (!prompt)
+		prompt = get(root, "messages");
+	if (prompt && (cJSON_IsString(prompt) || cJSON_IsArray(prompt))) {
+		take_prompt(prompt, &words, &h, keep_text ? &out->prompt : NULL);
+		out->input_words = words;
+	}
+
+	sp = get(root, "sampling_params");
+	mt = sp ? get(sp, "max_new_tokens") : NULL;
+	if (!mt)
+		mt = get(root, "max_tokens");
+	if (!mt)
+		mt = get(root, "max_completion_tokens");
+	if (cJSON_IsNumber(mt))
+		out->max_tokens = (long long)mt->valuedouble;
+
+	mt = sp ? get(sp, "n") : NULL;
+	if (!mt)
+		mt = get(root, "n");
+	out->n = cJSON_IsNumber(mt) ? (int)mt->valuedouble : 1;
+
+	st = get(root, "stream");
+	if (cJSON_IsBool(st))
+		out->stream = cJSON_IsTrue(st);
+
+	if (words || out->max_tokens >= 0) {
+		h = fnv_mix(h, (const char *)&out->max_tokens, sizeof(out->max_tokens));
+		out->fingerprint = h ? h : 1;
+	}
+done:
+	cJSON_Delete(root);
+}
+
+void response_fields_init(struct response_fields *rf)
+{
+	memset(rf, 0, sizeof(*rf));
+	rf->prompt_tokens = rf->completion_tokens = rf->total_tokens = -1;
+}
+
+static bool nonempty_str(const cJSON *item)
+{
+	return cJSON_IsString(item) && item->valuestring && item->valuestring[0];
+}
+
+static void take_error(struct response_fields *rf, const cJSON *obj)
+{
+	const cJSON *err = get(obj, "error");
+	const cJSON *msg = NULL;
+
+	if (rf->error[0])
+		return;
+	if (cJSON_IsString(err))
+		msg = err;
+	else if (cJSON_IsObject(err))
+		msg = get(err, "message");
+	else if (nonempty_str(get(obj, "object")) &&
+		 !strcmp(get(obj, "object")->valuestring, "error"))
+		msg = get(obj, "message");
+	else if (get(obj, "detail") && !get(obj, "meta_info") && !get(obj, "choices"))
+		msg = get(obj, "detail");
+	if (!msg && !cJSON_IsObject(err))
+		return;
+	if (cJSON_IsString(msg))
+		snprintf(rf->error, sizeof(rf->error), "%s", msg->valuestring);
+	else
+		snprintf(rf->error, sizeof(rf->error), "error");
+}
+
+static void take_number(long long *dst, const cJSON *item)
+{
+	if (cJSON_IsNumber(item))
+		*dst = (long long)item->valuedouble;
+}
+
+/* One response object (native /generate or OpenAI). */
+static int merge_object(struct response_fields *rf, const cJSON *obj)
+{
+	const cJSON *meta = get(obj, "meta_info");
+	const cJSON *usage = get(obj, "usage");
+	const cJSON *choices = get(obj, "choices");
+	const cJSON *c;
+	bool text = false, token = false;
+
+	take_error(rf, obj);
+	if (cJSON_IsObject(meta)) {
+		if (!rf->sglang_id[0])
+			copy_str(rf->sglang_id, sizeof(rf->sglang_id), get(meta, "id"));
+		take_number(&rf->prompt_tokens, get(meta, "prompt_tokens"));
+		take_number(&rf->completion_tokens, get(meta, "completion_tokens"));
+		if (rf->prompt_tokens >= 0 && rf->completion_tokens >= 0)
+			rf->total_tokens = rf->prompt_tokens + rf->completion_tokens;
+		text = nonempty_str(get(obj, "text"));
+		token = true;
+	} else if (!rf->sglang_id[0]) {
+		copy_str(rf->sglang_id, sizeof(rf->sglang_id), get(obj, "id"));
+	}
+	if (cJSON_IsObject(usage)) {
+		take_number(&rf->prompt_tokens, get(usage, "prompt_tokens"));
+		take_number(&rf->completion_tokens, get(usage, "completion_tokens"));
+		take_number(&rf->total_tokens, get(usage, "total_tokens"));
+	}
+	cJSON_ArrayForEach(c, choices) {
+		const cJSON *msg = get(c, "message"), *delta = get(c, "delta");
+
+		const cJSON *fin = get(c, "finish_reason");
+
+		if (nonempty_str(get(c, "text")) ||
+		    (msg && nonempty_str(get(msg, "content"))) ||
+		    (delta && nonempty_str(get(delta, "content"))))
+			text = true;
+		/* the opening chunk (role only) and the closing one (finish_reason
+		 * set, no content) carry no token */
+		if (delta && get(delta, "role") && !nonempty_str(get(delta, "content")))
+			continue;
+		if (text || !fin || cJSON_IsNull(fin))
+			token = true;
+	}
+	if (text)
+		rf->has_text = true;
+	return (text ? MERGE_TEXT : 0) | (token ? MERGE_TOKEN : 0) |
+	       (cJSON_IsObject(meta) ? MERGE_NATIVE : 0);
+}
+
+int response_fields_merge(struct response_fields *rf, const char *json, size_t len)
+{
+	cJSON *root = cJSON_ParseWithLength(json, len);
+	const cJSON *el;
+	int text = 0;
+
+	if (cJSON_IsObject(root)) {
+		rf->parsed = true;
+		text = merge_object(rf, root);
+	} else if (cJSON_IsArray(root)) {
+		/* Batch /generate: one object per prompt; counts add up. */
+		struct response_fields sum;
+
+		response_fields_init(&sum);
+		rf->parsed = true;
+		cJSON_ArrayForEach(el, root) {
+			struct response_fields one;
+
+			response_fields_init(&one);
+			if (!cJSON_IsObject(el))
+				continue;
+			text |= merge_object(&one, el);
+			if (!sum.sglang_id[0])
+				memcpy(sum.sglang_id, one.sglang_id, sizeof(sum.sglang_id));
+			if (one.prompt_tokens >= 0)
+				sum.prompt_tokens = (sum.prompt_tokens < 0 ? 0 : sum.prompt_tokens) + one.prompt_tokens;
+			if (one.completion_tokens >= 0)
+				sum.completion_tokens = (sum.completion_tokens < 0 ? 0 : sum.completion_tokens) + one.completion_tokens;
+			if (!sum.error[0])
+				memcpy(sum.error, one.error, sizeof(sum.error));
+		}
+		if (!rf->sglang_id[0])
+			memcpy(rf->sglang_id, sum.sglang_id, sizeof(rf->sglang_id));
+		rf->prompt_tokens = sum.prompt_tokens;
+		rf->completion_tokens = sum.completion_tokens;
+		if (sum.prompt_tokens >= 0 && sum.completion_tokens >= 0)
+			rf->total_tokens = sum.prompt_tokens + sum.completion_tokens;
+		if (!rf->error[0])
+			memcpy(rf->error, sum.error, sizeof(rf->error));
+		rf->has_text |= !!(text & MERGE_TEXT);
+	}
+	cJSON_Delete(root);
+	return text;
+}

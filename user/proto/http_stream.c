@@ -1,0 +1,808 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Incremental HTTP/1.x framing for traced byte streams. See http_parser.h
+ * for the callback contract. Resync points are piece starts and message
+ * ends only: scanning inside a piece for "HTTP/1.1" would find body text. */
+#include <string.h>
+#include "proto/http_stream.h"
+
+enum sl_state {
+	SL_METHOD,
+	SL_TARGET,
+	SL_VERSION,
+	SL_EOL,
+	SL_LF,
+	SL_SP,
+	SL_STATUS,
+	SL_AFTER_STATUS,
+	SL_REASON,
+};
+
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+#define REASON_MAX	1024	/* longer reason phrase: implausible */
+#define CL_MAX		(1LL << 50)
+
+static const char http_ver[] = "HTTP/1.";
+
+/* Only standard methods: body text at a piece start must not pass. */
+static const char *const methods[] = {
+	"GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH",
+	"CONNECT", "TRACE",
+};
+
+static const char *const rid_headers[] = {
+	"x-request-id", "x-correlation-id", "x-trace-id", "request-id",
+};
+
+static int lower(int c)
+{
+	return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
+}
+
+static bool name_is(const char *p, size_t n, const char *name)
+{
+	size_t i;
+
+	if (strlen(name) != n)
+		return false;
+	for (i = 0; i < n; i++)
+		if (lower((unsigned char)p[i]) != name[i])
+			return false;
+	return true;
+}
+
+static bool is_ows(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+static void trim(const char **p, size_t *n)
+{
+	while (*n && is_ows(**p)) {
+		(*p)++;
+		(*n)--;
+	}
+	while (*n && is_ows((*p)[*n - 1]))
+		(*n)--;
+}
+
+/* Comma-separated list: does any element equal tok (case-insensitive)?
+ * With last_only, only the final element counts (Transfer-Encoding). */
+static bool list_has(const char *v, size_t n, const char *tok, bool last_only)
+{
+	bool found = false;
+	size_t i = 0;
+
+	while (i <= n) {
+		size_t j = i;
+		const char *e;
+		size_t en;
+
+		while (j < n && v[j] != ',')
+			j++;
+		e = v + i;
+		en = j - i;
+		trim(&e, &en);
+		if (last_only)
+			found = name_is(e, en, tok);
+		else if (name_is(e, en, tok))
+			return true;
+		i = j + 1;
+	}
+	return found;
+}
+
+/* "5" or "5, 5": all elements must be the same number; -1 if invalid. */
+static long long parse_content_length(const char *v, size_t n)
+{
+	long long val = -1;
+	size_t i = 0;
+
+	while (i <= n) {
+		size_t j = i;
+		const char *e;
+		size_t en, k;
+		long long x = 0;
+
+		while (j < n && v[j] != ',')
+			j++;
+		e = v + i;
+		en = j - i;
+		trim(&e, &en);
+		if (!en)
+			return -1;
+		for (k = 0; k < en; k++) {
+			if (e[k] < '0' || e[k] > '9')
+				return -1;
+			x = x * 10 + (e[k] - '0');
+			if (x > CL_MAX)
+				return -1;
+		}
+		if (val >= 0 && x != val)
+			return -1;
+		val = x;
+		i = j + 1;
+	}
+	return val;
+}
+
+static void copy_str(char *dst, size_t size, const char *src, size_t n)
+{
+	if (n > size - 1)
+		n = size - 1;
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+static void send_head(struct http_stream *s, uint64_t ts)
+{
+	if (s->head.head_truncated)
+		s->stats.truncated_heads++;
+	s->head_sent = true;
+	if (s->cb->on_head)
+		s->cb->on_head(s->ctx, &s->head, ts);
+}
+
+/* A message was begun but its head is lost: report what we have. */
+static void send_cut_head(struct http_stream *s, uint64_t ts)
+{
+	if (s->msg_open && !s->head_sent) {
+		s->head.head_truncated = true;
+		s->head.head_len = s->head_bytes;
+		send_head(s, ts);
+	}
+}
+
+static void end_message(struct http_stream *s, uint64_t ts, bool complete)
+{
+	s->msg_open = false;
+	s->head_sent = false;
+	if (complete)
+		s->stats.complete++;
+	else
+		s->stats.incomplete++;
+	s->state = HS_IDLE;
+	if (s->cb->on_end)
+		s->cb->on_end(s->ctx, ts, complete);
+}
+
+static void go_seek(struct http_stream *s)
+{
+	s->state = HS_SEEK;
+	s->seek_boundary = false;
+}
+
+static void desync(struct http_stream *s, uint64_t ts)
+{
+	s->stats.desyncs++;
+	send_cut_head(s, ts);
+	if (s->cb->on_desync)
+		s->cb->on_desync(s->ctx, ts);
+	if (s->msg_open)
+		end_message(s, ts, false);
+	go_seek(s);
+}
+
+static void body(struct http_stream *s, const char *p, size_t n, uint64_t ts)
+{
+	if (n && s->cb->on_body)
+		s->cb->on_body(s->ctx, p, n, ts);
+}
+
+static void body_gap(struct http_stream *s, size_t n, uint64_t ts)
+{
+	s->stats.body_gap_bytes += n;
+	if (n && s->cb->on_body_gap)
+		s->cb->on_body_gap(s->ctx, n, ts);
+}
+
+static void begin_candidate(struct http_stream *s, bool from_idle)
+{
+	memset(&s->head, 0, sizeof(s->head));
+	s->head.content_length = -1;
+	s->state = HS_START;
+	s->sl.state = s->kind == HTTP_REQUEST ? SL_METHOD : SL_VERSION;
+	s->sl.pos = 0;
+	s->sl.field_len = 0;
+	s->sl_len = 0;
+	s->sl_from_idle = from_idle;
+	s->interim = false;
+	s->rid_rank = 0;
+	s->cl_seen = false;
+	s->cl_invalid = false;
+	s->te_seen = false;
+	s->keep_alive = false;
+}
+
+/* One byte of a candidate start line: -1 implausible, 0 more, 1 done. */
+static bool method_ok(const char *m, size_t len, bool whole)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(methods); i++)
+		if (!strncmp(m, methods[i], len) &&
+		    (!whole || !methods[i][len]))
+			return true;
+	return false;
+}
+
+static int start_line_step(enum http_kind kind, struct http_sl_scan *sc,
+			   struct http_head *h, unsigned char c)
+{
+
+	switch (sc->state) {
+	case SL_METHOD:
+		if (c != ' ') {
+			if (sc->field_len >= sizeof(h->method) - 1)
+				return -1;
+			h->method[sc->field_len++] = c;
+			return method_ok(h->method, sc->field_len, false) ? 0 : -1;
+		}
+		if (!method_ok(h->method, sc->field_len, true))
+			return -1;
+		sc->state = SL_TARGET;
+		sc->field_len = 0;
+		return 0;
+	case SL_TARGET:
+		if (c == ' ' && sc->field_len) {
+			sc->state = SL_VERSION;
+			sc->pos = 0;
+			return 0;
+		}
+		if (c <= 0x20 || c == 0x7f || sc->field_len >= HTTP_TARGET_MAX)
+			return -1;
+		if (sc->field_len < sizeof(h->path) - 1)
+			h->path[sc->field_len] = c;
+		sc->field_len++;
+		return 0;
+	case SL_VERSION:
+		if (sc->pos < (int)sizeof(http_ver) - 1) {
+			if (c != http_ver[sc->pos])
+				return -1;
+			sc->pos++;
+			return 0;
+		}
+		if (c < '0' || c > '9')
+			return -1;
+		h->version_minor = c - '0';
+		sc->state = kind == HTTP_REQUEST ? SL_EOL : SL_SP;
+		return 0;
+	case SL_EOL:
+		if (c == '\r') {
+			sc->state = SL_LF;
+			return 0;
+		}
+		return c == '\n' ? 1 : -1;
+	case SL_LF:
+		return c == '\n' ? 1 : -1;
+	case SL_SP:
+		if (c != ' ')
+			return -1;
+		sc->state = SL_STATUS;
+		sc->pos = 0;
+		return 0;
+	case SL_STATUS:
+		if (c < '0' || c > '9')
+			return -1;
+		h->status = h->status * 10 + (c - '0');
+		if (++sc->pos < 3)
+			return 0;
+		if (h->status < 100 || h->status > 599)
+			return -1;
+		sc->state = SL_AFTER_STATUS;
+		return 0;
+	case SL_AFTER_STATUS:
+		if (c == ' ') {
+			sc->state = SL_REASON;
+			sc->field_len = 0;
+			return 0;
+		}
+		if (c == '\r') {
+			sc->state = SL_LF;
+			return 0;
+		}
+		return c == '\n' ? 1 : -1;
+	case SL_REASON:
+		if (c == '\r') {
+			sc->state = SL_LF;
+			return 0;
+		}
+		if (c == '\n')
+			return 1;
+		if ((c < 0x20 && c != '\t') || c == 0x7f ||
+		    sc->field_len >= REASON_MAX)
+			return -1;
+		if (sc->field_len < sizeof(h->reason) - 1)
+			h->reason[sc->field_len] = c;
+		sc->field_len++;
+		return 0;
+	}
+	return -1;
+}
+
+/* Does this piece, on its own, begin with a complete start line? */
+static bool piece_has_start_line(enum http_kind kind, const char *p, size_t n)
+{
+	struct http_sl_scan sc = {
+		.state = kind == HTTP_REQUEST ? SL_METHOD : SL_VERSION,
+	};
+	struct http_head h;
+	size_t i;
+
+	memset(&h, 0, sizeof(h));
+	for (i = 0; i < n; i++) {
+		int r = start_line_step(kind, &sc, &h, (unsigned char)p[i]);
+
+		if (r)
+			return r > 0;
+	}
+	return false;
+}
+
+static void start_line_done(struct http_stream *s)
+{
+	int st = s->head.status;
+
+	/* 1xx other than 101 precede the real response: no callbacks. */
+	s->interim = s->kind == HTTP_RESPONSE && st >= 100 && st < 200 &&
+		     st != 101;
+	s->state = HS_HEADERS;
+	s->line_len = 0;
+	s->line_over = false;
+	s->head_bytes = s->sl_len;
+	if (!s->interim) {
+		s->msg_open = true;
+		s->head_sent = false;
+		s->stats.messages++;
+		if (s->cb->on_begin)
+			s->cb->on_begin(s->ctx, s->begin_ts);
+	}
+}
+
+static void header_line(struct http_stream *s, const char *line, size_t len,
+			bool over)
+{
+	struct http_head *h = &s->head;
+	const char *colon, *v;
+	size_t nlen, vlen;
+	size_t i;
+
+	/* obs-fold continuation: nothing we use is ever folded */
+	if (line[0] == ' ' || line[0] == '\t')
+		return;
+	colon = memchr(line, ':', len);
+	if (!colon)
+		return;
+	nlen = colon - line;
+	v = colon + 1;
+	vlen = len - nlen - 1;
+	trim(&v, &vlen);
+
+	if (name_is(line, nlen, "content-length")) {
+		long long cl = over ? -1 : parse_content_length(v, vlen);
+
+		if (cl < 0 || (s->cl_seen && cl != h->content_length))
+			s->cl_invalid = true;
+		s->cl_seen = true;
+		h->content_length = cl;
+	} else if (name_is(line, nlen, "transfer-encoding")) {
+		/* a cut line may hide a later coding: not chunked then */
+		s->te_seen = true;
+		h->chunked = !over && list_has(v, vlen, "chunked", true);
+	} else if (name_is(line, nlen, "connection")) {
+		if (list_has(v, vlen, "close", false))
+			h->conn_close = true;
+		if (list_has(v, vlen, "keep-alive", false))
+			s->keep_alive = true;
+	} else if (name_is(line, nlen, "content-type")) {
+		const char *semi = memchr(v, ';', vlen);
+		size_t mlen = semi ? (size_t)(semi - v) : vlen;
+
+		trim(&v, &mlen);
+		h->event_stream = name_is(v, mlen, "text/event-stream");
+	} else if (name_is(line, nlen, "expect")) {
+		h->expect_continue = name_is(v, vlen, "100-continue");
+	} else {
+		for (i = 0; i < ARRAY_SIZE(rid_headers); i++) {
+			if (!name_is(line, nlen, rid_headers[i]))
+				continue;
+			if (s->rid_rank && s->rid_rank <= (int)i + 1)
+				break;
+			s->rid_rank = i + 1;
+			copy_str(h->request_id, sizeof(h->request_id), v, vlen);
+			copy_str(h->request_id_header,
+				 sizeof(h->request_id_header), rid_headers[i],
+				 strlen(rid_headers[i]));
+			break;
+		}
+	}
+}
+
+static void chunk_size_init(struct http_stream *s)
+{
+	s->state = HS_CHUNK_SIZE;
+	s->chunk_size = 0;
+	s->chunk_digits = 0;
+	s->chunk_ext = false;
+	s->chunk_cr = false;
+	s->chunk_line_len = 0;
+}
+
+static void head_done(struct http_stream *s, uint64_t ts)
+{
+	struct http_head *h = &s->head;
+	bool no_body = false;
+
+	h->head_len = s->head_bytes;
+	if (h->version_minor == 0 && !s->keep_alive)
+		h->conn_close = true;
+	if (s->interim) {
+		s->stats.interim++;
+		s->state = HS_IDLE;
+		return;
+	}
+	send_head(s, ts);
+
+	if (s->kind == HTTP_RESPONSE) {
+		no_body = s->no_body_next || h->status == 204 ||
+			  h->status == 304 || h->status == 101;
+		s->no_body_next = false;
+	}
+	if (no_body) {
+		end_message(s, ts, true);
+		if (h->status == 101)	/* protocol switched: not ours now */
+			go_seek(s);
+	} else if (s->te_seen) {
+		if (h->chunked)
+			chunk_size_init(s);
+		else if (s->kind == HTTP_RESPONSE)
+			s->state = HS_BODY_CLOSE;
+		else
+			desync(s, ts);	/* a server would answer 400 */
+	} else if (s->cl_seen) {
+		if (s->cl_invalid) {
+			desync(s, ts);
+		} else if (h->content_length > 0) {
+			s->body_left = h->content_length;
+			s->state = HS_BODY_LEN;
+		} else {
+			end_message(s, ts, true);
+		}
+	} else if (s->kind == HTTP_RESPONSE) {
+		s->state = HS_BODY_CLOSE;
+	} else {
+		end_message(s, ts, true);
+	}
+}
+
+static size_t do_start(struct http_stream *s, const char *p, size_t n,
+		       bool at_piece_start, uint64_t ts)
+{
+	size_t i;
+
+	/* A candidate left over from the last piece loses to a piece that
+	 * starts with a whole start line: no suffix of a real start line
+	 * is one, so this never breaks a genuinely split line. */
+	if (at_piece_start && s->sl_len && piece_has_start_line(s->kind, p, n)) {
+		s->stats.skipped_bytes += s->sl_len;
+		if (s->sl_from_idle)
+			desync(s, ts);
+		begin_candidate(s, false);
+	}
+	for (i = 0; i < n; i++) {
+		int r;
+
+		/* empty lines before a message are allowed (RFC 9112 2.2) */
+		if (!s->sl_len && (p[i] == '\r' || p[i] == '\n')) {
+			s->stats.skipped_bytes++;
+			continue;
+		}
+		if (!s->sl_len)
+			s->begin_ts = ts;
+		r = start_line_step(s->kind, &s->sl, &s->head,
+				    (unsigned char)p[i]);
+		if (r < 0) {
+			bool retry = at_piece_start && i == 0 && s->sl_len;
+
+			s->stats.skipped_bytes += s->sl_len;
+			if (s->sl_from_idle)
+				desync(s, ts);
+			go_seek(s);
+			/* a piece start is a fresh chance for this byte */
+			s->seek_boundary = retry;
+			return i;
+		}
+		s->sl_len++;
+		if (r > 0) {
+			start_line_done(s);
+			return i + 1;
+		}
+	}
+	return n;
+}
+
+static size_t do_headers(struct http_stream *s, const char *p, size_t n,
+			 uint64_t ts)
+{
+	const char *nl = memchr(p, '\n', n);
+	size_t k = nl ? (size_t)(nl - p) + 1 : n;
+	size_t text = nl ? k - 1 : k;
+	size_t room = HTTP_LINE_MAX - s->line_len;
+	size_t len;
+
+	if (s->head_bytes + k > HTTP_HEAD_MAX) {
+		desync(s, ts);
+		return 0;
+	}
+	s->head_bytes += k;
+	if (text > room) {
+		s->line_over = true;
+		text = room;
+	}
+	memcpy(s->line + s->line_len, p, text);
+	s->line_len += text;
+	if (!nl)
+		return k;
+
+	len = s->line_len;
+	if (len && s->line[len - 1] == '\r')
+		len--;
+	if (s->line_over)
+		s->head.head_truncated = true;
+	if (!len && !s->line_over) {
+		head_done(s, ts);
+		return k;
+	}
+	if (len)
+		header_line(s, s->line, len, s->line_over);
+	s->line_len = 0;
+	s->line_over = false;
+	return k;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = lower(c);
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+static size_t do_chunk_size(struct http_stream *s, const char *p, size_t n,
+			    uint64_t ts)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		char c = p[i];
+		int x;
+
+		if (++s->chunk_line_len > HTTP_CHUNK_LINE_MAX)
+			goto bad;
+		if (s->chunk_cr && c != '\n')
+			goto bad;
+		if (c == '\n') {
+			if (!s->chunk_digits)
+				goto bad;
+			if (s->chunk_size) {
+				s->body_left = s->chunk_size;
+				s->state = HS_CHUNK_DATA;
+			} else {
+				s->state = HS_TRAILERS;
+				s->trailer_nonempty = false;
+				s->trailer_bytes = 0;
+			}
+			return i + 1;
+		}
+		if (c == '\r') {
+			if (!s->chunk_digits)
+				goto bad;
+			s->chunk_cr = true;
+			continue;
+		}
+		if (s->chunk_ext)
+			continue;
+		x = hexval(c);
+		if (x >= 0) {
+			if (s->chunk_digits >= 15)
+				goto bad;
+			s->chunk_size = s->chunk_size * 16 + x;
+			s->chunk_digits++;
+			continue;
+		}
+		if (s->chunk_digits && (c == ';' || is_ows(c))) {
+			s->chunk_ext = true;
+			continue;
+		}
+		goto bad;
+	}
+	return n;
+bad:
+	desync(s, ts);
+	return i;
+}
+
+static size_t do_trailers(struct http_stream *s, const char *p, size_t n,
+			  uint64_t ts)
+{
+	const char *nl = memchr(p, '\n', n);
+	size_t k = nl ? (size_t)(nl - p) + 1 : n;
+	size_t i;
+
+	s->trailer_bytes += k;
+	if (s->trailer_bytes > HTTP_HEAD_MAX) {
+		desync(s, ts);
+		return 0;
+	}
+	for (i = 0; i < (nl ? k - 1 : k); i++)
+		if (p[i] != '\r')
+			s->trailer_nonempty = true;
+	if (nl) {
+		if (!s->trailer_nonempty)
+			end_message(s, ts, true);
+		s->trailer_nonempty = false;
+	}
+	return k;
+}
+
+/* Consume some of p (possibly 0 bytes after a state change). */
+static size_t step(struct http_stream *s, const char *p, size_t n,
+		   bool at_piece_start, uint64_t ts)
+{
+	size_t k;
+
+	switch (s->state) {
+	case HS_SEEK:
+		if (s->seek_boundary) {
+			s->seek_boundary = false;
+			begin_candidate(s, false);
+			return 0;
+		}
+		s->stats.skipped_bytes += n;
+		return n;
+	case HS_IDLE:
+		begin_candidate(s, true);
+		return 0;
+	case HS_START:
+		return do_start(s, p, n, at_piece_start, ts);
+	case HS_HEADERS:
+		return do_headers(s, p, n, ts);
+	case HS_BODY_LEN:
+	case HS_CHUNK_DATA:
+		k = n < s->body_left ? n : s->body_left;
+		body(s, p, k, ts);
+		s->body_left -= k;
+		if (!s->body_left) {
+			if (s->state == HS_BODY_LEN) {
+				end_message(s, ts, true);
+			} else {
+				s->state = HS_CHUNK_CRLF;
+				s->crlf_pos = 0;
+			}
+		}
+		return k;
+	case HS_BODY_CLOSE:
+		body(s, p, n, ts);
+		return n;
+	case HS_CHUNK_SIZE:
+		return do_chunk_size(s, p, n, ts);
+	case HS_CHUNK_CRLF:
+		if (p[0] == '\r' && !s->crlf_pos) {
+			s->crlf_pos = 1;
+			return 1;
+		}
+		if (p[0] == '\n') {
+			chunk_size_init(s);
+			return 1;
+		}
+		desync(s, ts);
+		return 0;
+	case HS_TRAILERS:
+		return do_trailers(s, p, n, ts);
+	}
+	return n;
+}
+
+static void feed_gap(struct http_stream *s, size_t n, uint64_t ts)
+{
+	size_t k;
+
+	s->stats.gaps++;
+	s->stats.gap_bytes += n;
+	while (n) {
+		switch (s->state) {
+		case HS_SEEK:
+			s->stats.skipped_bytes += n;
+			s->seek_boundary = false;
+			n = 0;
+			break;
+		case HS_START:
+			s->stats.skipped_bytes += s->sl_len;
+			if (s->sl_from_idle)
+				desync(s, ts);
+			go_seek(s);
+			break;
+		case HS_IDLE:		/* a message may start in the gap */
+		case HS_HEADERS:
+		case HS_CHUNK_SIZE:
+		case HS_TRAILERS:
+			desync(s, ts);
+			break;
+		case HS_BODY_LEN:
+		case HS_CHUNK_DATA:
+			k = n < s->body_left ? n : s->body_left;
+			body_gap(s, k, ts);
+			s->body_left -= k;
+			n -= k;
+			if (!s->body_left) {
+				if (s->state == HS_BODY_LEN) {
+					end_message(s, ts, true);
+				} else {
+					s->state = HS_CHUNK_CRLF;
+					s->crlf_pos = 0;
+				}
+			}
+			break;
+		case HS_BODY_CLOSE:
+			body_gap(s, n, ts);
+			n = 0;
+			break;
+		case HS_CHUNK_CRLF:
+			/* writers put data and its CRLF in one syscall: a gap
+			 * that ends the data most likely ends the CRLF too */
+			n--;
+			if (!s->crlf_pos)
+				s->crlf_pos = 1;
+			else
+				chunk_size_init(s);
+			break;
+		}
+	}
+}
+
+void http_stream_init(struct http_stream *s, enum http_kind kind,
+		      const struct http_callbacks *cb, void *ctx)
+{
+	static const struct http_callbacks none;
+
+	memset(s, 0, sizeof(*s));
+	s->kind = kind;
+	s->cb = cb ? cb : &none;
+	s->ctx = ctx;
+	s->state = HS_SEEK;
+	s->head.content_length = -1;
+}
+
+void http_stream_feed(struct http_stream *s, const char *data,
+		      size_t cap_len, size_t total_len, uint64_t ts)
+{
+	size_t off = 0;
+
+	if (total_len < cap_len)
+		total_len = cap_len;
+	s->seek_boundary = true;
+	while (off < cap_len)
+		off += step(s, data + off, cap_len - off, off == 0, ts);
+	if (total_len > cap_len)
+		feed_gap(s, total_len - cap_len, ts);
+}
+
+void http_stream_close(struct http_stream *s, uint64_t ts)
+{
+	if (s->state == HS_BODY_CLOSE) {
+		end_message(s, ts, true);
+	} else if (s->state == HS_START) {
+		s->stats.skipped_bytes += s->sl_len;
+	} else if (s->msg_open) {
+		send_cut_head(s, ts);
+		end_message(s, ts, false);
+	}
+	go_seek(s);
+	s->no_body_next = false;
+}
+
+void http_stream_expect_no_body(struct http_stream *s)
+{
+	s->no_body_next = true;
+}
