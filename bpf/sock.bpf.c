@@ -1,31 +1,43 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* Socket I/O capture for traced processes, from syscall tracepoints only
  * (no kprobes, no fentry): accept/connect/close and the read/write family
- * on inet stream sockets, with timestamps, addresses and payload bytes. */
+ * on inet stream sockets, with timestamps, addresses and payload bytes.
+ *
+ * Cost is per message, not per byte: each connection direction keeps a
+ * small state (stream offset, what was skipped). A call that starts an
+ * HTTP message, or carries the first event of an SSE stream, is sent with
+ * its first bytes; the middle events of a chunked SSE stream are only
+ * counted here, and the last one's tail is kept for its token counts.
+ * Anything the kernel cannot follow is sent as it is, and counted. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include "sock_event.h"
 #include "sock_lookup.bpf.h"
+#include "sock_stream.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 const volatile __u32 capture_bytes = DEFAULT_CAPTURE;
-/* Wake the reader only once this much is queued (it also polls on a
+/* Wake the reader only once this much is queued (it also consumes on a
  * timer): a wakeup per event costs the traced threads microseconds. */
 const volatile __u64 wakeup_bytes = 256 << 10;
+const volatile __u32 nshards = 1;	/* ring buffers in `rings` */
+const volatile bool skip_sse = true;	/* false: send every call (--full-capture) */
 
+/* tgid -> role: the only processes whose calls are looked at. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 1024);
-	__type(key, __u32);	/* tgid */
-	__type(value, __u32);	/* role, user-defined */
+	__type(key, __u32);
+	__type(value, __u32);
 } traced_tgids SEC(".maps");
 
-/* What an enter saw, for its exit; keyed by pid_tgid. Data calls look
- * their socket up at exit, and only when bytes moved: non-blocking
- * servers end every read loop with EAGAIN, which then costs no lookup. */
+/* What an enter saw, for its exit, in the thread's own storage: no
+ * hashing, no delete. Data calls look their socket up at exit, and only
+ * when bytes moved: non-blocking servers end every read loop with EAGAIN,
+ * which then costs no lookup. */
 struct pending_call {
 	__u64 ts_enter;
 	__u64 buf;		/* buffer, iovec array or msghdr */
@@ -34,34 +46,86 @@ struct pending_call {
 	struct sock_endpoint local;
 	struct sock_endpoint peer;
 	__s32 fd;
-	__u8 syscall;
+	__u8 syscall;		/* 0: no call in flight */
 	__u8 pad[3];
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u64);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct pending_call);
 } pending_calls SEC(".maps");
 
+/* Per connection (key: struct sock address) and direction: created on
+ * first sight, so connections older than servetrace work too; deleted at
+ * close; LRU so a close we never saw cannot leak it. */
 struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 16 << 20);	/* resized by user space */
-} events SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);	/* resized by user space */
+	__type(key, __u64);
+	__type(value, struct conn_stream);
+} conn_streams SEC(".maps");
 
-/* Twice MAX_CAPTURE so that offset-masked iovec copies stay in bounds. */
+/* Tail of the last SSE event skipped on a (socket, direction). */
+struct tail_key {
+	__u64 sock_id;
+	__u32 dir;
+	__u32 pad;
+};
+
+struct sse_tail {
+	__u64 call_off;		/* stream offset of the call it came from */
+	__u64 call_len;
+	__u64 ts;
+	__u32 len;
+	__u32 pad;
+	char data[2 * SSE_TAIL_MAX];	/* twice: masked offsets stay in bounds */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct tail_key);
+	__type(value, struct sse_tail);
+} sse_tails SEC(".maps");
+
+/* Ring buffers, one per shard; a connection always maps to the same one,
+ * so its records stay in order. Created and sized by user space. */
+struct ringbuf_inner {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 20);
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__array(values, struct ringbuf_inner);
+} rings SEC(".maps");
+
+/* Records are built here when their payload comes from several iovecs;
+ * single-buffer calls read user memory straight into the ring record.
+ * Twice MAX_CAPTURE so that offset-masked iovec copies stay in bounds. */
 struct scratch {
 	struct sock_event ev;
 	char data[2 * MAX_CAPTURE];
 };
 
+/* Too big for a per-CPU value: an array indexed by CPU instead. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);	/* set to the number of CPUs by user space */
 	__type(key, __u32);
 	__type(value, struct scratch);
 } scratch_space SEC(".maps");
+
+static __always_inline struct scratch *get_scratch(void)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+
+	return bpf_map_lookup_elem(&scratch_space, &cpu);
+}
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -70,12 +134,17 @@ struct {
 	__type(value, __u64);
 } counters SEC(".maps");
 
-static __always_inline void count(__u32 id)
+static __always_inline void count_n(__u32 id, __u64 n)
 {
 	__u64 *c = bpf_map_lookup_elem(&counters, &id);
 
 	if (c)
-		*c += 1;
+		*c += n;
+}
+
+static __always_inline void count(__u32 id)
+{
+	count_n(id, 1);
 }
 
 static __always_inline bool is_traced(void)
@@ -85,11 +154,19 @@ static __always_inline bool is_traced(void)
 	return bpf_map_lookup_elem(&traced_tgids, &tgid) != NULL;
 }
 
-static __always_inline struct scratch *get_scratch(void)
+static __always_inline void *ring_for(__u64 sock_id)
 {
-	__u32 cpu = bpf_get_smp_processor_id();
+	__u32 shard = 0;
 
-	return bpf_map_lookup_elem(&scratch_space, &cpu);
+	if (nshards > 1)
+		shard = (__u32)(((sock_id >> 6) ^ (sock_id >> 32)) * 2654435761u) % nshards;
+	return bpf_map_lookup_elem(&rings, &shard);
+}
+
+static __always_inline __u64 submit_flags(void *rb)
+{
+	return bpf_ringbuf_query(rb, BPF_RB_AVAIL_DATA) >= wakeup_bytes ?
+	       BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 }
 
 static __always_inline void fill_header(struct sock_event *ev, __u32 type,
@@ -112,51 +189,58 @@ static __always_inline void fill_header(struct sock_event *ev, __u32 type,
 	ev->dir = 0;
 	ev->syscall = pc->syscall;
 	ev->truncated = 0;
-	ev->pad = 0;
+	ev->flags = 0;
+	ev->stream_off = 0;
+	ev->skip_bytes = 0;
+	ev->skip_ts = 0;
+	ev->skip_calls = 0;
+	ev->skip_events = 0;
 }
 
-static __always_inline void submit(struct scratch *s, __u32 cap_len)
+/* A record with no payload (accept, connect, close, process exit). */
+static __always_inline void emit_bare(__u32 type, const struct pending_call *pc,
+				      __s64 ret, __u64 now)
 {
-	__u64 size = sizeof(s->ev) + cap_len;
+	void *rb = ring_for(pc->sock_id);
+	struct sock_event *ev;
 
-	if (size > sizeof(*s))	/* keeps the verifier sure of the bound */
+	if (!rb)
 		return;
-	__u64 flags = BPF_RB_NO_WAKEUP;
-
-	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
-		flags = BPF_RB_FORCE_WAKEUP;
-	if (bpf_ringbuf_output(&events, s, size, flags))
+	ev = bpf_ringbuf_reserve(rb, sizeof(*ev), 0);
+	if (!ev) {
 		count(CNT_RINGBUF_FULL);
-	else
-		count(CNT_EVENTS);
+		return;
+	}
+	fill_header(ev, type, pc, ret, now);
+	bpf_ringbuf_submit(ev, submit_flags(rb));
+	count(CNT_EVENTS);
 }
 
 /* ---- enter side ---------------------------------------------------- */
 
-static __always_inline void save_pending(struct pending_call *pc)
+static __always_inline struct pending_call *my_pending(bool create)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-
-	if (bpf_map_update_elem(&pending_calls, &id, pc, BPF_NOEXIST)) {
-		/* An earlier enter never saw its exit; replace it. */
-		count(CNT_STALE_ENTER);
-		bpf_map_update_elem(&pending_calls, &id, pc, BPF_ANY);
-	}
+	return bpf_task_storage_get(&pending_calls, bpf_get_current_task_btf(), 0,
+				    create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
 }
 
-static __always_inline int enter_sock_call(__s32 fd, __u64 buf, __u64 vlen,
-					   __u8 syscall)
+static __always_inline int enter_call(__s32 fd, __u64 buf, __u64 vlen, __u8 syscall)
 {
-	struct pending_call pc = {};
+	struct pending_call *pc;
 
 	if (!is_traced())
 		return 0;
-	pc.ts_enter = bpf_ktime_get_ns();
-	pc.buf = buf;
-	pc.vlen = vlen;
-	pc.fd = fd;
-	pc.syscall = syscall;
-	save_pending(&pc);
+	pc = my_pending(true);
+	if (!pc)
+		return 0;
+	if (pc->syscall)	/* an earlier enter never saw its exit */
+		count(CNT_STALE_ENTER);
+	pc->ts_enter = bpf_ktime_get_ns();
+	pc->buf = buf;
+	pc->vlen = vlen;
+	pc->fd = fd;
+	pc->syscall = syscall;
+	pc->sock_id = 0;
 	return 0;
 }
 
@@ -164,8 +248,8 @@ static __always_inline int enter_sock_call(__s32 fd, __u64 buf, __u64 vlen,
 SEC("tracepoint/syscalls/sys_enter_" #name)				\
 int enter_##name(struct trace_event_raw_sys_enter *ctx)		\
 {									\
-	return enter_sock_call((__s32)ctx->args[0], ctx->args[1],	\
-			       ctx->args[2], sc);			\
+	return enter_call((__s32)ctx->args[0], ctx->args[1],		\
+			  ctx->args[2], sc);				\
 }
 
 ENTER_BUF(read, SC_READ)
@@ -178,38 +262,32 @@ ENTER_BUF(sendto, SC_SENDTO)
 ENTER_BUF(sendmsg, SC_SENDMSG)
 ENTER_BUF(connect, SC_CONNECT)
 
-/* accept: the fd exists only at exit; remember the listening fd. */
-static __always_inline int enter_accept(__s32 fd)
-{
-	struct pending_call pc = {};
-
-	if (!is_traced())
-		return 0;
-	pc.ts_enter = bpf_ktime_get_ns();
-	pc.fd = fd;
-	pc.syscall = SC_ACCEPT;
-	save_pending(&pc);
-	return 0;
-}
-
+/* accept: the fd exists only at exit; the listening fd is remembered. */
 SEC("tracepoint/syscalls/sys_enter_accept")
 int enter_accept_plain(struct trace_event_raw_sys_enter *ctx)
 {
-	return enter_accept((__s32)ctx->args[0]);
+	return enter_call((__s32)ctx->args[0], 0, 0, SC_ACCEPT);
 }
 
 SEC("tracepoint/syscalls/sys_enter_accept4")
 int enter_accept4(struct trace_event_raw_sys_enter *ctx)
 {
-	return enter_accept((__s32)ctx->args[0]);
+	return enter_call((__s32)ctx->args[0], 0, 0, SC_ACCEPT);
 }
 
-/* close: the socket is gone after the call, so report at enter. */
+static __always_inline void emit_tail(struct tail_key *k, const struct pending_call *pc,
+				      __u8 dir);
+static __always_inline void fill_skips(struct sock_event *ev, struct conn_dir *d);
+
+/* close: the socket is gone after the call, so report at enter, after
+ * whatever the kernel still held back for it. */
 SEC("tracepoint/syscalls/sys_enter_close")
 int enter_close(struct trace_event_raw_sys_enter *ctx)
 {
 	struct pending_call pc = {};
-	struct scratch *s;
+	struct conn_stream *cs;
+	struct sock_event *ev;
+	void *rb;
 
 	if (!is_traced())
 		return 0;
@@ -218,12 +296,275 @@ int enter_close(struct trace_event_raw_sys_enter *ctx)
 		return 0;
 	pc.ts_enter = bpf_ktime_get_ns();
 	pc.syscall = SC_CLOSE;
-	s = get_scratch();
-	if (!s)
+	rb = ring_for(pc.sock_id);
+	if (!rb)
 		return 0;
-	fill_header(&s->ev, EV_CLOSE, &pc, 0, pc.ts_enter);
-	submit(s, 0);
+	cs = bpf_map_lookup_elem(&conn_streams, &pc.sock_id);
+	if (cs) {
+		for (__u8 dir = 0; dir < 2; dir++) {
+			struct conn_dir *d = &cs->d[dir & 1];
+			struct tail_key k = { .sock_id = pc.sock_id, .dir = dir };
+
+			if (!d->skip_calls)
+				continue;
+			if (d->tail_valid)
+				emit_tail(&k, &pc, dir);
+			/* a flush: the skip summary alone, ret 0 and no EOF */
+			ev = bpf_ringbuf_reserve(rb, sizeof(*ev), 0);
+			if (!ev) {
+				count(CNT_RINGBUF_FULL);
+				continue;
+			}
+			fill_header(ev, EV_DATA, &pc, 0, pc.ts_enter);
+			ev->dir = dir;
+			ev->flags |= SEF_FLUSH;
+			ev->stream_off = d->off;
+			fill_skips(ev, d);
+			bpf_ringbuf_submit(ev, 0);
+			count(CNT_EVENTS);
+		}
+		bpf_map_delete_elem(&conn_streams, &pc.sock_id);
+	}
+	emit_bare(EV_CLOSE, &pc, 0, pc.ts_enter);
 	return 0;
+}
+
+/* ---- reading the call's bytes -------------------------------------- */
+
+struct peek_buf {
+	char b[2 * PEEK_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct peek_buf);
+} peek_space SEC(".maps");
+
+/* The call's iovec array, or NULL for a single buffer (buf, ret). */
+static __always_inline bool call_iovecs(const struct pending_call *pc, __u8 sc,
+					__u64 *iov, __u64 *vlen)
+{
+	struct user_msghdr msg;
+
+	/* sc is a constant in each program: the verifier sees one branch */
+	switch (sc) {
+	case SC_READV:
+	case SC_WRITEV:
+		*iov = pc->buf;
+		*vlen = pc->vlen;
+		return true;
+	case SC_RECVMSG:
+	case SC_SENDMSG:
+		if (bpf_probe_read_user(&msg, sizeof(msg), (void *)pc->buf)) {
+			*iov = 0;
+			*vlen = 0;
+			return true;
+		}
+		*iov = (__u64)msg.msg_iov;
+		*vlen = msg.msg_iovlen;
+		return true;
+	}
+	return false;
+}
+
+/* Copies bytes [from, from + n) of what an iovec array holds into dst.
+ * One global (separately verified) function per destination: the
+ * 64-iovec loop is then verified once, not at every call site. */
+#define DEFINE_IOV_COPY(name, type, field, cap)					\
+__noinline int name(type *t, __u64 iov_ptr, __u64 vlen, __u64 from, __u32 n)	\
+{										\
+	__u64 pos = 0;								\
+	__u32 got = 0;								\
+										\
+	if (!t)									\
+		return 0;							\
+	if (n > (cap))								\
+		n = (cap);							\
+	for (int i = 0; i < MAX_IOVECS; i++) {					\
+		struct iovec iov;						\
+		__u64 skip, take;						\
+										\
+		if (i >= vlen || got >= n)					\
+			break;							\
+		if (bpf_probe_read_user(&iov, sizeof(iov),			\
+					(void *)(iov_ptr + i * sizeof(iov)))) {	\
+			count(CNT_READ_FAULT);					\
+			break;							\
+		}								\
+		if (pos + iov.iov_len <= from + got) {				\
+			pos += iov.iov_len;					\
+			continue;						\
+		}								\
+		skip = from + got - pos;					\
+		take = iov.iov_len - skip;					\
+		if (take > n - got)						\
+			take = n - got;						\
+		if (take > (cap))						\
+			take = (cap);						\
+		got &= (cap) - 1;						\
+		if (take && bpf_probe_read_user(t->field + got, take,		\
+					(void *)((__u64)iov.iov_base + skip))) {\
+			count(CNT_READ_FAULT);					\
+			break;							\
+		}								\
+		got += take;							\
+		pos += iov.iov_len;						\
+	}									\
+	return got;								\
+}
+
+
+DEFINE_IOV_COPY(iov_copy_peek, struct peek_buf, b, PEEK_MAX)
+DEFINE_IOV_COPY(iov_copy_tail, struct sse_tail, data, SSE_TAIL_MAX)
+DEFINE_IOV_COPY(iov_copy_scratch, struct scratch, data, MAX_CAPTURE)
+
+/* Copies bytes [from, from + n) of the call's data (n <= cap, dst twice
+ * cap long). Returns the bytes copied. */
+#define COPY_RANGE(copied, iovfn, obj, field, cap, pc, sc, ret, from, want) do {	\
+	__u64 ___iov, ___vlen, ___from = (from);					\
+	__u64 ___n = (want);								\
+											\
+	(copied) = 0;									\
+	if (___from < (ret)) {								\
+		if (___n > (ret) - ___from)						\
+			___n = (ret) - ___from;						\
+		if (call_iovecs(pc, sc, &___iov, &___vlen)) {				\
+			(copied) = iovfn(obj, ___iov, ___vlen, ___from, ___n);		\
+		} else {								\
+			asm volatile("" : "+r"(___n));					\
+			if (___n > (cap))						\
+				___n = (cap);						\
+			if (!bpf_probe_read_user((obj)->field, ___n,			\
+						 (void *)((pc)->buf + ___from)))	\
+				(copied) = ___n;					\
+		}									\
+	}										\
+} while (0)
+
+/* ---- what the kernel keeps back ------------------------------------ */
+
+static __always_inline void fill_skips(struct sock_event *ev, struct conn_dir *d)
+{
+	ev->skip_bytes = d->skip_bytes;
+	ev->skip_ts = d->skip_ts;
+	ev->skip_calls = d->skip_calls;
+	ev->skip_events = d->skip_events;
+	if (d->skip_calls)
+		ev->flags |= SEF_SKIP_ALIGNED;
+	d->skip_bytes = 0;
+	d->skip_ts = 0;
+	d->skip_calls = 0;
+	d->skip_events = 0;
+	d->tail_valid = 0;
+}
+
+/* The kept tail of the last skipped event, as its own record. */
+static __always_inline void emit_tail(struct tail_key *k, const struct pending_call *pc,
+				      __u8 dir)
+{
+	struct sse_tail *t = bpf_map_lookup_elem(&sse_tails, k);
+	void *rb = ring_for(pc->sock_id);
+	struct sock_event *ev;
+	__u32 len;
+
+	if (!t || !rb)
+		return;
+	len = t->len;
+	if (len > SSE_TAIL_MAX)
+		len = SSE_TAIL_MAX;
+	ev = bpf_ringbuf_reserve(rb, sizeof(*ev) + SSE_TAIL_MAX, 0);
+	if (!ev) {
+		count(CNT_RINGBUF_FULL);
+		return;
+	}
+	fill_header(ev, EV_SSE_TAIL, pc, t->call_len, t->ts);
+	ev->dir = dir;
+	ev->stream_off = t->call_off;
+	ev->cap_off = t->call_len - len;
+	ev->cap_len = len;
+	bpf_probe_read_kernel((char *)(ev + 1), len, t->data);
+	bpf_ringbuf_submit(ev, 0);
+	count(CNT_EVENTS);
+}
+
+/* Keep the tail of a skipped SSE event: its meta_info / usage hold the
+ * token counts the row needs. */
+static __always_inline void keep_tail(struct tail_key *k, const struct pending_call *pc,
+				      __u8 sc, __u64 call_off, __u64 ret, __u64 now)
+{
+	struct sse_tail *t = bpf_map_lookup_elem(&sse_tails, k);
+	__u64 from;
+
+	if (!t) {
+		struct sse_tail *init = NULL;
+		struct scratch *s = get_scratch();
+
+		/* a zeroed value to insert: the scratch's tail is big enough */
+		init = (struct sse_tail *)(s ? s->data : NULL);
+		if (!init)
+			return;
+		__builtin_memset(init, 0, sizeof(struct sse_tail) - sizeof(init->data));
+		if (bpf_map_update_elem(&sse_tails, k, init, BPF_ANY))
+			return;
+		t = bpf_map_lookup_elem(&sse_tails, k);
+		if (!t)
+			return;
+	}
+	/* the chunk's own CRLF ends the call: leave it out */
+	from = ret > SSE_TAIL_MAX + 2 ? ret - SSE_TAIL_MAX - 2 : 0;
+	COPY_RANGE(t->len, iov_copy_tail, t, data, SSE_TAIL_MAX, pc, sc, ret - 2, from, SSE_TAIL_MAX);
+	t->call_off = call_off;
+	t->call_len = ret;
+	t->ts = now;
+}
+
+/* Whether the kernel may keep this call back: a middle event of an SSE
+ * stream, i.e. one or more whole HTTP chunks whose data are SSE lines,
+ * none of them the last (zero-size) chunk, after the stream's first event
+ * was sent. Fills *events with the data events it carries. */
+static __always_inline int classify(const struct pending_call *pc, __u8 sc, __u64 ret,
+				    struct conn_dir *d, __u32 *events, bool *done_only)
+{
+	__u32 zero = 0;
+	struct peek_buf *pb = bpf_map_lookup_elem(&peek_space, &zero);
+	__u64 off = 0;
+	__u32 n;
+
+	*events = 0;
+	*done_only = true;
+	if (!pb)
+		return CALL_SEND;
+	for (int k = 0; k < SSE_CHUNKS_MAX; k++) {
+		struct chunk_head ch;
+
+		COPY_RANGE(n, iov_copy_peek, pb, b, PEEK_MAX, pc, sc, ret, off, PEEK_MAX);
+		if (k == 0) {
+			int head = stream_head_kind(pb->b, n);
+
+			if (head != HEAD_NONE)
+				return head == HEAD_MESSAGE ? CALL_MESSAGE : CALL_SEND;
+		}
+		if (!chunk_head_parse(pb->b, n, &ch))
+			return k == 0 ? CALL_SEND : CALL_UNALIGNED;
+		if (ch.size == 0)
+			return CALL_SEND;	/* the stream's end: sent */
+		if (ch.sse_data) {
+			if (!ch.sse_done) {
+				*events += 1;
+				*done_only = false;
+			}
+		} else if (!ch.sse_other) {
+			return k == 0 ? CALL_SEND : CALL_UNALIGNED;
+		}
+		off += ch.head_len + ch.size + 2;
+		if (off == ret)
+			return CALL_SSE;
+		if (off > ret)
+			return CALL_UNALIGNED;
+	}
+	return CALL_UNALIGNED;
 }
 
 /* ---- exit side ----------------------------------------------------- */
@@ -250,63 +591,139 @@ static __always_inline bool rebuild_pending(struct pending_call *pc, __u8 sc)
 	return true;
 }
 
-static __always_inline struct pending_call *take_pending(__u64 id, __u8 sc)
+/* The thread's saved enter, if it is this call's. */
+static __always_inline struct pending_call *take_pending(__u8 sc)
 {
-	struct pending_call *pc = bpf_map_lookup_elem(&pending_calls, &id);
+	struct pending_call *pc;
 
-	if (!pc)
+	if (!is_traced())
+		return NULL;
+	pc = my_pending(false);
+	if (!pc || !pc->syscall)
 		return NULL;
 	if (pc->syscall != sc) {
 		count(CNT_STALE_ENTER);
-		bpf_map_delete_elem(&pending_calls, &id);
+		pc->syscall = 0;
 		return NULL;
 	}
 	return pc;
 }
 
-/* Copies up to `want` bytes from an iovec array into s->data. */
-static __always_inline __u32 copy_iovecs(struct scratch *s, __u64 iov_ptr,
-					 __u64 vlen, __u32 want)
+/* Sends a data call: its first `want` bytes, straight into the ring
+ * record for one buffer, through the scratch for iovecs. */
+static __always_inline void emit_data(const struct pending_call *pc, __u8 sc, __s64 ret, __u8 dir,
+				      __u64 now, struct conn_dir *d, __u64 call_off)
 {
-	struct iovec iov;
-	__u32 off = 0;
+	void *rb = ring_for(pc->sock_id);
+	struct sock_event *ev;
+	__u64 iov, vlen;
+	__u32 want = 0;
+	__u64 n;
 
-	for (int i = 0; i < MAX_IOVECS; i++) {
-		__u64 n;
-
-		if (i >= vlen || off >= want)
-			break;
-		if (bpf_probe_read_user(&iov, sizeof(iov),
-					(void *)(iov_ptr + i * sizeof(iov)))) {
-			count(CNT_READ_FAULT);
-			break;
-		}
-		n = iov.iov_len;
-		if (n > want - off)
-			n = want - off;
-		if (n > MAX_CAPTURE)
-			n = MAX_CAPTURE;
-		off &= MAX_CAPTURE - 1;
-		if (n && bpf_probe_read_user(s->data + off, n, iov.iov_base)) {
-			count(CNT_READ_FAULT);
-			break;
-		}
-		off += n;
+	if (!rb)
+		return;
+	if (ret > 0) {
+		want = capture_bytes;
+		if (want > MAX_CAPTURE)
+			want = MAX_CAPTURE;
+		if ((__u64)ret < want)
+			want = ret;
 	}
-	return off;
+	if (want && call_iovecs(pc, sc, &iov, &vlen)) {
+		struct scratch *s = get_scratch();
+		__u32 got;
+
+		if (!s)
+			return;
+		COPY_RANGE(got, iov_copy_scratch, s, data, MAX_CAPTURE, pc, sc, ret, 0, want);
+		fill_header(&s->ev, EV_DATA, pc, ret, now);
+		ev = &s->ev;
+		ev->dir = dir;
+		ev->stream_off = call_off;
+		if (d)
+			fill_skips(ev, d);
+		ev->cap_len = got;
+		if ((__u64)ret > got) {
+			ev->truncated = 1;
+			count(CNT_TRUNCATED);
+		}
+		if (bpf_ringbuf_output(rb, s, (sizeof(*ev) + got) & (2 * MAX_CAPTURE - 1),
+				       submit_flags(rb)))
+			count(CNT_RINGBUF_FULL);
+		else
+			count(CNT_EVENTS);
+		return;
+	}
+	/* size classes: the verifier needs a constant reserve size */
+#define EMIT_CLASS(SZ)								\
+	if (want <= (SZ)) {							\
+		ev = bpf_ringbuf_reserve(rb, sizeof(*ev) + (SZ), 0);		\
+		if (!ev) {							\
+			count(CNT_RINGBUF_FULL);				\
+			return;							\
+		}								\
+		fill_header(ev, EV_DATA, pc, ret, now);				\
+		ev->dir = dir;							\
+		ev->stream_off = call_off;					\
+		if (d)								\
+			fill_skips(ev, d);					\
+		/* re-bound after an opaque copy: clang would drop it */	\
+		n = want;							\
+		asm volatile("" : "+r"(n));					\
+		if (n > (SZ))							\
+			n = (SZ);						\
+		if (n && bpf_probe_read_user((char *)(ev + 1), n,		\
+					     (void *)pc->buf)) {		\
+			count(CNT_READ_FAULT);					\
+			want = 0;						\
+		}								\
+		ev->cap_len = want;						\
+		if ((__u64)ret > want) {					\
+			ev->truncated = 1;					\
+			count(CNT_TRUNCATED);					\
+		}								\
+		bpf_ringbuf_submit(ev, submit_flags(rb));			\
+		count(CNT_EVENTS);						\
+		return;								\
+	}
+	EMIT_CLASS(512)
+	EMIT_CLASS(2048)
+	EMIT_CLASS(8192)
+	EMIT_CLASS(MAX_CAPTURE)
+#undef EMIT_CLASS
+}
+
+static __always_inline struct conn_dir *conn_dir_of(__u64 sock_id, __u8 dir)
+{
+	struct conn_stream *cs = bpf_map_lookup_elem(&conn_streams, &sock_id);
+
+	if (!cs) {
+		struct conn_stream fresh = {};
+
+		if (bpf_map_update_elem(&conn_streams, &sock_id, &fresh, BPF_NOEXIST) &&
+		    !bpf_map_lookup_elem(&conn_streams, &sock_id)) {
+			count(CNT_CONN_FULL);
+			return NULL;
+		}
+		cs = bpf_map_lookup_elem(&conn_streams, &sock_id);
+		if (!cs)
+			return NULL;
+	}
+	return &cs->d[dir & 1];
 }
 
 static __always_inline int exit_data_call(struct trace_event_raw_sys_exit *ctx,
 					  __u8 sc, __u8 dir)
 {
-	__u64 id = bpf_get_current_pid_tgid();
 	__s64 ret = ctx->ret;
 	struct pending_call *pc, rebuilt = {};
-	bool have_sock = false;
-	struct scratch *s;
-	__u32 want, got = 0;
+	bool have_sock = false, done_only;
+	struct conn_dir *d = NULL;
+	__u64 now, call_off = 0;
+	__u32 events;
+	int kind;
 
-	pc = take_pending(id, sc);
+	pc = take_pending(sc);
 	if (!pc) {
 		if (!rebuild_pending(&rebuilt, sc))
 			return 0;
@@ -320,57 +737,46 @@ static __always_inline int exit_data_call(struct trace_event_raw_sys_exit *ctx,
 		goto out;
 	if (!have_sock && !sock_lookup_fd(pc->fd, &pc->sock_id, &pc->local, &pc->peer))
 		goto out;	/* not an inet stream socket */
-	s = get_scratch();
-	if (!s)
-		goto out;
-	fill_header(&s->ev, EV_DATA, pc, ret, bpf_ktime_get_ns());
-	s->ev.dir = dir;
-	if (ret <= 0)
-		goto emit;
+	now = bpf_ktime_get_ns();
+	d = conn_dir_of(pc->sock_id, dir);
+	if (d) {
+		call_off = d->off;
+		if (ret > 0)
+			d->off += ret;
+	}
+	if (d && skip_sse && ret > 2) {
+		kind = classify(pc, sc, ret, d, &events, &done_only);
+		if (kind == CALL_MESSAGE) {
+			d->in_stream = 0;
+		} else if (kind == CALL_SSE && d->in_stream) {
+			struct tail_key k = { .sock_id = pc->sock_id, .dir = dir };
 
-	want = capture_bytes;
-	if (want > MAX_CAPTURE)
-		want = MAX_CAPTURE;
-	if ((__u64)ret < want)
-		want = ret;
-
-	switch (sc) {
-	case SC_READ:
-	case SC_WRITE:
-	case SC_RECVFROM:
-	case SC_SENDTO:
-		if (want > MAX_CAPTURE)
-			want = MAX_CAPTURE;
-		if (bpf_probe_read_user(s->data, want, (void *)pc->buf))
-			count(CNT_READ_FAULT);
-		else
-			got = want;
-		break;
-	case SC_READV:
-	case SC_WRITEV:
-		got = copy_iovecs(s, pc->buf, pc->vlen, want);
-		break;
-	case SC_RECVMSG:
-	case SC_SENDMSG: {
-		struct user_msghdr msg;
-
-		if (bpf_probe_read_user(&msg, sizeof(msg), (void *)pc->buf)) {
-			count(CNT_READ_FAULT);
-			break;
+			d->skip_bytes += ret;
+			d->skip_calls++;
+			d->skip_events += events;
+			d->skip_ts = now;
+			if (!done_only) {
+				keep_tail(&k, pc, sc, call_off, ret, now);
+				d->tail_valid = 1;
+			}
+			count(CNT_SKIPPED_CALLS);
+			count_n(CNT_SKIPPED_BYTES, ret);
+			goto out;
+		} else if (kind == CALL_SSE) {
+			d->in_stream = 1;	/* its first event: sent */
+		} else if (kind == CALL_UNALIGNED) {
+			count(CNT_SSE_UNALIGNED);
 		}
-		got = copy_iovecs(s, (__u64)msg.msg_iov, msg.msg_iovlen, want);
-		break;
 	}
+	if (d && d->tail_valid) {
+		struct tail_key k = { .sock_id = pc->sock_id, .dir = dir };
+
+		emit_tail(&k, pc, dir);
 	}
-	if ((__u64)ret > got) {
-		s->ev.truncated = 1;
-		count(CNT_TRUNCATED);
-	}
-	s->ev.cap_len = got;
-emit:
-	submit(s, got);
+	emit_data(pc, sc, ret, dir, now, d, call_off);
 out:
-	bpf_map_delete_elem(&pending_calls, &id);
+	if (pc != &rebuilt)
+		pc->syscall = 0;
 	return 0;
 }
 
@@ -394,31 +800,24 @@ EXIT_DATA(sendmsg, SC_SENDMSG, DIR_WRITE)
 static __always_inline int exit_conn_call(struct trace_event_raw_sys_exit *ctx,
 					  __u8 sc, __u32 type)
 {
-	__u64 id = bpf_get_current_pid_tgid();
 	__s64 ret = ctx->ret;
 	struct pending_call *pc;
-	struct scratch *s;
 
-	pc = take_pending(id, sc);
+	pc = take_pending(sc);
 	if (!pc)
 		return 0;	/* began before attach; the fd's data still names it */
 	/* Non-blocking connect returns EINPROGRESS and is still a connection. */
 	if (ret < 0 && !(sc == SC_CONNECT && ret == -115 /* EINPROGRESS */))
 		goto out;
-	if (sc == SC_ACCEPT) {
+	if (sc == SC_ACCEPT)
 		pc->fd = (__s32)ret;
-		if (!sock_lookup_fd(pc->fd, &pc->sock_id, &pc->local, &pc->peer))
-			goto out;
-	} else if (!sock_lookup_fd(pc->fd, &pc->sock_id, &pc->local, &pc->peer)) {
+	if (!sock_lookup_fd(pc->fd, &pc->sock_id, &pc->local, &pc->peer))
 		goto out;
-	}
-	s = get_scratch();
-	if (!s)
-		goto out;
-	fill_header(&s->ev, type, pc, ret, bpf_ktime_get_ns());
-	submit(s, 0);
+	/* a new connection on a reused struct sock starts a fresh stream */
+	bpf_map_delete_elem(&conn_streams, &pc->sock_id);
+	emit_bare(type, pc, ret, bpf_ktime_get_ns());
 out:
-	bpf_map_delete_elem(&pending_calls, &id);
+	pc->syscall = 0;
 	return 0;
 }
 
@@ -447,16 +846,11 @@ int on_process_exit(struct trace_event_raw_sched_process_template *ctx)
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32;
 	struct pending_call pc = {};
-	struct scratch *s;
 
 	if ((__u32)id != tgid || !is_traced())
 		return 0;	/* only the thread-group leader ends a process */
 	pc.ts_enter = bpf_ktime_get_ns();
 	pc.fd = -1;
-	s = get_scratch();
-	if (!s)
-		return 0;
-	fill_header(&s->ev, EV_PROC_EXIT, &pc, 0, pc.ts_enter);
-	submit(s, 0);
+	emit_bare(EV_PROC_EXIT, &pc, 0, pc.ts_enter);
 	return 0;
 }

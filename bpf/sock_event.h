@@ -18,6 +18,9 @@ enum event_type {
 	EV_CONNECT    = 3,
 	EV_CLOSE      = 4,
 	EV_PROC_EXIT  = 5,
+	EV_SSE_TAIL   = 6,	/* the tail of the last SSE event the kernel
+				 * skipped (its meta_info/usage); sent right
+				 * before the record that ends the skipping */
 	EV_ZMQ_FIRST  = 100,	/* 100..199 belong to bpf/zmq.bpf.c */
 };
 
@@ -35,6 +38,19 @@ struct sock_endpoint {
 	__u16 family;		/* AF_INET or AF_INET6 */
 };
 
+/* Bits of sock_event.flags. */
+enum sock_event_flags {
+	SEF_SKIP_ALIGNED = 1,	/* skipped bytes are whole HTTP chunks: the
+				 * stream is at a chunk-size line again */
+	SEF_FLUSH        = 2,	/* no call: the skip summary alone (at close) */
+};
+
+/* Streams are followed per connection and direction (the socket's
+ * address is the key): stream_off counts the bytes that direction moved
+ * since servetrace first saw the socket. The kernel sends a record per
+ * message head and sends the first SSE event of a stream, but only counts
+ * the middle events: skip_* summarise the calls it did not send since the
+ * previous record of that direction. */
 struct sock_event {
 	__u32 type;		/* EV_DATA/ACCEPT/CONNECT/CLOSE/PROC_EXIT */
 	__u32 tgid;
@@ -50,9 +66,22 @@ struct sock_event {
 	__u8  dir;		/* enum data_dir */
 	__u8  syscall;		/* enum sock_syscall */
 	__u8  truncated;	/* ret > cap_len */
-	__u8  pad;
+	__u8  flags;		/* enum sock_event_flags */
+	/* -- fields below are absent from version-1 recordings (zero) -- */
+	__u64 stream_off;	/* bytes this direction moved before this call */
+	__u64 skip_bytes;	/* bytes of the calls not sent since the last record */
+	__u64 skip_ts;		/* exit time of the last call not sent, or 0 */
+	__u32 skip_calls;	/* calls not sent */
+	__u32 skip_events;	/* SSE events in them ([DONE] not counted) */
+	__u32 cap_off;		/* captured bytes start this far into the call */
+	__u32 pad2;
 	/* cap_len payload bytes follow the struct in the record */
 };
+
+/* Size of struct sock_event in version-1 recordings (up to flags). */
+#define SOCK_EVENT_V1_SIZE 96
+
+#define SSE_TAIL_MAX 1024	/* tail of the last skipped SSE event kept */
 
 /* Kernel-side loss and health counters (per-CPU array, summed by user). */
 enum counter_id {
@@ -62,6 +91,10 @@ enum counter_id {
 	CNT_TRUNCATED,		/* payload larger than the capture size */
 	CNT_READ_FAULT,		/* bpf_probe_read_user of the payload failed */
 	CNT_EVENTS,		/* records submitted */
+	CNT_SKIPPED_CALLS,	/* calls counted in the kernel, not sent */
+	CNT_SKIPPED_BYTES,	/* their bytes */
+	CNT_SSE_UNALIGNED,	/* stream pieces not on chunk boundaries: sent whole */
+	CNT_CONN_FULL,		/* no room for a connection's state: sent whole */
 	CNT_MAX,
 };
 

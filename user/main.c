@@ -41,6 +41,8 @@ static struct env {
 	bool wait;
 	bool keep_text;
 	bool no_server_probes;
+	bool full_capture;
+	uint32_t shards;
 } env = {
 	.capture_bytes = DEFAULT_CAPTURE,
 	.body_limit = 64 * 1024,
@@ -80,6 +82,7 @@ enum {
 	OPT_ROUTER_PID = 256, OPT_WORKER_PID, OPT_ROUTER_PORT, OPT_WORKER_PORT,
 	OPT_CAPTURE, OPT_BODY_LIMIT, OPT_RINGBUF, OPT_LINGER, OPT_READY,
 	OPT_RECORD, OPT_REPLAY, OPT_WAIT, OPT_KEEP_TEXT, OPT_NO_SERVER,
+	OPT_FULL_CAPTURE, OPT_SHARDS,
 };
 
 static const struct argp_option opts[] = {
@@ -96,7 +99,11 @@ static const struct argp_option opts[] = {
 	  "Payload bytes copied per syscall (default 8192, max 16384)", 2 },
 	{ "body-limit", OPT_BODY_LIMIT, "BYTES", 0,
 	  "Body bytes kept per message for its JSON fields (default 65536)", 2 },
-	{ "ringbuf-size", OPT_RINGBUF, "MB", 0, "Ring buffer size (default 16, power of 2)", 2 },
+	{ "ringbuf-size", OPT_RINGBUF, "MB", 0, "Ring buffer size (default 16, power of 2; split over the shards)", 2 },
+	{ "shards", OPT_SHARDS, "N", 0,
+	  "Ring buffers, a connection always in the same one (default: 1 per 4 CPUs, at most 8)", 2 },
+	{ "full-capture", OPT_FULL_CAPTURE, NULL, 0,
+	  "Send every read/write to user space (no SSE skipping in the kernel): for comparisons", 2 },
 	{ "linger", OPT_LINGER, "MS", 0, "Wait after a request ends before writing it (default 300)", 2 },
 	{ "http-only", OPT_NO_SERVER, NULL, 0,
 	  "No libzmq uprobes inside SGLang: the queue columns stay empty", 2 },
@@ -178,6 +185,8 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case OPT_WAIT: env.wait = true; break;
 	case OPT_KEEP_TEXT: env.keep_text = true; break;
 	case OPT_NO_SERVER: env.no_server_probes = true; break;
+	case OPT_FULL_CAPTURE: env.full_capture = true; break;
+	case OPT_SHARDS: env.shards = parse_num(arg, 1, SOCK_CAPTURE_MAX_SHARDS, state); break;
 	case ARGP_KEY_ARG: argp_usage(state); break;
 	default: return ARGP_ERR_UNKNOWN;
 	}
@@ -426,6 +435,9 @@ static void summary(struct session *s, const uint64_t *kc)
 	P("connections evicted (memory limit)", cs->conns_evicted);
 	P("fd reused without a close seen", cs->fd_reused);
 	P("HTTP/2 connections ignored", cs->conns_h2);
+	P("SSE calls the kernel held back", cs->skipped_calls);
+	P("  of which not on a chunk boundary here", cs->skips_unaligned);
+	P("stream bytes missing (records lost)", cs->stream_gaps);
 	P("exchanges evicted (memory limit)", rs->evicted);
 	P("exchanges expired unfinished", rs->expired_unfinished);
 	P("server hops / records evicted", rs->hops);
@@ -436,6 +448,10 @@ static void summary(struct session *s, const uint64_t *kc)
 		P("kernel: syscall enters without exit", kc[CNT_STALE_ENTER]);
 		P("kernel: payloads truncated to capture size", kc[CNT_TRUNCATED]);
 		P("kernel: payload read faults", kc[CNT_READ_FAULT]);
+		P("kernel: SSE calls counted, not sent", kc[CNT_SKIPPED_CALLS]);
+		P("kernel: their bytes", kc[CNT_SKIPPED_BYTES]);
+		P("kernel: stream calls off chunk boundaries (sent)", kc[CNT_SSE_UNALIGNED]);
+		P("kernel: connection states full (sent whole)", kc[CNT_CONN_FULL]);
 	}
 	if (s->hops) {
 		const struct server_hops_stats *hs = server_hops_stats(s->hops);
@@ -502,19 +518,63 @@ static int replay(struct session *s)
 	return 0;
 }
 
+/* Ring-buffer consumption stops at this time (exit with a deadline). */
+static uint64_t drain_deadline_ns;
+static uint64_t drain_stopped;	/* records left when the deadline hit */
+
+static int on_sock_event_deadline(void *ctx, void *data, size_t size)
+{
+	if (drain_deadline_ns && clock_mono_now_ns() > drain_deadline_ns) {
+		drain_stopped++;
+		return -ETIME;
+	}
+	return on_sock_event(ctx, data, size);
+}
+
+static uint32_t default_shards(void)
+{
+	int n = libbpf_num_possible_cpus();
+
+	n = n > 0 ? (n + 3) / 4 : 1;
+	return n > 8 ? 8 : n;
+}
+
+/* Stop the probes first, so the rings stop filling, then read what is
+ * left until the deadline, and count what could not be read. */
+static void drain_at_exit(struct session *s, struct ring_buffer *rb, uint64_t *unread)
+{
+	*unread = 0;
+	sock_capture_detach(s->sc);
+	drain_deadline_ns = clock_mono_now_ns() + 1500ULL * 1000000ULL;
+	while (ring_buffer__consume(rb) > 0 && clock_mono_now_ns() < drain_deadline_ns)
+		;
+	for (int i = 0; i < sock_capture_shards(s->sc); i++)
+		*unread += sock_capture_unread(s->sc, i);
+}
+
 static int run_live(struct session *s)
 {
+	uint32_t shards = env.shards ? env.shards : default_shards();
+	uint32_t per_shard = (env.ringbuf_mb << 20) / shards;
 	struct sock_capture_opts so = {
 		.capture_bytes = env.capture_bytes,
-		.ringbuf_bytes = env.ringbuf_mb << 20,
-		/* a 16th of the ring: room for 50 ms of a heavy load to spare */
-		.wakeup_bytes = (env.ringbuf_mb << 20) / 16,
+		.shards = shards,
+		.full_capture = env.full_capture,
+		.max_conns = 65536,
 	};
 	struct ring_buffer *rb = NULL;
-	uint64_t kc[CNT_MAX] = {};
+	uint64_t kc[CNT_MAX] = {}, unread = 0;
 	time_t start = time(NULL), last_sec = 0;
 	int err;
 
+	/* a power of two per shard, at least 256 KiB */
+	while (per_shard & (per_shard - 1))
+		per_shard &= per_shard - 1;
+	if (per_shard < (256u << 10))
+		per_shard = 256u << 10;
+	so.ringbuf_bytes = per_shard;
+	/* a 16th of a ring: room for 50 ms of a heavy load to spare */
+	so.wakeup_bytes = per_shard / 16;
 	s->sc = sock_capture_open(&so);
 	if (!s->sc)
 		return -EPERM;
@@ -526,7 +586,10 @@ static int run_live(struct session *s)
 	err = setup_targets(s);
 	if (err)
 		goto out;
-	rb = ring_buffer__new(sock_capture_ringbuf_fd(s->sc), on_sock_event, s, NULL);
+	rb = ring_buffer__new(sock_capture_shard_fd(s->sc, 0), on_sock_event_deadline, s, NULL);
+	for (int i = 1; rb && i < sock_capture_shards(s->sc); i++)
+		if (ring_buffer__add(rb, sock_capture_shard_fd(s->sc, i), on_sock_event_deadline, s))
+			break;
 	if (!rb) {
 		err = -errno;
 		fprintf(stderr, "servetrace: cannot create the ring buffer reader: %s\n", strerror(errno));
@@ -543,13 +606,17 @@ static int run_live(struct session *s)
 		if (f)
 			fclose(f);
 	}
-	fprintf(stderr, "servetrace: attached; Ctrl-C to stop\n");
+	fprintf(stderr, "servetrace: attached (%u ring buffers of %u KiB); Ctrl-C to stop\n",
+		shards, per_shard >> 10);
 
 	while (!exiting) {
 		time_t now;
 
-		/* the kernel side wakes us only past wakeup_bytes: poll on a timer */
+		/* the kernel wakes us only past wakeup_bytes: consume on a timer
+		 * too, so a quiet deployment's rows are out within a second */
 		err = ring_buffer__poll(rb, 50);
+		if (err >= 0)
+			err = ring_buffer__consume(rb);
 		if (err == -EINTR) {
 			err = 0;
 			break;
@@ -580,12 +647,15 @@ static int run_live(struct session *s)
 		if (env.duration && difftime(now, start) >= env.duration)
 			break;
 	}
-	/* drain what is already in the ring buffer before detaching */
-	ring_buffer__consume(rb);
+	drain_at_exit(s, rb, &unread);
 	sock_capture_counters(s->sc, kc);
 	collector_flush(s->col);
 	progress(s, kc, true);
 	summary(s, kc);
+	fprintf(stderr, "  %-44s %llu\n", "exit: records left unread (drain deadline)",
+		(unsigned long long)drain_stopped);
+	fprintf(stderr, "  %-44s %llu\n", "exit: bytes left unread in the rings",
+		(unsigned long long)unread);
 out:
 	ring_buffer__free(rb);
 	server_probes_close(s->sp);

@@ -7,15 +7,17 @@ import struct
 import sys
 
 MAGIC = b"STREC1\n"
-REC_SOCK = 1
-EV_DATA = 1
+REC_SOCK_V1, REC_SOCK = 1, 5
+EV_DATA, EV_SSE_TAIL = 1, 6
 DIR_READ, DIR_WRITE = 0, 1
 SYSCALLS = {1: "read", 2: "readv", 3: "recvfrom", 4: "recvmsg", 5: "write", 6: "writev",
             7: "sendto", 8: "sendmsg", 9: "accept", 10: "connect", 11: "close"}
-SOCK_EVENT = struct.Struct("=IIIiQQqQ16sHH16sHHIBBBB")
+SOCK_EVENT_V1 = struct.Struct("=IIIiQQqQ16sHH16sHHIBBBB")
+SOCK_EVENT = struct.Struct("=IIIiQQqQ16sHH16sHHIBBBBQQQIIII")
 FIELDS = ("type", "tgid", "tid", "fd", "ts_enter", "ts_exit", "ret", "sock_id",
           "laddr", "lport", "lfamily", "paddr", "pport", "pfamily",
-          "cap_len", "dir", "syscall", "truncated", "pad")
+          "cap_len", "dir", "syscall", "truncated", "flags",
+          "stream_off", "skip_bytes", "skip_ts", "skip_calls", "skip_events", "cap_off", "pad2")
 
 
 def clock_offset(path):
@@ -46,10 +48,11 @@ def records(path):
 def sock_events(path):
     """Every socket event as a dict, with its captured bytes in 'data'."""
     for source, data in records(path):
-        if source != REC_SOCK or len(data) < SOCK_EVENT.size:
+        st = {REC_SOCK: SOCK_EVENT, REC_SOCK_V1: SOCK_EVENT_V1}.get(source)
+        if not st or len(data) < st.size:
             continue
-        ev = dict(zip(FIELDS, SOCK_EVENT.unpack_from(data)))
-        ev["data"] = data[SOCK_EVENT.size:SOCK_EVENT.size + ev["cap_len"]]
+        ev = dict(zip(FIELDS, list(st.unpack_from(data)) + [0] * (len(FIELDS) - len(st.unpack_from(data)))))
+        ev["data"] = data[st.size:st.size + ev["cap_len"]]
         yield ev
 
 

@@ -2,9 +2,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include "capture/recording.h"
+#include "sock_event.h"
 
-#define MAGIC "STREC1\n"
+#define MAGIC "STREC1\n"	/* record sources say the versions */
 #define RECORD_MAX (1u << 20)
+
+_Static_assert(SOCK_EVENT_V1_SIZE == __builtin_offsetof(struct sock_event, stream_off),
+	       "version-1 records must be a prefix of struct sock_event");
 
 int recording_write_header(FILE *f, int64_t clock_offset)
 {
@@ -53,5 +57,26 @@ long recording_read(FILE *f, uint32_t *source, char **buf, size_t *cap)
 	}
 	if (fread(*buf, 1, len, f) != len)
 		return feof(f) ? -2 : -1;
-	return len;
+	return recording_upgrade(source, buf, cap, len);
+}
+
+long recording_upgrade(uint32_t *source, char **buf, size_t *cap, long n)
+{
+	size_t grow = sizeof(struct sock_event) - SOCK_EVENT_V1_SIZE;
+	char *b;
+
+	if (*source != REC_SOCK_V1 || n < SOCK_EVENT_V1_SIZE)
+		return n;
+	if ((size_t)n + grow > *cap) {
+		b = realloc(*buf, n + grow);
+		if (!b)
+			return n;
+		*buf = b;
+		*cap = n + grow;
+	}
+	b = *buf;
+	memmove(b + sizeof(struct sock_event), b + SOCK_EVENT_V1_SIZE, n - SOCK_EVENT_V1_SIZE);
+	memset(b + SOCK_EVENT_V1_SIZE, 0, grow);
+	*source = REC_SOCK;
+	return n + grow;
 }

@@ -9,7 +9,11 @@
 #include <stdint.h>
 #include <stdio.h>
 
-enum rec_source { REC_SOCK = 1, REC_ZMQ = 2, REC_ROLE = 3, REC_SGLANG_PROC = 4 };
+/* REC_SOCK_V1 records hold the version-1 struct sock_event (96 bytes of
+ * header); recording_upgrade() turns them into REC_SOCK. */
+enum rec_source {
+	REC_SOCK_V1 = 1, REC_ZMQ = 2, REC_ROLE = 3, REC_SGLANG_PROC = 4, REC_SOCK = 5,
+};
 
 /* REC_SGLANG_PROC: a process of an SGLang server and its role there. */
 struct rec_sglang_proc {
@@ -31,5 +35,8 @@ int recording_read_header(FILE *f, int64_t *clock_offset);
 /* Returns the length (buf reallocated as needed), 0 at end, -1 on a bad
  * record, -2 when the file ends inside a record (the writer was killed). */
 long recording_read(FILE *f, uint32_t *source, char **buf, size_t *cap);
+/* In place: a REC_SOCK_V1 record becomes a REC_SOCK one (the fields it
+ * lacks zeroed). Returns the new length, or n unchanged. */
+long recording_upgrade(uint32_t *source, char **buf, size_t *cap, long n);
 
 #endif

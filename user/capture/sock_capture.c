@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -14,6 +15,11 @@
 
 struct sock_capture {
 	struct sock_bpf *skel;
+	int nshards;
+	int ring_fd[SOCK_CAPTURE_MAX_SHARDS];
+	/* read-only views of each ring's consumer and producer positions */
+	const volatile uint64_t *cons_pos[SOCK_CAPTURE_MAX_SHARDS];
+	const volatile uint64_t *prod_pos[SOCK_CAPTURE_MAX_SHARDS];
 	char missing[512];
 };
 
@@ -65,6 +71,44 @@ static void disable_missing_tracepoints(struct sock_capture *sc)
 	}
 }
 
+/* One ring buffer per shard, made before load: the first is the outer
+ * map's template. */
+static int create_rings(struct sock_capture *sc, uint32_t bytes)
+{
+	long page = sysconf(_SC_PAGESIZE);
+
+	for (int i = 0; i < sc->nshards; i++) {
+		void *p;
+
+		sc->ring_fd[i] = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "st_ring", 0, 0, bytes, NULL);
+		if (sc->ring_fd[i] < 0) {
+			fprintf(stderr, "servetrace: cannot create ring buffer %d of %u bytes: %s\n",
+				i, bytes, strerror(errno));
+			return -errno;
+		}
+		p = mmap(NULL, page, PROT_READ, MAP_SHARED, sc->ring_fd[i], 0);
+		sc->cons_pos[i] = p == MAP_FAILED ? NULL : p;
+		p = mmap(NULL, page, PROT_READ, MAP_SHARED, sc->ring_fd[i], page);
+		sc->prod_pos[i] = p == MAP_FAILED ? NULL : p;
+	}
+	return 0;
+}
+
+/* After load: the outer map the programs look their shard up in. */
+static int fill_rings(struct sock_capture *sc)
+{
+	int outer = bpf_map__fd(sc->skel->maps.rings);
+
+	for (int i = 0; i < sc->nshards; i++) {
+		if (bpf_map_update_elem(outer, &i, &sc->ring_fd[i], BPF_ANY)) {
+			fprintf(stderr, "servetrace: cannot install ring buffer %d: %s\n",
+				i, strerror(errno));
+			return -errno;
+		}
+	}
+	return 0;
+}
+
 struct sock_capture *sock_capture_open(const struct sock_capture_opts *opts)
 {
 	struct sock_capture *sc;
@@ -84,15 +128,29 @@ struct sock_capture *sock_capture_open(const struct sock_capture_opts *opts)
 		fprintf(stderr, "servetrace: cannot open the BPF object: %s\n", strerror(errno));
 		goto fail;
 	}
+	sc->nshards = opts->shards ? opts->shards : 1;
+	if (sc->nshards > SOCK_CAPTURE_MAX_SHARDS)
+		sc->nshards = SOCK_CAPTURE_MAX_SHARDS;
+	for (int i = 0; i < SOCK_CAPTURE_MAX_SHARDS; i++)
+		sc->ring_fd[i] = -1;
 	sc->skel->rodata->capture_bytes = opts->capture_bytes;
 	sc->skel->rodata->wakeup_bytes = opts->wakeup_bytes;
+	sc->skel->rodata->nshards = sc->nshards;
+	sc->skel->rodata->skip_sse = !opts->full_capture;
+	bpf_map__set_max_entries(sc->skel->maps.rings, sc->nshards);
 	ncpus = libbpf_num_possible_cpus();
 	if (ncpus <= 0) {
 		fprintf(stderr, "servetrace: cannot count CPUs: %s\n", strerror(-ncpus));
 		goto fail;
 	}
 	bpf_map__set_max_entries(sc->skel->maps.scratch_space, ncpus);
-	bpf_map__set_max_entries(sc->skel->maps.events, opts->ringbuf_bytes);
+	err = create_rings(sc, opts->ringbuf_bytes);
+	if (err)
+		goto fail;
+	/* the outer map's template: the rings themselves are its size */
+	bpf_map__set_inner_map_fd(sc->skel->maps.rings, sc->ring_fd[0]);
+	if (opts->max_conns)
+		bpf_map__set_max_entries(sc->skel->maps.conn_streams, opts->max_conns);
 	disable_missing_tracepoints(sc);
 
 	err = sock_bpf__load(sc->skel);
@@ -101,6 +159,9 @@ struct sock_capture *sock_capture_open(const struct sock_capture_opts *opts)
 			err == -EPERM ? " (missing privileges, or kernel.unprivileged_bpf_disabled / lockdown)" : "");
 		goto fail;
 	}
+	err = fill_rings(sc);
+	if (err)
+		goto fail;
 	err = sock_bpf__attach(sc->skel);
 	if (err) {
 		fprintf(stderr, "servetrace: attaching tracepoints failed: %s\n", strerror(-err));
@@ -112,11 +173,27 @@ fail:
 	return NULL;
 }
 
+void sock_capture_detach(struct sock_capture *sc)
+{
+	if (sc && sc->skel)
+		sock_bpf__detach(sc->skel);
+}
+
 void sock_capture_close(struct sock_capture *sc)
 {
+	long page = sysconf(_SC_PAGESIZE);
+
 	if (!sc)
 		return;
 	sock_bpf__destroy(sc->skel);
+	for (int i = 0; i < sc->nshards; i++) {
+		if (sc->cons_pos[i])
+			munmap((void *)sc->cons_pos[i], page);
+		if (sc->prod_pos[i])
+			munmap((void *)sc->prod_pos[i], page);
+		if (sc->ring_fd[i] >= 0)
+			close(sc->ring_fd[i]);
+	}
 	free(sc);
 }
 
@@ -131,9 +208,21 @@ int sock_capture_del_tgid(struct sock_capture *sc, uint32_t tgid)
 	return bpf_map__delete_elem(sc->skel->maps.traced_tgids, &tgid, sizeof(tgid), 0);
 }
 
-int sock_capture_ringbuf_fd(struct sock_capture *sc)
+int sock_capture_shards(const struct sock_capture *sc)
 {
-	return bpf_map__fd(sc->skel->maps.events);
+	return sc->nshards;
+}
+
+int sock_capture_shard_fd(const struct sock_capture *sc, int shard)
+{
+	return shard >= 0 && shard < sc->nshards ? sc->ring_fd[shard] : -1;
+}
+
+uint64_t sock_capture_unread(const struct sock_capture *sc, int shard)
+{
+	if (shard < 0 || shard >= sc->nshards || !sc->cons_pos[shard] || !sc->prod_pos[shard])
+		return 0;
+	return *sc->prod_pos[shard] - *sc->cons_pos[shard];
 }
 
 void sock_capture_counters(struct sock_capture *sc, uint64_t out[CNT_MAX])

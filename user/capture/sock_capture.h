@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
-/* Loading and attaching the socket-capture BPF object. */
-#ifndef SERVETRACE_BPF_SOCK_H
-#define SERVETRACE_BPF_SOCK_H
+/* Loading and attaching the socket-capture BPF object, and its ring
+ * buffers: one per shard, a connection always in the same shard. */
+#ifndef SERVETRACE_SOCK_CAPTURE_H
+#define SERVETRACE_SOCK_CAPTURE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <bpf/libbpf.h>
 #include "sock_event.h"
@@ -11,16 +13,26 @@ struct sock_capture;
 
 struct sock_capture_opts {
 	uint32_t capture_bytes;		/* per-syscall payload cap */
-	uint32_t ringbuf_bytes;		/* power of two */
+	uint32_t ringbuf_bytes;		/* per shard, power of two */
 	uint32_t wakeup_bytes;		/* queued bytes that wake the reader */
+	uint32_t shards;		/* ring buffers (1..SOCK_CAPTURE_MAX_SHARDS) */
+	uint32_t max_conns;		/* connection states kept in the kernel */
+	bool full_capture;		/* send every call (no SSE skipping) */
 };
+
+#define SOCK_CAPTURE_MAX_SHARDS 64
 
 /* Returns NULL and prints why (privileges, missing tracepoints ...). */
 struct sock_capture *sock_capture_open(const struct sock_capture_opts *opts);
 void sock_capture_close(struct sock_capture *sc);
 int sock_capture_add_tgid(struct sock_capture *sc, uint32_t tgid, uint32_t role);
 int sock_capture_del_tgid(struct sock_capture *sc, uint32_t tgid);
-int sock_capture_ringbuf_fd(struct sock_capture *sc);
+int sock_capture_shards(const struct sock_capture *sc);
+int sock_capture_shard_fd(const struct sock_capture *sc, int shard);
+/* Bytes written to the shard's ring and not consumed yet. */
+uint64_t sock_capture_unread(const struct sock_capture *sc, int shard);
+/* Stops the programs (no new records); the rings stay readable. */
+void sock_capture_detach(struct sock_capture *sc);
 void sock_capture_counters(struct sock_capture *sc, uint64_t out[CNT_MAX]);
 /* Names of tracepoints that did not attach (empty when all did). */
 const char *sock_capture_missing(struct sock_capture *sc);

@@ -35,6 +35,12 @@ struct conn {
 	int npending;
 	struct sse_parser *sse;			/* while a stream is parsed */
 	uint64_t piece_first, piece_last;	/* times of the piece being fed */
+	uint64_t next_off[2];			/* stream offset expected next, per dir */
+	bool off_known[2];
+	/* tail of the last SSE event the kernel held back (EV_SSE_TAIL) */
+	char *tail;
+	uint32_t tail_len;
+	bool tail_whole;			/* it holds the whole event */
 };
 
 struct role_ent {
@@ -233,6 +239,7 @@ static void conn_close(struct collector *col, struct conn *c, uint64_t ts,
 		c->cur_resp = NULL;
 	}
 	free(c->sse);
+	free(c->tail);
 	while (*pp && *pp != c)
 		pp = &(*pp)->hnext;
 	if (*pp)
@@ -528,6 +535,18 @@ static void resp_gap(void *ctx, size_t n, uint64_t ts)
 		sse_parser_gap(c->sse, n, ts);
 }
 
+/* Whole chunks of an SSE stream the kernel counted instead of sending. */
+static void resp_skipped(void *ctx, size_t n, uint64_t ts)
+{
+	struct conn *c = ctx;
+	struct exchange *ex = c->cur_resp;
+
+	if (!ex)
+		return;
+	ex->resp_bytes += n;
+	ex->t_last = ts;
+}
+
 static void resp_end(void *ctx, uint64_t ts, bool complete)
 {
 	struct conn *c = ctx;
@@ -583,7 +602,7 @@ static const struct http_callbacks req_cbs = {
 
 static const struct http_callbacks resp_cbs = {
 	.on_begin = resp_begin, .on_head = resp_head, .on_body = resp_body,
-	.on_body_gap = resp_gap, .on_end = resp_end, .on_desync = resp_desync,
+	.on_body_gap = resp_gap, .on_body_skipped = resp_skipped, .on_end = resp_end, .on_desync = resp_desync,
 };
 
 /* ---- event handling ------------------------------------------------ */
@@ -625,12 +644,106 @@ static void sniff_side(struct collector *col, struct conn *c,
 		conn_set_side(c, ev->dir == DIR_READ ? SIDE_CLIENT : SIDE_SERVER);
 }
 
+/* The SSE events the kernel held back: counted, and the kept tail of
+ * the last one fed to the SSE parser (whole) or scanned for its token
+ * counts (cut). Native SGLang streams then count by the tail's
+ * meta_info.completion_tokens, OpenAI streams one token per event. */
+static void account_skipped_events(struct conn *c, const struct sock_event *ev)
+{
+	struct exchange *ex = c->cur_resp;
+	uint32_t unseen = ev->skip_events;
+
+	if (!ex || !c->sse)
+		goto out;
+	ex->sse_events += ev->skip_events;
+	ex->t_last = ev->skip_ts;
+	if (c->tail_len && c->tail_whole && unseen)
+		unseen--;	/* fed below, counted as it is parsed */
+	if (!(ex->resp.completion_tokens > 0 && wants_event_json(c, ex)))
+		ex->sse_tokens += unseen;
+	if (!c->tail_len)
+		goto out;
+	if (c->tail_whole) {
+		sse_parser_feed(c->sse, c->tail, c->tail_len, ev->skip_ts);
+	} else if (wants_event_json(c, ex)) {
+		long long before = ex->resp.completion_tokens;
+
+		response_fields_scan_tail(&ex->resp, c->tail, c->tail_len);
+		if (before > 0 && ex->resp.completion_tokens > before)
+			ex->sse_tokens += ex->resp.completion_tokens - before;
+	}
+	c->col->st.sse_tails++;
+out:
+	c->tail_len = 0;
+}
+
+/* What the kernel held back on this direction before this record. */
+static void apply_skips(struct collector *col, struct conn *c, struct http_stream *s,
+			const struct sock_event *ev, int dir)
+{
+	uint64_t expect = c->next_off[dir] + ev->skip_bytes;
+
+	if (c->off_known[dir] && ev->stream_off > expect) {
+		/* records lost on the way (ring buffer full): a real gap */
+		col->st.stream_gaps++;
+		http_stream_feed(s, NULL, 0, ev->stream_off - expect, ev->ts_enter);
+	}
+	if (ev->skip_calls) {
+		col->st.skipped_calls += ev->skip_calls;
+		c->piece_first = c->piece_last = ev->skip_ts;
+		if ((ev->flags & SEF_SKIP_ALIGNED) &&
+		    http_stream_skip_chunks(s, ev->skip_bytes, ev->skip_ts)) {
+			if (s == &c->resp)
+				account_skipped_events(c, ev);
+		} else {
+			col->st.skips_unaligned++;
+			http_stream_feed(s, NULL, 0, ev->skip_bytes, ev->skip_ts);
+		}
+	}
+	c->tail_len = 0;
+	c->off_known[dir] = true;
+	c->next_off[dir] = ev->stream_off + (ev->ret > 0 ? (uint64_t)ev->ret : 0);
+}
+
+/* EV_SSE_TAIL: kept until the record that ends the skipping. */
+static void keep_tail(struct conn *c, const struct sock_event *ev, const char *data)
+{
+	const char *p = data;
+	uint32_t n = ev->cap_len;
+
+	if (!c->tail)
+		c->tail = malloc(SSE_TAIL_MAX);
+	if (!c->tail || n > SSE_TAIL_MAX)
+		return;
+	/* whole: the tail starts at the call's chunk-size line */
+	c->tail_whole = ev->cap_off == 0;
+	if (c->tail_whole) {
+		const char *nl = memchr(p, '\n', n);
+
+		if (!nl)
+			return;
+		n -= nl + 1 - p;
+		p = nl + 1;
+	}
+	memcpy(c->tail, p, n);
+	c->tail_len = n;
+}
+
 static void handle_data(struct collector *col, struct conn *c,
 			const struct sock_event *ev, const char *data)
 {
 	struct http_stream *s;
 	bool reqdir;
+	int dir = ev->dir & 1;
 
+	if (c->side == SIDE_SERVER || c->side == SIDE_CLIENT) {
+		reqdir = (c->side == SIDE_SERVER) == (ev->dir == DIR_READ);
+		apply_skips(col, c, reqdir ? &c->req : &c->resp, ev, dir);
+	} else {
+		c->next_off[dir] = ev->stream_off + (ev->ret > 0 ? (uint64_t)ev->ret : 0);
+	}
+	if (ev->flags & SEF_FLUSH)
+		return;
 	if (ev->ret == 0) {	/* EOF: the peer closed its side */
 		if (c->side == SIDE_SERVER && (c->cur_req || c->npending || c->cur_resp))
 			col->st.client_aborts++;
@@ -740,6 +853,9 @@ void collector_handle(struct collector *col, const struct sock_event *ev,
 		c->local = ev->local;
 		if (c->side == SIDE_UNKNOWN)
 			conn_set_side(c, SIDE_CLIENT);
+		break;
+	case EV_SSE_TAIL:
+		keep_tail(c, ev, data);
 		break;
 	case EV_DATA:
 		/* a connect in progress had no local port yet */

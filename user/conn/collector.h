@@ -38,6 +38,10 @@ struct collector_stats {
 	uint64_t io_errors;		/* failed reads/writes (reset, EPIPE) */
 	uint64_t client_aborts;		/* client closed before the response */
 	uint64_t proc_exits;
+	uint64_t skipped_calls;		/* calls the kernel counted, not sent */
+	uint64_t skips_unaligned;	/* of which not on a chunk boundary here */
+	uint64_t sse_tails;		/* last-event tails taken from the kernel */
+	uint64_t stream_gaps;		/* stream bytes missing: records lost */
 };
 
 struct collector;

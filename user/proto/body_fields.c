@@ -270,3 +270,42 @@ int response_fields_merge(struct response_fields *rf, const char *json, size_t l
 	cJSON_Delete(root);
 	return text;
 }
+
+/* The last `"key": <digits>` in p[0..n), or -1. */
+static long long last_number_after(const char *p, size_t n, const char *key)
+{
+	size_t klen = strlen(key);
+	long long found = -1;
+
+	for (size_t i = 0; i + klen < n; i++) {
+		size_t j = i + klen;
+		long long v = 0;
+		int digits = 0;
+
+		if (memcmp(p + i, key, klen))
+			continue;
+		while (j < n && (p[j] == ' ' || p[j] == ':'))
+			j++;
+		while (j < n && p[j] >= '0' && p[j] <= '9' && digits < 18) {
+			v = v * 10 + (p[j++] - '0');
+			digits++;
+		}
+		if (digits)
+			found = v;
+	}
+	return found;
+}
+
+void response_fields_scan_tail(struct response_fields *rf, const char *p, size_t n)
+{
+	long long v;
+
+	if ((v = last_number_after(p, n, "\"prompt_tokens\"")) >= 0)
+		rf->prompt_tokens = v;
+	if ((v = last_number_after(p, n, "\"completion_tokens\"")) >= 0)
+		rf->completion_tokens = v;
+	if ((v = last_number_after(p, n, "\"total_tokens\"")) >= 0)
+		rf->total_tokens = v;
+	else if (rf->prompt_tokens >= 0 && rf->completion_tokens >= 0)
+		rf->total_tokens = rf->prompt_tokens + rf->completion_tokens;
+}

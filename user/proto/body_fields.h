@@ -48,6 +48,10 @@ enum merge_result {
  * token counts take the latest value, has_text and error accumulate.
  * Returns a mask of enum merge_result. */
 int response_fields_merge(struct response_fields *rf, const char *json, size_t len);
+/* The end of a response event whose start was cut off (the kernel keeps
+ * only the tail of a long SSE event): takes the last "prompt_tokens",
+ * "completion_tokens" and "total_tokens" numbers found in it. */
+void response_fields_scan_tail(struct response_fields *rf, const char *p, size_t n);
 /* prompt.split() semantics: runs of ASCII whitespace separate words. */
 int count_words(const char *s);
 

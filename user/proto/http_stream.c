@@ -788,6 +788,18 @@ void http_stream_feed(struct http_stream *s, const char *data,
 		feed_gap(s, total_len - cap_len, ts);
 }
 
+bool http_stream_skip_chunks(struct http_stream *s, size_t n, uint64_t ts)
+{
+	if (s->state != HS_CHUNK_SIZE || s->chunk_line_len || !s->msg_open)
+		return false;
+	s->stats.skipped_chunk_bytes += n;
+	if (s->cb->on_body_skipped)
+		s->cb->on_body_skipped(s->ctx, n, ts);
+	else
+		body_gap(s, n, ts);
+	return true;
+}
+
 void http_stream_close(struct http_stream *s, uint64_t ts)
 {
 	if (s->state == HS_BODY_CLOSE) {

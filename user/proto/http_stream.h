@@ -51,6 +51,9 @@ struct http_callbacks {		/* any may be NULL */
 	void (*on_head)(void *ctx, const struct http_head *h, uint64_t ts);
 	void (*on_body)(void *ctx, const char *p, size_t n, uint64_t ts);
 	void (*on_body_gap)(void *ctx, size_t n, uint64_t ts);
+	/* n bytes of whole chunks went by uncaptured (counted in the kernel):
+	 * unlike a gap, the framing is known intact. NULL: reported as a gap. */
+	void (*on_body_skipped)(void *ctx, size_t n, uint64_t ts);
 	void (*on_end)(void *ctx, uint64_t ts, bool complete);
 	void (*on_desync)(void *ctx, uint64_t ts);
 };
@@ -66,6 +69,7 @@ struct http_stream_stats {
 	uint64_t gap_bytes;		/* bytes not captured */
 	uint64_t body_gap_bytes;	/* of which reported through on_body_gap */
 	uint64_t truncated_heads;	/* on_head with head_truncated */
+	uint64_t skipped_chunk_bytes;	/* whole chunks passed over */
 };
 
 enum http_state {
@@ -134,6 +138,10 @@ void http_stream_init(struct http_stream *s, enum http_kind kind,
  * the rest (total_len - cap_len) is an uncaptured gap. */
 void http_stream_feed(struct http_stream *s, const char *data,
 		      size_t cap_len, size_t total_len, uint64_t ts);
+/* n bytes of whole chunks passed uncaptured (the kernel held them back).
+ * True if the stream was at a chunk boundary of a chunked body, so they
+ * were taken as such; false (nothing done) otherwise: feed them as a gap. */
+bool http_stream_skip_chunks(struct http_stream *s, size_t n, uint64_t ts);
 /* Connection closed: ends a read-until-close body (complete), ends any
  * other open message as incomplete, and returns to seeking. */
 void http_stream_close(struct http_stream *s, uint64_t ts);

@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* What the kernel knows of HTTP/1.x: enough to tell a message head from
+ * the middle of an SSE stream by a call's first bytes. Pure functions of
+ * a byte buffer, compiled into bpf/sock.bpf.c and into the unit tests,
+ * which run them on recorded streams without root. */
+#ifndef SERVETRACE_SOCK_STREAM_H
+#define SERVETRACE_SOCK_STREAM_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#include <stdbool.h>
+#endif
+
+#define PEEK_MAX	32	/* bytes looked at per chunk head */
+#define SSE_CHUNKS_MAX	3	/* chunks followed in one call */
+
+/* Per direction of a connection, kept in the kernel. */
+struct conn_dir {
+	__u64 off;		/* bytes moved so far (since first sight) */
+	__u64 skip_bytes;	/* held back since the last record */
+	__u64 skip_ts;
+	__u32 skip_calls;
+	__u32 skip_events;
+	__u8  in_stream;	/* the current stream's first event was sent */
+	__u8  tail_valid;	/* sse_tails holds the last skipped event's tail */
+	__u8  pad[6];
+};
+
+struct conn_stream {
+	struct conn_dir d[2];	/* enum data_dir */
+};
+
+enum call_kind {
+	CALL_SEND,		/* anything else: sent as is */
+	CALL_MESSAGE,		/* starts an HTTP/1.x message: sent */
+	CALL_SSE,		/* whole chunks of SSE events: may be held back */
+	CALL_UNALIGNED,		/* chunked, but not ending on a chunk boundary */
+};
+
+enum head_kind { HEAD_NONE, HEAD_MESSAGE, HEAD_OTHER };
+
+struct chunk_head {
+	__u32 size;		/* chunk data bytes */
+	__u32 head_len;		/* size line with its CRLF */
+	bool sse_data;		/* data begins "data:" */
+	bool sse_done;		/* ... and it is "data: [DONE]" */
+	bool sse_other;		/* another SSE line (event:, id:, retry:, comment) */
+};
+
+static inline bool ss_prefix(const char *b, __u32 n, __u32 at, const char *lit, __u32 len)
+{
+	if (at + len > n || at + len > PEEK_MAX)
+		return false;
+	for (__u32 i = 0; i < len && i < PEEK_MAX; i++)
+		if (b[(at + i) & (2 * PEEK_MAX - 1)] != lit[i])
+			return false;
+	return true;
+}
+
+/* HEAD_MESSAGE for a status line or a request line, HEAD_OTHER for the
+ * HTTP/2 preface, else HEAD_NONE. */
+static inline int stream_head_kind(const char *b, __u32 n)
+{
+	if (ss_prefix(b, n, 0, "HTTP/1.", 7) || ss_prefix(b, n, 0, "POST ", 5) ||
+	    ss_prefix(b, n, 0, "GET ", 4) || ss_prefix(b, n, 0, "PUT ", 4) ||
+	    ss_prefix(b, n, 0, "HEAD ", 5) || ss_prefix(b, n, 0, "DELETE ", 7) ||
+	    ss_prefix(b, n, 0, "PATCH ", 6) || ss_prefix(b, n, 0, "OPTIONS ", 8))
+		return HEAD_MESSAGE;
+	if (ss_prefix(b, n, 0, "PRI * HTTP/2", 12))
+		return HEAD_OTHER;
+	return HEAD_NONE;
+}
+
+/* Hex digit value + 1, 0 for anything else: a table, because a branch
+ * per character class multiplies the states the verifier walks. */
+static const unsigned char ss_hex_table[256] = {
+	['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5,
+	['5'] = 6, ['6'] = 7, ['7'] = 8, ['8'] = 9, ['9'] = 10,
+	['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
+	['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
+};
+
+static inline int ss_hex(char c)
+{
+	return (int)ss_hex_table[(unsigned char)c] - 1;
+}
+
+/* A chunk-size line (hex digits, CRLF; no extensions) at b[0], and what
+ * its data begins with. False if b does not start with one. */
+static inline bool chunk_head_parse(const char *b, __u32 n, struct chunk_head *ch)
+{
+	__u32 size = 0, i;
+	__u32 at;
+
+	ch->size = 0;
+	ch->head_len = 0;
+	ch->sse_data = ch->sse_done = ch->sse_other = false;
+	for (i = 0; i < 8; i++) {
+		int v;
+
+		if (i >= n)
+			return false;
+		v = ss_hex(b[i & (2 * PEEK_MAX - 1)]);
+		if (v < 0)
+			break;
+		size = size * 16 + v;
+	}
+	if (i == 0 || !ss_prefix(b, n, i, "\r\n", 2))
+		return false;
+	ch->size = size;
+	ch->head_len = i + 2;
+	if (size == 0)
+		return true;
+	at = i + 2;
+	if (ss_prefix(b, n, at, "data:", 5)) {
+		ch->sse_data = true;
+		ch->sse_done = ss_prefix(b, n, at, "data: [DONE]", 12) ||
+			       ss_prefix(b, n, at, "data:[DONE]", 11);
+	} else if (ss_prefix(b, n, at, "event:", 6) || ss_prefix(b, n, at, "id:", 3) ||
+		   ss_prefix(b, n, at, "retry:", 6) || ss_prefix(b, n, at, ":", 1)) {
+		ch->sse_other = true;
+	}
+	return true;
+}
+
+#endif
