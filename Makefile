@@ -50,7 +50,9 @@ PURE_OBJS  := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(PURE_SRCS))
 PLUMB_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(PLUMB_SRCS))
 
 TEST_SRCS  := $(wildcard tests/unit/test_*.c)
-TEST_OBJS  := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%.o,$(TEST_SRCS))
+# helpers the tests share (fixtures, the kernel mirror): no area of their own
+TEST_LIBS  := $(filter-out $(TEST_SRCS),$(wildcard tests/unit/*.c))
+TEST_OBJS  := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%.o,$(TEST_SRCS) $(TEST_LIBS))
 
 .PHONY: all clean test unit loadgen-smoke e2e bench demo deps venv model tools setup
 .DELETE_ON_ERROR:

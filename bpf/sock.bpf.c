@@ -195,6 +195,8 @@ static __always_inline void fill_header(struct sock_event *ev, __u32 type,
 	ev->skip_ts = 0;
 	ev->skip_calls = 0;
 	ev->skip_events = 0;
+	ev->cap_off = 0;
+	ev->skip_framing = 0;
 }
 
 /* A record with no payload (accept, connect, close, process exit). */
@@ -451,12 +453,14 @@ static __always_inline void fill_skips(struct sock_event *ev, struct conn_dir *d
 	ev->skip_ts = d->skip_ts;
 	ev->skip_calls = d->skip_calls;
 	ev->skip_events = d->skip_events;
+	ev->skip_framing = d->skip_framing;
 	if (d->skip_calls)
 		ev->flags |= SEF_SKIP_ALIGNED;
 	d->skip_bytes = 0;
 	d->skip_ts = 0;
 	d->skip_calls = 0;
 	d->skip_events = 0;
+	d->skip_framing = 0;
 	d->tail_valid = 0;
 }
 
@@ -482,7 +486,7 @@ static __always_inline void emit_tail(struct tail_key *k, const struct pending_c
 	fill_header(ev, EV_SSE_TAIL, pc, t->call_len, t->ts);
 	ev->dir = dir;
 	ev->stream_off = t->call_off;
-	ev->cap_off = t->call_len - len;
+	ev->cap_off = t->call_len - 2 - len;	/* the chunk's CRLF is not kept */
 	ev->cap_len = len;
 	bpf_probe_read_kernel((char *)(ev + 1), len, t->data);
 	bpf_ringbuf_submit(ev, 0);
@@ -525,7 +529,8 @@ static __always_inline void keep_tail(struct tail_key *k, const struct pending_c
  * none of them the last (zero-size) chunk, after the stream's first event
  * was sent. Fills *events with the data events it carries. */
 static __always_inline int classify(const struct pending_call *pc, __u8 sc, __u64 ret,
-				    struct conn_dir *d, __u32 *events, bool *done_only)
+				    struct conn_dir *d, __u32 *events, bool *done_only,
+				    __u32 *framing)
 {
 	__u32 zero = 0;
 	struct peek_buf *pb = bpf_map_lookup_elem(&peek_space, &zero);
@@ -534,6 +539,7 @@ static __always_inline int classify(const struct pending_call *pc, __u8 sc, __u6
 
 	*events = 0;
 	*done_only = true;
+	*framing = 0;
 	if (!pb)
 		return CALL_SEND;
 	for (int k = 0; k < SSE_CHUNKS_MAX; k++) {
@@ -559,6 +565,7 @@ static __always_inline int classify(const struct pending_call *pc, __u8 sc, __u6
 			return k == 0 ? CALL_SEND : CALL_UNALIGNED;
 		}
 		off += ch.head_len + ch.size + 2;
+		*framing += ch.head_len + 2;
 		if (off == ret)
 			return CALL_SSE;
 		if (off > ret)
@@ -720,7 +727,7 @@ static __always_inline int exit_data_call(struct trace_event_raw_sys_exit *ctx,
 	bool have_sock = false, done_only;
 	struct conn_dir *d = NULL;
 	__u64 now, call_off = 0;
-	__u32 events;
+	__u32 events, framing;
 	int kind;
 
 	pc = take_pending(sc);
@@ -745,7 +752,7 @@ static __always_inline int exit_data_call(struct trace_event_raw_sys_exit *ctx,
 			d->off += ret;
 	}
 	if (d && skip_sse && ret > 2) {
-		kind = classify(pc, sc, ret, d, &events, &done_only);
+		kind = classify(pc, sc, ret, d, &events, &done_only, &framing);
 		if (kind == CALL_MESSAGE) {
 			d->in_stream = 0;
 		} else if (kind == CALL_SSE && d->in_stream) {
@@ -754,6 +761,7 @@ static __always_inline int exit_data_call(struct trace_event_raw_sys_exit *ctx,
 			d->skip_bytes += ret;
 			d->skip_calls++;
 			d->skip_events += events;
+			d->skip_framing += framing;
 			d->skip_ts = now;
 			if (!done_only) {
 				keep_tail(&k, pc, sc, call_off, ret, now);

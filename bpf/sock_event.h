@@ -74,7 +74,7 @@ struct sock_event {
 	__u32 skip_calls;	/* calls not sent */
 	__u32 skip_events;	/* SSE events in them ([DONE] not counted) */
 	__u32 cap_off;		/* captured bytes start this far into the call */
-	__u32 pad2;
+	__u32 skip_framing;	/* of skip_bytes: chunk-size lines and CRLFs */
 	/* cap_len payload bytes follow the struct in the record */
 };
 

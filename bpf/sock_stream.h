@@ -21,6 +21,8 @@ struct conn_dir {
 	__u64 skip_ts;
 	__u32 skip_calls;
 	__u32 skip_events;
+	__u32 skip_framing;
+	__u32 pad0;
 	__u8  in_stream;	/* the current stream's first event was sent */
 	__u8  tail_valid;	/* sse_tails holds the last skipped event's tail */
 	__u8  pad[6];

@@ -17,7 +17,7 @@ SOCK_EVENT = struct.Struct("=IIIiQQqQ16sHH16sHHIBBBBQQQIIII")
 FIELDS = ("type", "tgid", "tid", "fd", "ts_enter", "ts_exit", "ret", "sock_id",
           "laddr", "lport", "lfamily", "paddr", "pport", "pfamily",
           "cap_len", "dir", "syscall", "truncated", "flags",
-          "stream_off", "skip_bytes", "skip_ts", "skip_calls", "skip_events", "cap_off", "pad2")
+          "stream_off", "skip_bytes", "skip_ts", "skip_calls", "skip_events", "cap_off", "skip_framing")
 
 
 def clock_offset(path):

@@ -541,9 +541,9 @@ static void resp_skipped(void *ctx, size_t n, uint64_t ts)
 	struct conn *c = ctx;
 	struct exchange *ex = c->cur_resp;
 
+	(void)n;	/* counted without the chunk framing: account_skipped_events() */
 	if (!ex)
 		return;
-	ex->resp_bytes += n;
 	ex->t_last = ts;
 }
 
@@ -653,7 +653,10 @@ static void account_skipped_events(struct conn *c, const struct sock_event *ev)
 	struct exchange *ex = c->cur_resp;
 	uint32_t unseen = ev->skip_events;
 
-	if (!ex || !c->sse)
+	if (!ex)
+		goto out;
+	ex->resp_bytes += ev->skip_bytes - ev->skip_framing;
+	if (!c->sse)
 		goto out;
 	ex->sse_events += ev->skip_events;
 	ex->t_last = ev->skip_ts;

@@ -1,0 +1,231 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* The decisions of exit_data_call() and enter_close() in bpf/sock.bpf.c,
+ * over whole buffers instead of peeks; the byte tests themselves are the
+ * shared ones of bpf/sock_stream.h. */
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include "kernel_mirror.h"
+#include "sock_stream.h"
+
+#define MIRROR_CONNS 1024
+
+struct mirror_conn {
+	uint64_t sock_id;
+	struct conn_dir d[2];
+	char tail[2][SSE_TAIL_MAX];
+	uint32_t tail_len[2];
+	uint64_t tail_call_off[2], tail_call_len[2], tail_ts[2];
+};
+
+struct kernel_mirror {
+	kernel_mirror_fn out;
+	void *ctx;
+	struct mirror_conn conns[MIRROR_CONNS];
+	uint64_t skipped;
+	char buf[sizeof(struct sock_event) + MAX_CAPTURE];
+};
+
+static struct mirror_conn *conn_of(struct kernel_mirror *km, uint64_t sock_id, bool reset)
+{
+	struct mirror_conn *c = &km->conns[(sock_id >> 6) % MIRROR_CONNS];
+
+	if (c->sock_id != sock_id || reset) {
+		memset(c, 0, sizeof(*c));
+		c->sock_id = sock_id;
+	}
+	return c;
+}
+
+/* classify() of the kernel, over the call's whole data. */
+static int classify(const char *b, uint64_t len, bool complete, uint32_t *events,
+		    bool *done_only, uint32_t *framing)
+{
+	uint64_t off = 0;
+
+	*events = 0;
+	*done_only = true;
+	*framing = 0;
+	for (int k = 0; k < SSE_CHUNKS_MAX; k++) {
+		struct chunk_head ch;
+		uint32_t n = off < len ? (len - off < PEEK_MAX ? len - off : PEEK_MAX) : 0;
+
+		if (k == 0) {
+			int head = stream_head_kind(b, n);
+
+			if (head != HEAD_NONE)
+				return head == HEAD_MESSAGE ? CALL_MESSAGE : CALL_SEND;
+		}
+		if (!complete || !chunk_head_parse(b + off, n, &ch))
+			return k == 0 ? CALL_SEND : CALL_UNALIGNED;
+		if (ch.size == 0)
+			return CALL_SEND;
+		if (ch.sse_data) {
+			if (!ch.sse_done) {
+				*events += 1;
+				*done_only = false;
+			}
+		} else if (!ch.sse_other) {
+			return k == 0 ? CALL_SEND : CALL_UNALIGNED;
+		}
+		off += ch.head_len + ch.size + 2;
+		*framing += ch.head_len + 2;
+		if (off == len)
+			return CALL_SSE;
+		if (off > len)
+			return CALL_UNALIGNED;
+	}
+	return CALL_UNALIGNED;
+}
+
+static void send(struct kernel_mirror *km, const struct sock_event *ev, const char *data)
+{
+	struct sock_event *out = (struct sock_event *)km->buf;
+
+	*out = *ev;
+	memcpy(out + 1, data, ev->cap_len);
+	km->out(km->ctx, out, (const char *)(out + 1));
+}
+
+static void take_skips(struct sock_event *ev, struct conn_dir *d)
+{
+	ev->skip_bytes = d->skip_bytes;
+	ev->skip_ts = d->skip_ts;
+	ev->skip_calls = d->skip_calls;
+	ev->skip_events = d->skip_events;
+	ev->skip_framing = d->skip_framing;
+	if (d->skip_calls)
+		ev->flags |= SEF_SKIP_ALIGNED;
+	d->skip_bytes = d->skip_ts = 0;
+	d->skip_calls = d->skip_events = d->skip_framing = 0;
+}
+
+static void send_tail(struct kernel_mirror *km, struct mirror_conn *c, const struct sock_event *ev,
+		      int dir)
+{
+	struct sock_event t = *ev;
+
+	if (!c->d[dir].tail_valid)
+		return;
+	c->d[dir].tail_valid = 0;
+	t.type = EV_SSE_TAIL;
+	t.ret = c->tail_call_len[dir];
+	t.ts_exit = c->tail_ts[dir];
+	t.stream_off = c->tail_call_off[dir];
+	t.cap_len = c->tail_len[dir];
+	t.cap_off = c->tail_call_len[dir] - 2 - c->tail_len[dir];
+	t.truncated = 0;
+	t.flags = 0;
+	t.skip_bytes = t.skip_ts = 0;
+	t.skip_calls = t.skip_events = t.skip_framing = 0;
+	send(km, &t, c->tail[dir]);
+}
+
+static void on_data(struct kernel_mirror *km, const struct sock_event *in, const char *data)
+{
+	struct mirror_conn *c = conn_of(km, in->sock_id, false);
+	int dir = in->dir & 1;
+	struct conn_dir *d = &c->d[dir];
+	struct sock_event ev = *in;
+	uint32_t events, framing;
+	bool done_only;
+
+	ev.stream_off = d->off;
+	if (in->ret > 0)
+		d->off += in->ret;
+	if (in->ret > 2) {
+		int kind = classify(data, in->ret, !in->truncated, &events, &done_only,
+				    &framing);
+
+		if (kind == CALL_MESSAGE) {
+			d->in_stream = 0;
+		} else if (kind == CALL_SSE && d->in_stream) {
+			d->skip_bytes += in->ret;
+			d->skip_calls++;
+			d->skip_events += events;
+			d->skip_framing += framing;
+			d->skip_ts = in->ts_exit;
+			if (!done_only) {
+				uint64_t end = in->ret - 2;
+				uint64_t from = end > SSE_TAIL_MAX ? end - SSE_TAIL_MAX : 0;
+
+				c->tail_len[dir] = end - from;
+				memcpy(c->tail[dir], data + from, end - from);
+				c->tail_call_off[dir] = ev.stream_off;
+				c->tail_call_len[dir] = in->ret;
+				c->tail_ts[dir] = in->ts_exit;
+				d->tail_valid = 1;
+			}
+			km->skipped++;
+			return;
+		} else if (kind == CALL_SSE) {
+			d->in_stream = 1;
+		}
+	}
+	send_tail(km, c, &ev, dir);
+	take_skips(&ev, d);
+	send(km, &ev, data);
+}
+
+static void on_close(struct kernel_mirror *km, const struct sock_event *in)
+{
+	struct mirror_conn *c = conn_of(km, in->sock_id, false);
+
+	for (int dir = 0; dir < 2; dir++) {
+		struct sock_event ev = *in;
+
+		if (!c->d[dir].skip_calls)
+			continue;
+		send_tail(km, c, &ev, dir);
+		ev.type = EV_DATA;
+		ev.ret = 0;
+		ev.dir = dir;
+		ev.flags = SEF_FLUSH;
+		ev.stream_off = c->d[dir].off;
+		ev.cap_len = 0;
+		take_skips(&ev, &c->d[dir]);
+		send(km, &ev, "");
+	}
+	conn_of(km, in->sock_id, true);
+	send(km, in, "");
+}
+
+void kernel_mirror_feed(struct kernel_mirror *km, const struct sock_event *ev, const char *data)
+{
+	switch (ev->type) {
+	case EV_DATA:
+		on_data(km, ev, data);
+		break;
+	case EV_CLOSE:
+		on_close(km, ev);
+		break;
+	case EV_ACCEPT:
+	case EV_CONNECT:
+		conn_of(km, ev->sock_id, true);
+		send(km, ev, data);
+		break;
+	default:
+		send(km, ev, data);
+	}
+}
+
+struct kernel_mirror *kernel_mirror_new(kernel_mirror_fn out, void *ctx)
+{
+	struct kernel_mirror *km = calloc(1, sizeof(*km));
+
+	if (km) {
+		km->out = out;
+		km->ctx = ctx;
+	}
+	return km;
+}
+
+void kernel_mirror_free(struct kernel_mirror *km)
+{
+	free(km);
+}
+
+uint64_t kernel_mirror_skipped(const struct kernel_mirror *km)
+{
+	return km->skipped;
+}

@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* A user-space mirror of what bpf/sock.bpf.c sends and holds back, run
+ * over recorded full-capture events: it turns them into the records the
+ * kernel would have sent (skip summaries, SSE tails, stream offsets), so
+ * tests check that the collector makes the same rows of both. */
+#ifndef SERVETRACE_KERNEL_MIRROR_H
+#define SERVETRACE_KERNEL_MIRROR_H
+
+#include <stdint.h>
+#include "sock_event.h"
+
+/* One record out: header + ev->cap_len payload bytes. */
+typedef void (*kernel_mirror_fn)(void *ctx, const struct sock_event *ev, const char *data);
+
+struct kernel_mirror;
+
+struct kernel_mirror *kernel_mirror_new(kernel_mirror_fn out, void *ctx);
+void kernel_mirror_free(struct kernel_mirror *km);
+/* A recorded event (its payload complete unless ev->truncated). */
+void kernel_mirror_feed(struct kernel_mirror *km, const struct sock_event *ev, const char *data);
+uint64_t kernel_mirror_skipped(const struct kernel_mirror *km);
+
+#endif
