@@ -144,7 +144,7 @@ for p in "${UP_PORTS[@]}"; do
 	d=$WORK/nginx-$p
 	mkdir -p "$d"
 	sed -e "s|@EXTRA_TEMP@|$extra_temp|" -e "s|@DIR@|$d|g" -e "s|@PORT@|$p|g" \
-		"$BENCH/nginx-upstream.conf.in" > "$d/nginx.conf"
+		-e "s|@WORKERS@|1|" "$BENCH/nginx-upstream.conf.in" > "$d/nginx.conf"
 	nginx -p "$d" -c "$d/nginx.conf" -e "$d/error.log" &
 	PIDS+=($!)
 	for _ in $(seq 50); do

@@ -3,11 +3,14 @@
 -- native body and a unique x-request-id per request, "wrk<tag>-<thread>-<n>".
 -- Environment: BENCH_TAG (phase tag in the ids), BENCH_DELAY_MS (pause per
 -- connection between requests: a paced, lighter load), BENCH_SAME_PROMPT=1
--- (every request carries the same prompt; by default the prompt varies).
+-- (every request carries the same prompt; by default the prompt varies),
+-- BENCH_STREAM=1 (ask for a streamed answer).
 
 local nthreads = 0
 local delay_ms = tonumber(os.getenv("BENCH_DELAY_MS") or "0")
 local same_prompt = os.getenv("BENCH_SAME_PROMPT") == "1"
+local stream = os.getenv("BENCH_STREAM") == "1" and ',"stream":true' or ''
+
 
 function setup(thread)
 	thread:set("tid", nthreads)
@@ -26,7 +29,7 @@ local function body(id)
 	if not same_prompt then
 		prompt = prompt .. " " .. id
 	end
-	return '{"text":"' .. prompt .. '","sampling_params":{"max_new_tokens":8,"temperature":0}}'
+	return '{"text":"' .. prompt .. '","sampling_params":{"max_new_tokens":8,"temperature":0}' .. stream .. '}'
 end
 
 function request()

@@ -1,0 +1,1 @@
+tools/bench/sse_upstream: tools/bench/sse_upstream.c
