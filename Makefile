@@ -50,7 +50,9 @@ PURE_OBJS  := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(PURE_SRCS))
 PLUMB_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(PLUMB_SRCS))
 
 TEST_SRCS  := $(wildcard tests/unit/test_*.c)
-TEST_OBJS  := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%.o,$(TEST_SRCS))
+# the shared fixture (event generator + pipeline) of the tests that feed events
+FIXTURE_SRCS := tests/unit/fixture.c
+TEST_OBJS  := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%.o,$(TEST_SRCS) $(FIXTURE_SRCS))
 
 .PHONY: all clean test unit loadgen-smoke e2e bench demo deps venv model tools setup
 .DELETE_ON_ERROR:
@@ -97,8 +99,9 @@ $(OUTPUT)/unit_tests: $(TEST_OBJS) $(PURE_OBJS) $(TOOL_PURE_OBJS)
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) $(TOOL_LDLIBS) -o $@
 
+# T=area or T=area/subtest runs only those (e.g. make unit T=collector/retry).
 unit: $(OUTPUT)/unit_tests
-	$(Q)$(OUTPUT)/unit_tests
+	$(Q)$(OUTPUT)/unit_tests $(if $(T),-t $(T))
 
 # Set-up: Debian packages, then SGLang + sglang-router in .venv.
 deps:
