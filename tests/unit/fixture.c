@@ -5,7 +5,7 @@
 
 #define GEN_MAX_DATA 65536
 
-static void endpoint(struct sock_endpoint *e, uint16_t port)
+void gen_endpoint(struct sock_endpoint *e, uint16_t port)
 {
 	memset(e, 0, sizeof(*e));
 	e->family = 2;		/* AF_INET */
@@ -19,8 +19,8 @@ struct gen_conn gen_conn(struct event_gen *g, uint32_t tgid, int32_t fd,
 {
 	struct gen_conn c = { .g = g, .tgid = tgid, .fd = fd, .sock_id = ++g->next_sock };
 
-	endpoint(&c.local, lport);
-	endpoint(&c.peer, pport);
+	gen_endpoint(&c.local, lport);
+	gen_endpoint(&c.peer, pport);
 	return c;
 }
 

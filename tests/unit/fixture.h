@@ -37,6 +37,8 @@ struct gen_conn {
 	uint64_t pos[2];	/* [DIR_READ], [DIR_WRITE] */
 };
 
+/* 127.0.0.1:port */
+void gen_endpoint(struct sock_endpoint *e, uint16_t port);
 /* A new socket (its own sock_id) on fd: reusing an fd number without a
  * close is what gen_conn() twice on the same fd does. */
 struct gen_conn gen_conn(struct event_gen *g, uint32_t tgid, int32_t fd,
