@@ -484,12 +484,6 @@ out:
 	return err;
 }
 
-static void hop_to_correlator(void *ctx, const char *rid, enum server_hop hop,
-			      uint64_t ts, uint32_t worker_tgid)
-{
-	correlator_note_hop(ctx, rid, hop, ts, worker_tgid);
-}
-
 /* Every stage, made and connected here. */
 static int session_build(struct session *s)
 {
@@ -521,7 +515,7 @@ static int session_build(struct session *s)
 		return -ENOMEM;
 	collector_on_exit(s->col, forget_process, s);
 	s->hops = server_hops_new(&(struct server_hops_opts){
-		.on_hop = hop_to_correlator, .ctx = s->corr, .max_rids = lim->max_rids,
+		.on_hop = correlator_hop_sink, .ctx = s->corr, .max_rids = lim->max_rids,
 	});
 	return s->hops ? 0 : -ENOMEM;
 }

@@ -124,12 +124,6 @@ static void catch_row(void *ctx, const struct timeline_row *r)
 		f->rows[f->nrows++] = *r;
 }
 
-static void hop_to_correlator(void *ctx, const char *rid, enum server_hop hop,
-			      uint64_t ts, uint32_t worker_tgid)
-{
-	correlator_note_hop(ctx, rid, hop, ts, worker_tgid);
-}
-
 #define OR(v, d) ((v) ? (v) : (d))
 
 struct fixture *fixture_setup(const struct fixture_opts *opts)
@@ -152,7 +146,7 @@ struct fixture *fixture_setup(const struct fixture_opts *opts)
 		.max_conns = OR(o->max_conns, 64),
 		.have_router = o->have_router,
 	};
-	struct server_hops_opts ho = { .on_hop = hop_to_correlator, .max_rids = OR(o->max_rids, 100) };
+	struct server_hops_opts ho = { .on_hop = correlator_hop_sink, .max_rids = OR(o->max_rids, 100) };
 
 	if (!f)
 		abort();

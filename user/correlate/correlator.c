@@ -322,6 +322,12 @@ void correlator_note_hop(struct correlator *c, const char *rid, enum server_hop 
 		h->t[hop] = ts;
 }
 
+void correlator_hop_sink(void *ctx, const char *rid, enum server_hop hop,
+			 uint64_t ts, uint32_t worker_tgid)
+{
+	correlator_note_hop(ctx, rid, hop, ts, worker_tgid);
+}
+
 /* ---- matching ------------------------------------------------------ */
 
 #define MAX_FORWARDS 16

@@ -66,6 +66,10 @@ void correlator_set_holder(struct correlator *c,
  * The first note per (rid, hop) wins, except HOP_SCHED_LAST_OUT. */
 void correlator_note_hop(struct correlator *c, const char *rid, enum server_hop hop,
 			 uint64_t ts, uint32_t worker_tgid);
+/* The same as a server_hop_fn, ctx = the correlator: what a builder gives
+ * server_hops_opts.on_hop. */
+void correlator_hop_sink(void *ctx, const char *rid, enum server_hop hop,
+			 uint64_t ts, uint32_t worker_tgid);
 /* The requests that would become rows but have not ended yet, as partial
  * rows: what is known so far filled, error "in_flight", the rest empty.
  * Nothing is consumed or counted: a view for live queries. */
