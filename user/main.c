@@ -15,6 +15,7 @@
 #include "output/clock.h"
 #include "conn/collector.h"
 #include "procs/discover.h"
+#include "procs/procfs.h"
 #include "output/output.h"
 #include "capture/recording.h"
 #include "correlate/server_hops.h"
@@ -258,7 +259,7 @@ static int trace_process(struct session *s, uint32_t pid, enum proc_role role)
 
 	if (is_traced(s, pid) || s->ntraced >= (int)(sizeof(s->traced) / sizeof(s->traced[0])))
 		return 0;
-	if (!process_alive(pid)) {
+	if (!procfs_alive(NULL, pid)) {
 		fprintf(stderr, "servetrace: process %u does not exist\n", pid);
 		return -ESRCH;
 	}
@@ -275,7 +276,7 @@ static int trace_process(struct session *s, uint32_t pid, enum proc_role role)
 	s->traced[s->ntraced++] = pid;
 	if (role == ROLE_WORKER && s->sp)
 		server_probes_track(s->sp, pid);
-	process_cmdline(pid, cmd, sizeof(cmd));
+	procfs_cmdline_text(NULL, pid, cmd, sizeof(cmd));
 	fprintf(stderr, "servetrace: tracing %s pid %u: %.80s\n",
 		role == ROLE_ROUTER ? "router" : "worker", pid, cmd);
 	return 0;
@@ -306,7 +307,7 @@ static int trace_ports(struct session *s, const uint16_t *ports, int n,
 {
 	for (int i = 0; i < n; i++) {
 		uint32_t pids[MAX_TARGETS];
-		int np = discover_listeners(ports[i], pids, MAX_TARGETS);
+		int np = discover_listeners(NULL, ports[i], pids, MAX_TARGETS);
 
 		if (!np) {
 			fprintf(stderr, "servetrace: nothing is listening on TCP port %u\n", ports[i]);
@@ -326,17 +327,17 @@ static int trace_ports(struct session *s, const uint16_t *ports, int n,
  * (a restarted worker) are picked up by the periodic rescan. */
 static int discover_all(struct session *s, bool first)
 {
-	uint32_t pids[MAX_TARGETS];
+	struct proc_info pids[MAX_TARGETS];
 	int n, found = 0;
 
-	n = discover_routers(pids, MAX_TARGETS);
+	n = discover_routers(NULL, pids, MAX_TARGETS);
 	for (int i = 0; i < n; i++, found++)
-		trace_process(s, pids[i], ROLE_ROUTER);
+		trace_process(s, pids[i].pid, ROLE_ROUTER);
 	if (n)
 		correlator_set_have_router(collector_correlator(s->col), true);
-	n = discover_workers(pids, MAX_TARGETS);
+	n = discover_workers(NULL, pids, MAX_TARGETS);
 	for (int i = 0; i < n; i++, found++)
-		trace_process(s, pids[i], ROLE_WORKER);
+		trace_process(s, pids[i].pid, ROLE_WORKER);
 	if (first && !found && env.wait) {
 		fprintf(stderr, "servetrace: no router or SGLang server yet; waiting for them\n");
 	} else if (first && !found) {
@@ -368,13 +369,13 @@ static int setup_targets(struct session *s)
 
 static bool have_router(void)
 {
-	uint32_t pids[MAX_TARGETS];
+	struct proc_info pids[MAX_TARGETS];
 
 	if (env.nrouter_pids || env.nrouter_ports)
 		return true;
 	if (env.nworker_pids || env.nworker_ports)
 		return false;
-	return discover_routers(pids, MAX_TARGETS) > 0;
+	return discover_routers(NULL, pids, MAX_TARGETS) > 0;
 }
 
 static void progress(struct session *s, const uint64_t *kc, bool final)
@@ -571,7 +572,7 @@ static int run_live(struct session *s)
 			if (s->sp)
 				server_probes_rescan(s->sp);
 			for (int i = 0; i < s->ntraced; i++)
-				if (!process_alive(s->traced[i]))
+				if (!procfs_alive(NULL, s->traced[i]))
 					forget_process(s, s->traced[i--]);
 			fflush(s->out.f);
 			if (s->record)
