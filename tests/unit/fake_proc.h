@@ -42,20 +42,29 @@ static inline void fake_mkdirs(const char *root, const char *rel)
 	}
 }
 
-static inline void fake_put(const char *root, uint32_t pid, const char *name,
-			    const char *data, size_t len)
+/* root/rel, its directory made already */
+static inline void fake_file(const char *root, const char *rel, const char *data, size_t len)
 {
 	char path[1024];
 	FILE *f;
 
-	snprintf(path, sizeof(path), "%u", pid);
-	fake_mkdirs(root, path);
-	snprintf(path, sizeof(path), "%s/%u/%s", root, pid, name);
+	snprintf(path, sizeof(path), "%s/%s", root, rel);
 	f = fopen(path, "w");
 	if (!f)
 		return;
 	fwrite(data, 1, len, f);
 	fclose(f);
+}
+
+static inline void fake_put(const char *root, uint32_t pid, const char *name,
+			    const char *data, size_t len)
+{
+	char path[1024];
+
+	snprintf(path, sizeof(path), "%u", pid);
+	fake_mkdirs(root, path);
+	snprintf(path, sizeof(path), "%u/%s", pid, name);
+	fake_file(root, path, data, len);
 }
 
 /* comm: the first 15 bytes of the title or of argv[0]'s base name. */

@@ -112,7 +112,7 @@ static void test_readers(void)
 	ASSERT_TRUE(!strncmp(path, root, strlen(root)) && strstr(path, "/7/root/usr/lib/x.so"),
 		    "through the pid's root");
 
-	fake_put(root, 0, "../net/tcp", tcp, sizeof(tcp) - 1);
+	fake_file(root, "net/tcp", tcp, sizeof(tcp) - 1);
 	fake_fd(root, 7, 3, "socket:[5551]");
 	fake_fd(root, 9, 3, "socket:[5552]");
 	fake_fd(root, 9, 4, "/dev/null");
