@@ -23,6 +23,7 @@
 #include "output/clock.h"
 #include "output/output.h"
 #include "procs/discover.h"
+#include "procs/procfs.h"
 #include "session.h"
 
 #define MAX_TARGETS SESSION_MAX_TARGETS
@@ -73,6 +74,8 @@ struct session {
 	uint32_t traced[2 * MAX_TARGETS];
 	int ntraced;
 	bool auto_discover;
+	char found[2 * MAX_TARGETS][96];	/* "router smg 1.13.0 pid N": summary */
+	int nfound;
 };
 
 static void emit_row(void *ctx, const struct timeline_row *row)
@@ -116,12 +119,13 @@ static bool is_traced(struct session *s, uint32_t pid)
 static int trace_process(struct session *s, uint32_t pid, enum proc_role role)
 {
 	struct rec_role rr = { pid, role };
-	char cmd[256];
+	struct proc_info pi;
+	char what[96], cmd[256];
 	int err;
 
 	if (is_traced(s, pid) || s->ntraced >= (int)(sizeof(s->traced) / sizeof(s->traced[0])))
 		return 0;
-	if (!process_alive(pid)) {
+	if (discover_process(NULL, pid, &pi)) {
 		fprintf(stderr, "servetrace: process %u does not exist\n", pid);
 		return -ESRCH;
 	}
@@ -138,9 +142,15 @@ static int trace_process(struct session *s, uint32_t pid, enum proc_role role)
 	s->traced[s->ntraced++] = pid;
 	if (role == ROLE_WORKER && s->sp)
 		server_probes_track(s->sp, pid);
-	process_cmdline(pid, cmd, sizeof(cmd));
-	fprintf(stderr, "servetrace: tracing %s pid %u: %.80s\n",
-		role == ROLE_ROUTER ? "router" : "worker", pid, cmd);
+	discover_version(NULL, &pi);
+	if (pi.kind == PROC_KIND_NONE)
+		snprintf(what, sizeof(what), "%s pid %u", role == ROLE_ROUTER ? "router" : "worker", pid);
+	else
+		discover_format(&pi, what, sizeof(what));
+	if (s->nfound < (int)(sizeof(s->found) / sizeof(s->found[0])))
+		snprintf(s->found[s->nfound++], sizeof(s->found[0]), "%s", what);
+	procfs_cmdline_text(NULL, pid, cmd, sizeof(cmd));
+	fprintf(stderr, "servetrace: tracing %s: %.80s\n", what, cmd);
 	return 0;
 }
 
@@ -169,7 +179,7 @@ static int trace_ports(struct session *s, const uint16_t *ports, int n,
 {
 	for (int i = 0; i < n; i++) {
 		uint32_t pids[MAX_TARGETS];
-		int np = discover_listeners(ports[i], pids, MAX_TARGETS);
+		int np = discover_listeners(NULL, ports[i], pids, MAX_TARGETS);
 
 		if (!np) {
 			fprintf(stderr, "servetrace: nothing is listening on TCP port %u\n", ports[i]);
@@ -189,21 +199,21 @@ static int trace_ports(struct session *s, const uint16_t *ports, int n,
  * (a restarted worker) are picked up by the periodic rescan. */
 static int discover_all(struct session *s, bool first)
 {
-	uint32_t pids[MAX_TARGETS];
+	struct proc_info pids[MAX_TARGETS];
 	int n, found = 0;
 
-	n = discover_routers(pids, MAX_TARGETS);
+	n = discover_routers(NULL, pids, MAX_TARGETS);
 	for (int i = 0; i < n; i++, found++)
-		trace_process(s, pids[i], ROLE_ROUTER);
+		trace_process(s, pids[i].pid, ROLE_ROUTER);
 	if (n)
 		correlator_set_have_router(s->corr, true);
-	n = discover_workers(pids, MAX_TARGETS);
+	n = discover_workers(NULL, pids, MAX_TARGETS);
 	for (int i = 0; i < n; i++, found++)
-		trace_process(s, pids[i], ROLE_WORKER);
+		trace_process(s, pids[i].pid, ROLE_WORKER);
 	if (first && !found && s->o->wait) {
-		fprintf(stderr, "servetrace: no router or SGLang server yet; waiting for them\n");
+		fprintf(stderr, "servetrace: no router or server yet; waiting for them\n");
 	} else if (first && !found) {
-		fprintf(stderr, "servetrace: found no sglang-router or SGLang server; "
+		fprintf(stderr, "servetrace: found no router (sglang-router, smg) or server (SGLang, vLLM); "
 			"name them with --router-pid/--worker-pid or --router-port/--worker-port\n");
 		return -ENOENT;
 	}
@@ -231,13 +241,13 @@ static int setup_targets(struct session *s)
 
 static bool have_router(const struct session_opts *o)
 {
-	uint32_t pids[MAX_TARGETS];
+	struct proc_info pids[MAX_TARGETS];
 
 	if (o->nrouter_pids || o->nrouter_ports)
 		return true;
 	if (o->nworker_pids || o->nworker_ports)
 		return false;
-	return discover_routers(pids, MAX_TARGETS) > 0;
+	return discover_routers(NULL, pids, MAX_TARGETS) > 0;
 }
 
 static void progress(struct session *s, const uint64_t *kc, bool final)
@@ -265,6 +275,8 @@ static void summary(struct session *s, const uint64_t *kc)
 
 #define P(label, v) fprintf(stderr, "  %-44s %llu\n", label, (unsigned long long)(v))
 	fprintf(stderr, "servetrace summary\n");
+	for (int i = 0; i < s->nfound; i++)
+		fprintf(stderr, "  traced: %s\n", s->found[i]);
 	P("rows written", rs->rows);
 	P("  router-level rows", rs->rows_router);
 	P("  node-level rows", rs->rows_node);
@@ -422,7 +434,7 @@ static void live_each_second(struct session *s, uint64_t *kc)
 	if (s->sp)
 		server_probes_rescan(s->sp);
 	for (int i = 0; i < s->ntraced; i++)
-		if (!process_alive(s->traced[i]))
+		if (!procfs_alive(NULL, s->traced[i]))
 			forget_process(s, s->traced[i--]);
 	fflush(s->out.f);
 	if (s->record)
