@@ -314,7 +314,8 @@ static void test_gap_in_data(void)
 
 
 
-static void test_dump(void)
+/* H2_DUMP=0|1 .output/unit_tests: print the events of smg_w0|smg_w1 */
+static void dump(void)
 {
 	if (!getenv("H2_DUMP"))
 		return;
@@ -327,7 +328,7 @@ void test_area_grpc(void)
 	if (!ASSERT_TRUE(!h2_fix_load(&W0, "smg_w0") && !h2_fix_load(&W1, "smg_w1") &&
 			 !h2_fix_load(&PY, "pyclient"), "fixtures load (run from the repo root)"))
 		return;
-	RUN_SUBTEST(test_dump);
+	dump();
 	RUN_SUBTEST(test_generate_calls);
 	RUN_SUBTEST(test_split_every_byte);
 	RUN_SUBTEST(test_attach_mid_connection);
