@@ -108,6 +108,7 @@ deps:
 	$(Q)tools/install_deps.sh
 venv:
 	$(Q)tools/install_python.sh
+	$(Q)tools/install_smg.sh
 # The tiny random-weight Llama the deployments serve (seeded, no download).
 model: venv
 	$(Q).venv/bin/python tools/model/gen_tiny_model.py
