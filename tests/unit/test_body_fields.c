@@ -330,6 +330,65 @@ static void test_response_not_json(void)
 	ASSERT_TRUE(rf.parsed, "still parsed");
 }
 
+/* Fuzz find: casting a JSON number outside the long long range is
+ * undefined (UBSan float-cast-overflow), and so are sums that overflow.
+ * Such a count is unknown; a huge n saturates. */
+static void test_out_of_range_numbers(void)
+{
+	struct response_fields rf;
+	struct request_fields r;
+
+	response_fields_init(&rf);
+	merge(&rf, "{\"usage\":{\"prompt_tokens\":88888888888888888885}}");
+	ASSERT_EQ(rf.prompt_tokens, -1, "2^66-ish prompt_tokens: unknown");
+	merge(&rf, "{\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":-1e300,"
+		  "\"total_tokens\":1e999}}");
+	ASSERT_EQ(rf.prompt_tokens, 5, "in range: taken");
+	ASSERT_EQ(rf.completion_tokens, -1, "-1e300: unknown");
+	ASSERT_EQ(rf.total_tokens, -1, "inf: unknown");
+	merge(&rf, "{\"usage\":{\"prompt_tokens\":9223372036854775808}}");
+	ASSERT_EQ(rf.prompt_tokens, -1, "2^63: unknown");
+	merge(&rf, "{\"usage\":{\"prompt_tokens\":4611686018427387904}}");
+	ASSERT_EQ(rf.prompt_tokens, 4611686018427387904LL, "2^62: exact");
+
+	/* A later out-of-range value replaces a known one: latest wins. */
+	response_fields_init(&rf);
+	merge(&rf, "{\"meta_info\":{\"prompt_tokens\":3,\"completion_tokens\":1}}");
+	merge(&rf, "{\"meta_info\":{\"prompt_tokens\":3,"
+		  "\"completion_tokens\":1e30}}");
+	ASSERT_EQ(rf.completion_tokens, -1, "meta_info 1e30: unknown");
+
+	/* prompt + completion past LLONG_MAX. */
+	response_fields_init(&rf);
+	merge(&rf, "{\"meta_info\":{\"prompt_tokens\":9.2e18,"
+		  "\"completion_tokens\":9.2e18}}");
+	ASSERT_EQ(rf.prompt_tokens, 9200000000000000000LL, "9.2e18 fits");
+	ASSERT_EQ(rf.total_tokens, -1, "overflowing total: unknown");
+
+	/* Batch sums that overflow stay unknown, even after a small item. */
+	response_fields_init(&rf);
+	merge(&rf, "[{\"meta_info\":{\"prompt_tokens\":9.2e18,\"completion_tokens\":1}},"
+		  "{\"meta_info\":{\"prompt_tokens\":9.2e18,\"completion_tokens\":2}},"
+		  "{\"meta_info\":{\"prompt_tokens\":1,\"completion_tokens\":3}}]");
+	ASSERT_EQ(rf.prompt_tokens, -1, "overflowing batch sum: unknown");
+	ASSERT_EQ(rf.completion_tokens, 6, "the other sum adds up");
+	ASSERT_EQ(rf.total_tokens, -1, "total of an unknown: unknown");
+
+	req("{\"prompt\":\"a\",\"max_tokens\":1e19,\"n\":1e12}", false, &r);
+	ASSERT_EQ(r.max_tokens, -1, "max_tokens 1e19: unknown");
+	ASSERT_EQ(r.n, 2147483647, "n 1e12 saturates");
+	req("{\"prompt\":\"a\",\"sampling_params\":{\"max_new_tokens\":-1e19,"
+	    "\"n\":-1e12}}", false, &r);
+	ASSERT_EQ(r.max_tokens, -1, "max_new_tokens -1e19: unknown");
+	ASSERT_EQ(r.n, -2147483647 - 1, "n -1e12 saturates");
+	req("{\"prompt\":\"a\",\"max_tokens\":1e999,\"n\":1e999}", false, &r);
+	ASSERT_EQ(r.max_tokens, -1, "max_tokens inf: unknown");
+	ASSERT_EQ(r.n, 2147483647, "n inf saturates");
+	req("{\"prompt\":\"a\",\"max_tokens\":12.9,\"n\":2.5}", false, &r);
+	ASSERT_EQ(r.max_tokens, 12, "fractions truncate");
+	ASSERT_EQ(r.n, 2, "fractional n truncates");
+}
+
 static void test_count_words(void)
 {
 	ASSERT_EQ(count_words(""), 0, "empty");
@@ -353,5 +412,6 @@ void test_area_body_fields(void)
 	RUN_SUBTEST(test_errors);
 	RUN_SUBTEST(test_batch);
 	RUN_SUBTEST(test_response_not_json);
+	RUN_SUBTEST(test_out_of_range_numbers);
 	RUN_SUBTEST(test_count_words);
 }
