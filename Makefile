@@ -139,3 +139,6 @@ clean:
 	$(Q)rm -rf $(OUTPUT) servetrace $(TOOL_BINS)
 
 -include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/user/*.d $(OUTPUT)/user/*/*.d $(OUTPUT)/tests/*.d)
+
+# Fuzzing: libFuzzer harnesses in tests/fuzz/ (make fuzz, make fuzz-build).
+include tests/fuzz/fuzz.mk
