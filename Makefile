@@ -50,7 +50,8 @@ PURE_OBJS  := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(PURE_SRCS))
 PLUMB_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(PLUMB_SRCS))
 
 TEST_SRCS  := $(wildcard tests/unit/test_*.c)
-# helpers the tests share (fixtures, the kernel mirror): no area of their own
+# helpers the tests share (the fixture: event generator + pipeline; the
+# kernel mirror): no area of their own
 TEST_LIBS  := $(filter-out $(TEST_SRCS),$(wildcard tests/unit/*.c))
 TEST_OBJS  := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%.o,$(TEST_SRCS) $(TEST_LIBS))
 
@@ -99,14 +100,16 @@ $(OUTPUT)/unit_tests: $(TEST_OBJS) $(PURE_OBJS) $(TOOL_PURE_OBJS)
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) $(TOOL_LDLIBS) -o $@
 
+# T=area or T=area/subtest runs only those (e.g. make unit T=collector/retry).
 unit: $(OUTPUT)/unit_tests
-	$(Q)$(OUTPUT)/unit_tests
+	$(Q)$(OUTPUT)/unit_tests $(if $(T),-t $(T))
 
 # Set-up: Debian packages, then SGLang + sglang-router in .venv.
 deps:
 	$(Q)tools/install_deps.sh
 venv:
 	$(Q)tools/install_python.sh
+	$(Q)tools/install_smg.sh
 # The tiny random-weight Llama the deployments serve (seeded, no download).
 model: venv
 	$(Q).venv/bin/python tools/model/gen_tiny_model.py
@@ -137,3 +140,6 @@ clean:
 	$(Q)rm -rf $(OUTPUT) servetrace $(TOOL_BINS)
 
 -include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/user/*.d $(OUTPUT)/user/*/*.d $(OUTPUT)/tests/*.d)
+
+# Fuzzing: libFuzzer harnesses in tests/fuzz/ (make fuzz, make fuzz-build).
+include tests/fuzz/fuzz.mk

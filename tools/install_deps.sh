@@ -5,6 +5,7 @@ set -euo pipefail
 
 PKGS=(
 	clang llvm libbpf-dev bpftool libelf-dev libcjson-dev zlib1g-dev	# servetrace
+	libclang-rt-14-dev							# make fuzz (sanitizer runtimes)
 	make pkg-config gcc
 	libcurl4-openssl-dev							# tools/loadgen
 	nginx-light wrk								# make bench upstream and load

@@ -30,6 +30,6 @@ fi
 make -s .output/zmq.skel.h
 cc -g -O2 -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Werror \
 	-I.output -Ibpf -Iuser -Itests/unit \
-	tests/bpf/test_zmq_uprobe.c user/capture/zmq_trace.c user/procs/sglang_procs.c user/proto/ipc.c \
+	tests/bpf/test_zmq_uprobe.c user/capture/zmq_trace.c user/procs/*.c user/proto/ipc.c user/proto/pickle.c user/proto/msgpack.c \
 	-lbpf -lelf -lz -o .output/test_zmq_uprobe
 exec .output/test_zmq_uprobe "$py" tests/bpf/zmq_peer.py

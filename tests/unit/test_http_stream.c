@@ -1119,6 +1119,34 @@ static void test_not_http(void)
 	contract_ok(&R);
 }
 
+/* Fuzz find: a NUL inside the method made strncmp match "GET" and then
+ * read methods[i][4], one byte past the literal. */
+static void test_nul_in_method(void)
+{
+#define LIT(x) { x, sizeof(x) - 1 }
+	static const struct { const char *p; size_t len; } bad[] = {
+		LIT("GET\0 / HTTP/1.1\r\n\r\n"),
+		LIT("GET\0X / HTTP/1.1\r\n\r\n"),
+		LIT("TRACE\0 / HTTP/1.1\r\n\r\n"),
+		LIT("PO\0ST / HTTP/1.1\r\n\r\n"),
+		LIT("\0 / HTTP/1.1\r\n\r\n"),
+	};
+#undef LIT
+	static const char good[] = "GET / HTTP/1.1\r\n\r\n";
+	struct http_stream s;
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		start(&s, &R, HTTP_REQUEST);
+		http_stream_feed(&s, bad[i].p, bad[i].len, bad[i].len, 1);
+		ASSERT_EQ(R.n, 0, "NUL in the method: no request");
+		http_stream_feed(&s, good, sizeof(good) - 1, sizeof(good) - 1, 2);
+		ASSERT_EQ(R.n, 1, "next piece parses");
+		ASSERT_STREQ(R.m[0].head.method, "GET", "its method");
+		contract_ok(&R);
+	}
+}
+
 static void test_bad_framing(void)
 {
 	struct http_stream s;
@@ -1247,6 +1275,7 @@ void test_area_http_stream(void)
 	RUN_SUBTEST(test_header_edge_cases);
 	RUN_SUBTEST(test_long_lines);
 	RUN_SUBTEST(test_not_http);
+	RUN_SUBTEST(test_nul_in_method);
 	RUN_SUBTEST(test_bad_framing);
 	RUN_SUBTEST(test_garbage_after_message);
 	RUN_SUBTEST(test_upgrade_101);

@@ -2,37 +2,29 @@
 /* A real recording (tests/unit/data/router_sglang.strec: sglang-router 0.3.2
  * in front of two SGLang 0.5.15 workers, 12 streaming and 12 non-streaming
  * /generate requests from tools/loadgen, made with servetrace --record)
- * replayed through the collector and the server hops, as --replay does. */
+ * replayed through the fixture's pipeline (collector, correlator, server
+ * hops), as --replay does. */
 #include <stdlib.h>
 #include <string.h>
 #include "output/clock.h"
-#include "conn/collector.h"
 #include "capture/recording.h"
-#include "correlate/server_hops.h"
+#include "fixture.h"
 #include "test.h"
 
 #define RECORDING "tests/unit/data/router_sglang.strec"
-#define MAX_ROWS 64
 
-static struct timeline_row rows[MAX_ROWS];
+static struct timeline_row rows[FIXTURE_MAX_ROWS];
 static int nrows;
-
-static void sink(void *ctx, const struct timeline_row *r)
-{
-	if (nrows < MAX_ROWS)
-		rows[nrows++] = *r;
-}
 
 static int replay(const char *path)
 {
-	struct collector_opts o = {
-		.body_limit = 65536, .max_conns = 1024,
-		.corr = { .have_router = true, .linger_ns = 300000000ULL,
-			  .orphan_ns = 10000000000ULL, .idle_ns = 600000000000ULL,
-			  .max_exchanges = 10000, .max_hop_records = 10000, .emit = sink },
-	};
-	struct collector *col = collector_new(&o);
-	struct server_hops *sh = server_hops_new(10000);
+	struct fixture *fx = fixture_setup(&(struct fixture_opts){
+		.have_router = true, .max_conns = 1024, .linger_ns = 300 * MS,
+		.orphan_ns = 10000 * MS, .idle_ns = 600000 * MS,
+		.max_exchanges = 10000, .max_hop_records = 10000, .max_rids = 10000,
+	});
+	struct collector *col = fx->col;
+	struct server_hops *sh = fx->hops;
 	FILE *f = fopen(path, "r");
 	char *buf = NULL;
 	size_t cap = 0;
@@ -43,10 +35,10 @@ static int replay(const char *path)
 	nrows = 0;
 	if (!f || recording_read_header(f, &off)) {
 		fprintf(stderr, "  cannot read %s (run from the repo root)\n", path);
+		fixture_teardown(fx);
 		return -1;
 	}
 	clock_set_offset(off);
-	correlator_set_current(collector_correlator(col));
 	while ((n = recording_read(f, &src, &buf, &cap)) > 0) {
 		if (src == REC_ROLE) {
 			const struct rec_role *r = (const void *)buf;
@@ -63,11 +55,13 @@ static int replay(const char *path)
 		} else if (src == REC_ZMQ) {
 			server_hops_handle(sh, buf, n);
 		}
-		collector_tick(col, collector_last_ts(col));
+		fixture_tick(fx, collector_last_ts(col));
 	}
 	collector_flush(col);
-	collector_free(col);
-	server_hops_free(sh);
+	correlator_flush(fx->corr);
+	nrows = fx->nrows;
+	memcpy(rows, fx->rows, sizeof(rows));
+	fixture_teardown(fx);
 	free(buf);
 	fclose(f);
 	return n == -1 ? -1 : 0;

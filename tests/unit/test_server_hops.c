@@ -4,11 +4,11 @@
  * through the rows the correlator writes for a node-level worker (main
  * 200, scheduler 201, detokenizer 202). Times are in ms; the scheduler's
  * drain ends come from fail_last_ts on message records and from
- * EV_ZMQ_LOOP records, as the kernel side sends them. */
+ * EV_ZMQ_LOOP records, as the kernel side sends them. HTTP on the worker
+ * comes from the fixture's event generator. */
 #include <stdlib.h>
 #include <string.h>
-#include "conn/collector.h"
-#include "correlate/server_hops.h"
+#include "fixture.h"
 #include "test.h"
 #include "zmq_event.h"
 
@@ -16,66 +16,39 @@
 #define MAIN 200
 #define SCHED 201
 #define DETOK 202
-#define MS 1000000ULL
 #define CAP ZMQ_DEFAULT_CAPTURE
 
-static struct timeline_row rows[16];
-static int nrows;
-static struct server_hops *sh;
+static struct fixture *fx;	/* the one set up */
+#define sh (fx->hops)
+#define rows (fx->rows)
+#define nrows (fx->nrows)
 
 static uint64_t ns(double ms)
 {
 	return (uint64_t)(ms * 1000.0 + 0.5) * 1000ULL;	/* whole microseconds */
 }
 
-static void sink(void *ctx, const struct timeline_row *r)
-{
-	if (nrows < 16)
-		rows[nrows++] = *r;
-}
-
 static const struct timeline_row *row(const char *req_id)
 {
-	for (int i = 0; i < nrows; i++)
-		if (!strcmp(rows[i].req_id, req_id))
-			return &rows[i];
-	return NULL;
+	return fixture_row(fx, req_id);
 }
 
-/* A node-level collector (the worker's requests are the rows) and hop
- * state that knows the three processes of worker MAIN. */
-static struct collector *setup(uint32_t max_rids)
+/* A node-level pipeline (the worker's requests are the rows) whose hop
+ * state knows the three processes of worker MAIN. */
+static struct fixture *setup(uint32_t max_rids)
 {
-	struct collector_opts o = {
-		.body_limit = 65536,
-		.max_conns = 64,
-		.corr = {
-			.linger_ns = 100 * MS,
-			.orphan_ns = 1000 * MS,
-			.idle_ns = 60000 * MS,
-			.max_exchanges = 100,
-			.max_hop_records = 100,
-			.emit = sink,
-		},
-	};
-	struct collector *col = collector_new(&o);
-
-	nrows = 0;
-	memset(rows, 0, sizeof(rows));
-	collector_set_role(col, MAIN, ROLE_WORKER);
-	correlator_set_current(collector_correlator(col));
-	sh = server_hops_new(max_rids);
+	fx = fixture_setup(&(struct fixture_opts){ .max_exchanges = 100, .max_rids = max_rids });
+	collector_set_role(fx->col, MAIN, ROLE_WORKER);
 	server_hops_set_proc(sh, MAIN, SGLANG_ROLE_MAIN, MAIN);
 	server_hops_set_proc(sh, SCHED, SGLANG_ROLE_SCHEDULER, MAIN);
 	server_hops_set_proc(sh, DETOK, SGLANG_ROLE_DETOKENIZER, MAIN);
-	return col;
+	return fx;
 }
 
-static void teardown(struct collector *col)
+static void teardown(struct fixture *f)
 {
-	collector_free(col);
-	server_hops_free(sh);
-	sh = NULL;
+	fixture_teardown(f);
+	fx = NULL;
 }
 
 /* ---- payloads ------------------------------------------------------ */
@@ -195,34 +168,19 @@ static void zloop(double gap_start, double gap_end)
 
 /* ---- HTTP on the worker -------------------------------------------- */
 
-static void http(struct collector *col, int fd, int dir, double t, const char *data)
+/* One syscall of MAIN on its connection fd (127.0.0.1:30001 from
+ * :40000+fd), at t ms. */
+static void http(struct fixture *f, int fd, int dir, double t, const char *data)
 {
-	static char buf[sizeof(struct sock_event) + 8192];
-	struct sock_event *e = (struct sock_event *)buf;
-	size_t n = strlen(data);
+	struct gen_conn c = gen_conn(&f->gen, MAIN, fd, 30001, 40000 + fd);
 
-	memset(e, 0, sizeof(*e));
-	e->type = EV_DATA;
-	e->tgid = MAIN;
-	e->tid = MAIN;
-	e->fd = fd;
-	e->sock_id = 0x100 + fd;
-	e->local.family = e->peer.family = 2;
-	e->local.addr[0] = e->peer.addr[0] = 127;
-	e->local.addr[3] = e->peer.addr[3] = 1;
-	e->local.port = 30001;
-	e->peer.port = 40000 + fd;
-	e->dir = dir;
-	e->ts_enter = ns(t);
-	e->ts_exit = ns(t) + 1000;
-	e->ret = n;
-	e->cap_len = n;
-	memcpy(buf + sizeof(*e), data, n);
-	collector_handle(col, e, buf + sizeof(*e));
+	c.sock_id = 0x100 + fd;		/* the same socket on every call */
+	gen_at(&f->gen, ns(t));
+	gen_data(&c, dir, data, (long)strlen(data));
 }
 
 /* A /generate request with body rid (NULL: none, SGLang picks it). */
-static void request(struct collector *col, int fd, double t, const char *path,
+static void request(struct fixture *f, int fd, double t, const char *path,
 		    const char *rid, bool stream)
 {
 	char body[512], req[1024];
@@ -238,7 +196,7 @@ static void request(struct collector *col, int fd, double t, const char *path,
 			 stream ? "true" : "false");
 	snprintf(req, sizeof(req), "POST %s HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
 		 "content-length: %zu\r\n\r\n%s", path, strlen(body), body);
-	http(col, fd, DIR_READ, t, req);
+	http(f, fd, DIR_READ, t, req);
 }
 
 static void chunk(char *out, const char *data)
@@ -248,12 +206,12 @@ static void chunk(char *out, const char *data)
 
 /* SSE response: headers at t_head, one token event at t_tok, end at t_end;
  * id = SGLang's rid as meta_info.id or the OpenAI id. */
-static void sse_response(struct collector *col, int fd, double t_head, double t_tok,
+static void sse_response(struct fixture *f, int fd, double t_head, double t_tok,
 			 double t_end, const char *id, bool openai)
 {
 	char ev[512], c[600];
 
-	http(col, fd, DIR_WRITE, t_head, "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+	http(f, fd, DIR_WRITE, t_head, "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
 	     "transfer-encoding: chunked\r\n\r\n");
 	if (openai)
 		snprintf(ev, sizeof(ev), "data: {\"id\":\"%s\",\"object\":\"chat.completion.chunk\","
@@ -262,13 +220,13 @@ static void sse_response(struct collector *col, int fd, double t_head, double t_
 		snprintf(ev, sizeof(ev), "data: {\"text\":\"x\",\"meta_info\":{\"id\":\"%s\","
 			 "\"completion_tokens\":1}}\n\n", id);
 	chunk(c, ev);
-	http(col, fd, DIR_WRITE, t_tok, c);
+	http(f, fd, DIR_WRITE, t_tok, c);
 	chunk(c, "data: [DONE]\n\n");
 	strcat(c, "0\r\n\r\n");
-	http(col, fd, DIR_WRITE, t_end, c);
+	http(f, fd, DIR_WRITE, t_end, c);
 }
 
-static void json_response(struct collector *col, int fd, double t, const char *id)
+static void json_response(struct fixture *f, int fd, double t, const char *id)
 {
 	char body[256], resp[512];
 
@@ -276,12 +234,12 @@ static void json_response(struct collector *col, int fd, double t, const char *i
 		 "\"prompt_tokens\":5,\"completion_tokens\":4}}", id);
 	snprintf(resp, sizeof(resp), "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
 		 "content-length: %zu\r\n\r\n%s", strlen(body), body);
-	http(col, fd, DIR_WRITE, t, resp);
+	http(f, fd, DIR_WRITE, t, resp);
 }
 
-static void done(struct collector *col)
+static void done(struct fixture *f)
 {
-	collector_tick(col, 10000 * MS);
+	fixture_tick(f, 10000 * MS);
 }
 
 /* ---- subtests ------------------------------------------------------ */
@@ -289,12 +247,12 @@ static void done(struct collector *col)
 /* Every hop of a streaming request, from main to scheduler and back. */
 static void test_stream_hops(void)
 {
-	struct collector *col = setup(100);
+	struct fixture *f = setup(100);
 	struct payload tok = load("tok_stream.pickle"), out = load("out_one.pickle");
 	struct payload strs = load("str_two.pickle");
 	const struct timeline_row *r;
 
-	request(col, 7, 1, "/generate", FIX_RID, true);
+	request(f, 7, 1, "/generate", FIX_RID, true);
 	zmsg(MAIN, SEND, 2, tok, 0, 0);
 	/* the scheduler spun before it (drain end 2.5, before the receive) */
 	zmsg(SCHED, RECV, 3, tok, 40, 2.5);
@@ -302,8 +260,8 @@ static void test_stream_hops(void)
 	zmsg(SCHED, SEND, 9, out, 2, 3.4);
 	zmsg(DETOK, RECV, 9.2, out, 0, 0);
 	zmsg(SCHED, SEND, 12, out, 1, 9.5);
-	sse_response(col, 7, 1.5, 10, 13, FIX_RID, false);
-	done(col);
+	sse_response(f, 7, 1.5, 10, 13, FIX_RID, false);
+	done(f);
 
 	r = row(FIX_RID);
 	if (!ASSERT_TRUE(r, "row written"))
@@ -323,11 +281,11 @@ static void test_stream_hops(void)
 
 	/* BatchStrOutput: detokenizer send and main receive, per rid */
 	nrows = 0;
-	request(col, 8, 20, "/generate", "r-two", true);
+	request(f, 8, 20, "/generate", "r-two", true);
 	zmsg(DETOK, SEND, 21, strs, 0, 0);
 	zmsg(MAIN, RECV, 21.3, strs, 0, 0);
-	sse_response(col, 8, 20.5, 22, 23, "r-two", false);
-	done(col);
+	sse_response(f, 8, 20.5, 22, 23, "r-two", false);
+	done(f);
 	r = row("r-two");
 	if (ASSERT_TRUE(r, "second row")) {
 		ASSERT_EQ(r->detokenizer_send_time, ns(21), "detokenizer sends BatchStrOutput");
@@ -339,7 +297,7 @@ out:
 	free(tok.p);
 	free(out.p);
 	free(strs.p);
-	teardown(col);
+	teardown(f);
 }
 
 /* The drain end comes from fail_last_ts on a message record, or from an
@@ -359,19 +317,19 @@ static void test_drain_end_sources(void)
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct collector *col = setup(100);
+		struct fixture *f = setup(100);
 		struct payload tok = with_rid("tok_stream.pickle", FIX_RID, cases[i].rid);
 		struct payload out = with_rid("out_one.pickle", FIX_RID, cases[i].rid);
 		const struct timeline_row *r;
 		char what[96];
 
-		request(col, 7, 1, "/generate", cases[i].rid, true);
+		request(f, 7, 1, "/generate", cases[i].rid, true);
 		zmsg(SCHED, RECV, 3, tok, 10, 2.9);
 		if (cases[i].loop_start)
 			zloop(cases[i].loop_start, 8.0);
 		zmsg(SCHED, SEND, 9, out, cases[i].out_fail_last ? 2 : 0, cases[i].out_fail_last);
-		sse_response(col, 7, 1.5, 10, 11, cases[i].rid, false);
-		done(col);
+		sse_response(f, 7, 1.5, 10, 11, cases[i].rid, false);
+		done(f);
 		r = row(cases[i].rid);
 		snprintf(what, sizeof(what), "case %zu: queue end", i);
 		if (ASSERT_TRUE(r, "row written")) {
@@ -380,7 +338,7 @@ static void test_drain_end_sources(void)
 		}
 		free(tok.p);
 		free(out.p);
-		teardown(col);
+		teardown(f);
 	}
 }
 
@@ -389,7 +347,7 @@ static void test_drain_end_sources(void)
  * streaming request received before it (fcfs); first token empty. */
 static void test_nostream_fcfs(void)
 {
-	struct collector *col = setup(100);
+	struct fixture *f = setup(100);
 	struct payload tok_a = with_rid("tok_stream.pickle", FIX_RID, "servetrace-rid-000A");
 	struct payload out_a = with_rid("out_one.pickle", FIX_RID, "servetrace-rid-000A");
 	struct payload tok_b = nostream(with_rid("tok_stream.pickle", FIX_RID, "servetrace-rid-000B"));
@@ -398,8 +356,8 @@ static void test_nostream_fcfs(void)
 	struct payload out_c = with_rid("out_one.pickle", FIX_RID, "servetrace-rid-000C");
 	const struct timeline_row *a, *b, *c;
 
-	request(col, 7, 1, "/generate", "servetrace-rid-000A", true);
-	request(col, 8, 1.1, "/generate", "servetrace-rid-000B", false);
+	request(f, 7, 1, "/generate", "servetrace-rid-000A", true);
+	request(f, 8, 1.1, "/generate", "servetrace-rid-000B", false);
 	/* A (stream) then B (not) arrive in one drain, which ends at 4; A
 	 * waits (no room) through an iteration and leaves at the drain end
 	 * 12; B, behind it, cannot leave earlier. */
@@ -409,16 +367,16 @@ static void test_nostream_fcfs(void)
 	zloop(12, 19);
 	zmsg(SCHED, SEND, 20, out_a, 0, 0);
 	/* C (not streaming) arrives later, alone: first drain end after it */
-	request(col, 9, 24, "/generate", "servetrace-rid-000C", false);
+	request(f, 9, 24, "/generate", "servetrace-rid-000C", false);
 	zmsg(SCHED, RECV, 25, tok_c, 3, 21);
 	zloop(25.3, 30);
 	/* B and C finish together */
 	zmsg(SCHED, SEND, 40, out_b, 1, 39.5);
 	zmsg(SCHED, SEND, 40.1, out_c, 0, 0);
-	sse_response(col, 7, 1.5, 21, 41, "servetrace-rid-000A", false);
-	json_response(col, 8, 42, "servetrace-rid-000B");
-	json_response(col, 9, 42.5, "servetrace-rid-000C");
-	done(col);
+	sse_response(f, 7, 1.5, 21, 41, "servetrace-rid-000A", false);
+	json_response(f, 8, 42, "servetrace-rid-000B");
+	json_response(f, 9, 42.5, "servetrace-rid-000C");
+	done(f);
 
 	a = row("servetrace-rid-000A");
 	b = row("servetrace-rid-000B");
@@ -441,7 +399,7 @@ out:
 	free(out_b.p);
 	free(tok_c.p);
 	free(out_c.p);
-	teardown(col);
+	teardown(f);
 }
 
 /* The same with SGLANG_USE_PICKLE_IPC=0: msgpack payloads. The parser
@@ -450,15 +408,15 @@ out:
  * lean on: B's queue end stays at the first drain end (a lower bound). */
 static void test_msgpack(void)
 {
-	struct collector *col = setup(100);
+	struct fixture *f = setup(100);
 	struct payload tok_a = with_rid("tok_stream.msgpack", FIX_RID, "servetrace-rid-000A");
 	struct payload out_a = with_rid("out_one.msgpack", FIX_RID, "servetrace-rid-000A");
 	struct payload tok_b = with_rid("tok_stream.msgpack", FIX_RID, "servetrace-rid-000B");
 	struct payload out_b = with_rid("out_one.msgpack", FIX_RID, "servetrace-rid-000B");
 	const struct timeline_row *a, *b;
 
-	request(col, 7, 1, "/generate", "servetrace-rid-000A", true);
-	request(col, 8, 1.1, "/generate", "servetrace-rid-000B", false);
+	request(f, 7, 1, "/generate", "servetrace-rid-000A", true);
+	request(f, 8, 1.1, "/generate", "servetrace-rid-000B", false);
 	zmsg(MAIN, SEND, 2, tok_a, 0, 0);
 	zmsg(SCHED, RECV, 3, tok_a, 5, 2.8);
 	zmsg(SCHED, RECV, 3.5, tok_b, 0, 0);
@@ -466,9 +424,9 @@ static void test_msgpack(void)
 	zloop(12, 19);
 	zmsg(SCHED, SEND, 20, out_a, 0, 0);
 	zmsg(SCHED, SEND, 40, out_b, 1, 39.5);
-	sse_response(col, 7, 1.5, 21, 41, "servetrace-rid-000A", false);
-	json_response(col, 8, 42, "servetrace-rid-000B");
-	done(col);
+	sse_response(f, 7, 1.5, 21, 41, "servetrace-rid-000A", false);
+	json_response(f, 8, 42, "servetrace-rid-000B");
+	done(f);
 
 	a = row("servetrace-rid-000A");
 	b = row("servetrace-rid-000B");
@@ -487,22 +445,22 @@ out:
 	free(out_a.p);
 	free(tok_b.p);
 	free(out_b.p);
-	teardown(col);
+	teardown(f);
 }
 
 /* OpenAI chat: the router drops the body rid, SGLang makes its own and
  * returns it as the id; the hops are found under it. */
 static void test_rid_from_response(void)
 {
-	struct collector *col = setup(100);
+	struct fixture *f = setup(100);
 	struct payload tok = load("tok_stream.pickle"), out = load("out_one.pickle");
 	const struct timeline_row *r;
 
-	request(col, 7, 1, "/v1/chat/completions", NULL, true);
+	request(f, 7, 1, "/v1/chat/completions", NULL, true);
 	zmsg(SCHED, RECV, 3, tok, 1, 2);
 	zmsg(SCHED, SEND, 9, out, 1, 3.3);
-	sse_response(col, 7, 10, 10, 11, FIX_RID, true);
-	done(col);
+	sse_response(f, 7, 10, 10, 11, FIX_RID, true);
+	done(f);
 	r = nrows == 1 ? &rows[0] : NULL;
 	if (ASSERT_TRUE(r, "one row")) {
 		ASSERT_STREQ(r->sglang_rid, FIX_RID, "hops under the response id");
@@ -512,35 +470,35 @@ static void test_rid_from_response(void)
 	}
 	free(tok.p);
 	free(out.p);
-	teardown(col);
+	teardown(f);
 }
 
 /* /health_generate requests (rid HEALTH_CHECK_<hex>) are nobody's. */
 static void test_health_check_ignored(void)
 {
-	struct collector *col = setup(100);
+	struct fixture *f = setup(100);
 	struct payload tok = with_rid("tok_stream.pickle", FIX_RID, "HEALTH_CHECK_0a1b2c");
 	struct payload out = with_rid("out_one.pickle", FIX_RID, "HEALTH_CHECK_0a1b2c");
-	uint64_t hops0 = correlator_stats(collector_correlator(col))->hops;
+	uint64_t hops0 = fixture_corr_stats(f)->hops;
 
 	zmsg(MAIN, SEND, 1, tok, 0, 0);
 	zmsg(SCHED, RECV, 2, tok, 1, 1.5);
 	zmsg(SCHED, SEND, 5, out, 1, 2.5);
 	ASSERT_EQ(server_hops_stats(sh)->health_checks, 3, "each health-check rid counted");
-	ASSERT_EQ(correlator_stats(collector_correlator(col))->hops, hops0, "no hop noted");
+	ASSERT_EQ(fixture_corr_stats(f)->hops, hops0, "no hop noted");
 	ASSERT_EQ(server_hops_stats(sh)->no_recv_seen, 0, "no state made for it");
 	free(tok.p);
 	free(out.p);
-	teardown(col);
+	teardown(f);
 }
 
 /* Records of a pid nobody named are counted, not used; so are those of a
  * process forgotten (exited). */
 static void test_unknown_pids(void)
 {
-	struct collector *col = setup(100);
+	struct fixture *f = setup(100);
 	struct payload tok = load("tok_stream.pickle");
-	uint64_t hops0 = correlator_stats(collector_correlator(col))->hops;
+	uint64_t hops0 = fixture_corr_stats(f)->hops;
 
 	zmsg(999, RECV, 1, tok, 0, 0);
 	ASSERT_EQ(server_hops_stats(sh)->unknown_proc, 1, "unknown pid counted");
@@ -548,16 +506,16 @@ static void test_unknown_pids(void)
 	server_hops_forget_proc(sh, SCHED);
 	zmsg(SCHED, RECV, 2, tok, 0, 0);
 	ASSERT_EQ(server_hops_stats(sh)->unknown_proc, 2, "forgotten pid counted");
-	ASSERT_EQ(correlator_stats(collector_correlator(col))->hops, hops0, "no hop noted");
+	ASSERT_EQ(fixture_corr_stats(f)->hops, hops0, "no hop noted");
 	free(tok.p);
-	teardown(col);
+	teardown(f);
 }
 
 /* What is lost is counted: outputs cut at the capture size, outputs of
  * requests received before tracing, rid states beyond the limit. */
 static void test_losses_counted(void)
 {
-	struct collector *col = setup(100);
+	struct fixture *f = setup(100);
 	struct payload big = load("out_big.pickle");
 	struct payload out = load("out_one.pickle");
 	static const char *rids[] = { "servetrace-rid-000x", "servetrace-rid-000y",
@@ -568,13 +526,13 @@ static void test_losses_counted(void)
 	zmsg(SCHED, SEND, 1, big, 0, 0);
 	ASSERT_EQ(server_hops_stats(sh)->truncated_rids, 1, "cut batch output counted");
 	ASSERT_TRUE(server_hops_stats(sh)->no_recv_seen > 0, "its captured rids still noted");
-	teardown(col);
+	teardown(f);
 
-	col = setup(2);
-	hops0 = correlator_stats(collector_correlator(col))->hops;
+	f = setup(2);
+	hops0 = fixture_corr_stats(f)->hops;
 	zmsg(SCHED, SEND, 2, out, 1, 1.5);
 	ASSERT_EQ(server_hops_stats(sh)->no_recv_seen, 1, "output of a request received untraced");
-	ASSERT_EQ(correlator_stats(collector_correlator(col))->hops - hops0, 2,
+	ASSERT_EQ(fixture_corr_stats(f)->hops - hops0, 2,
 		  "its first and last output still noted");
 	for (int i = 0; i < 3; i++) {
 		struct payload tok = with_rid("tok_stream.pickle", FIX_RID, rids[i]);
@@ -585,7 +543,7 @@ static void test_losses_counted(void)
 	ASSERT_EQ(server_hops_stats(sh)->rid_states_evicted, 2, "two of four states evicted (limit 2)");
 	free(big.p);
 	free(out.p);
-	teardown(col);
+	teardown(f);
 }
 
 void test_area_server_hops(void)

@@ -6,7 +6,8 @@
 #include <string.h>
 #include "capture/recording.h"
 #include "conn/collector.h"
-#include "correlate/server_hops.h"
+#include "correlate/correlator.h"
+#include "fixture.h"
 #include "kernel_mirror.h"
 #include "output/clock.h"
 #include "output/output.h"
@@ -51,24 +52,15 @@ static void test_chunk_head(void)
 #define RECORDING "tests/unit/data/router_sglang.strec"
 
 struct run {
-	struct collector *col;
-	struct output out;
-	char *text;
-	size_t len;
-	FILE *f;
+	struct fixture *fx;
 };
-
-static void emit(void *ctx, const struct timeline_row *r)
-{
-	output_row(ctx, r);
-}
 
 static void to_collector(void *ctx, const struct sock_event *ev, const char *data)
 {
 	struct run *r = ctx;
 
-	collector_handle(r->col, ev, data);
-	collector_tick(r->col, collector_last_ts(r->col));
+	collector_handle(r->fx->col, ev, data);
+	fixture_tick(r->fx, collector_last_ts(r->fx->col));
 }
 
 /* Replays the recording's socket events, through the mirror or not, and
@@ -76,16 +68,11 @@ static void to_collector(void *ctx, const struct sock_event *ev, const char *dat
 static char *replay_csv(bool mirrored, uint64_t *skipped)
 {
 	struct run r = {};
-	struct collector_opts o = {
-		.body_limit = 65536, .max_conns = 1024,
-		.corr = { .have_router = true, .linger_ns = 300000000ULL,
-			  .orphan_ns = 10000000000ULL, .idle_ns = 600000000000ULL,
-			  .max_exchanges = 10000, .max_hop_records = 10000, .emit = emit },
-	};
 	struct kernel_mirror *km = NULL;
-	FILE *f = fopen(RECORDING, "r");
-	char *buf = NULL;
-	size_t cap = 0;
+	FILE *f = fopen(RECORDING, "r"), *csv;
+	struct output out;
+	char *buf = NULL, *text = NULL;
+	size_t cap = 0, len = 0;
 	uint32_t src;
 	int64_t off;
 	long n;
@@ -93,10 +80,11 @@ static char *replay_csv(bool mirrored, uint64_t *skipped)
 	if (!f || recording_read_header(f, &off))
 		return NULL;
 	clock_set_offset(off);
-	r.f = open_memstream(&r.text, &r.len);
-	output_init(&r.out, r.f, OUT_CSV);
-	o.corr.emit_ctx = &r.out;
-	r.col = collector_new(&o);
+	r.fx = fixture_setup(&(struct fixture_opts){
+		.have_router = true, .max_conns = 1024, .linger_ns = 300 * MS,
+		.orphan_ns = 10000 * MS, .idle_ns = 600000 * MS,
+		.max_exchanges = 10000, .max_hop_records = 10000, .max_rids = 10000,
+	});
 	if (mirrored)
 		km = kernel_mirror_new(to_collector, &r);
 	while ((n = recording_read(f, &src, &buf, &cap)) > 0) {
@@ -105,23 +93,28 @@ static char *replay_csv(bool mirrored, uint64_t *skipped)
 		if (src == REC_ROLE) {
 			const struct rec_role *rr = (const void *)buf;
 
-			collector_set_role(r.col, rr->tgid, rr->role);
+			collector_set_role(r.fx->col, rr->tgid, rr->role);
 		} else if (src == REC_SOCK && km) {
 			kernel_mirror_feed(km, ev, (const char *)(ev + 1));
 		} else if (src == REC_SOCK) {
 			to_collector(&r, ev, (const char *)(ev + 1));
 		}
 	}
-	collector_flush(r.col);
-	output_finish(&r.out);
+	collector_flush(r.fx->col);
+	correlator_flush(r.fx->corr);
+	csv = open_memstream(&text, &len);
+	output_init(&out, csv, OUT_CSV);
+	for (int i = 0; i < r.fx->nrows; i++)
+		output_row(&out, &r.fx->rows[i]);
+	output_finish(&out);
+	fclose(csv);
 	if (skipped)
 		*skipped = km ? kernel_mirror_skipped(km) : 0;
-	collector_free(r.col);
+	fixture_teardown(r.fx);
 	kernel_mirror_free(km);
 	free(buf);
 	fclose(f);
-	fclose(r.f);
-	return r.text;
+	return text;
 }
 
 static void test_mirror_rows_equal_full_capture(void)

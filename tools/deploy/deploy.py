@@ -1,6 +1,10 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-"""Bring a local SGLang deployment (N CPU workers behind sglang-router) up or down.
+"""Bring a local SGLang deployment (N CPU workers behind a router) up or down.
+
+Routers: sglang-router (.venv/router) or smg (.venv-smg), see ROUTERS. Workers:
+SGLang over HTTP, or with --grpc SGLang --grpc-mode (smg only), see ENGINES;
+an engine is a small class, so another engine is one more entry.
 
 Called by tools/deploy/up.sh and down.sh; standard library only.
 
@@ -25,7 +29,7 @@ import urllib.error
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-POLICIES = ["round_robin", "cache_aware", "random", "power_of_two"]
+POLICIES = ["round_robin", "cache_aware", "random", "power_of_two"]  # both routers have these
 
 
 def log(msg):
@@ -90,12 +94,13 @@ def group_members(pgids):
     the command line), so a stale state file never reaches a reused pgid."""
     pgids = set(pgids)
     venv = os.environ.get("SERVETRACE_VENV", os.path.join(ROOT, ".venv"))
+    marks = ["sglang", "smg::", venv] + [r.venv() for r in ROUTERS.values()]
     out = []
     for p in all_pids():
         st = proc_stat(p)
         if st and st[2] in pgids:
             cl = cmdline(p)
-            if "sglang" in cl or venv in cl:
+            if any(m in cl for m in marks):
                 out.append(p)
     return sorted(out)
 
@@ -174,38 +179,117 @@ def http_status(url, timeout=2.0):
 
 def venv_paths(args):
     venv = os.environ.get("SERVETRACE_VENV", os.path.join(ROOT, ".venv"))
-    router_venv = os.environ.get("SERVETRACE_ROUTER_VENV", os.path.join(venv, "router"))
-    return venv, router_venv
+    return venv, ROUTERS[args.router].venv()
 
 
-def worker_cmd(args, venv, port):
-    cmd = [os.path.join(venv, "bin", "python"), "-m", "sglang.launch_server",
-           "--model-path", args.model, "--host", args.host, "--port", str(port),
-           "--device", "cpu",
-           "--attention-backend", "torch_native",
-           "--sampling-backend", "pytorch",
-           "--disable-overlap-schedule",
-           "--disable-cuda-graph",
-           "--max-total-tokens", str(args.max_total_tokens)]
-    if args.sleep_on_idle:
-        cmd.append("--sleep-on-idle")
-    if args.enable_metrics:
-        cmd.append("--enable-metrics")
-    for extra in args.worker_arg:
-        cmd += shlex.split(extra)
-    return cmd
+# Engines: how a worker starts, which ports it binds, when it is ready.
+class SglangEngine:
+    """SGLang over HTTP (OpenAI + /generate on the worker port)."""
+    name = "sglang"
+    scheme = "http"
+
+    def cmd(self, args, venv, port, index):
+        cmd = [os.path.join(venv, "bin", "python"), "-m", "sglang.launch_server",
+               "--model-path", args.model, "--host", args.host, "--port", str(port),
+               "--device", "cpu",
+               "--attention-backend", "torch_native",
+               "--sampling-backend", "pytorch",
+               "--disable-overlap-schedule",
+               "--disable-cuda-graph",
+               "--max-total-tokens", str(args.max_total_tokens)]
+        if args.sleep_on_idle:
+            cmd.append("--sleep-on-idle")
+        if args.enable_metrics:
+            cmd.append("--enable-metrics")
+        for extra in args.worker_arg:
+            cmd += shlex.split(extra)
+        return cmd
+
+    def extra_ports(self, args, port, index):
+        """{port: what} the worker binds besides its own port."""
+        return {}
+
+    def wait_ready(self, name, proc, args, port, log_path, deadline):
+        wait_healthy(name, proc, f"http://{args.host}:{port}/health", log_path, deadline)
 
 
-def router_cmd(args, router_venv, worker_urls):
-    cmd = [os.path.join(router_venv, "bin", "python"), "-m", "sglang_router.launch_router",
-           "--worker-urls", *worker_urls,
-           "--policy", args.policy,
-           "--host", args.host, "--port", str(args.router_port),
-           "--prometheus-host", args.host,
-           "--prometheus-port", str(args.router_metrics_port)]
-    for extra in args.router_arg:
-        cmd += shlex.split(extra)
-    return cmd
+class SglangGrpcEngine(SglangEngine):
+    """SGLang --grpc-mode (smg-grpc-servicer): gRPC on the worker port, an
+    aiohttp sidecar (/metrics, profiling) on a second port, no HTTP API and
+    no detokenizer process (smg detokenizes)."""
+    name = "sglang-grpc"
+    scheme = "grpc"
+    READY_LINE = "The server is fired up and ready to roll!"
+
+    def sidecar_port(self, args, index):
+        # SGLang's default is port + 1, the next worker's port here.
+        return args.worker_port + args.workers + index
+
+    def cmd(self, args, venv, port, index):
+        return super().cmd(args, venv, port, index) + [
+            "--grpc-mode", "--grpc-http-sidecar-port", str(self.sidecar_port(args, index))]
+
+    def extra_ports(self, args, port, index):
+        return {self.sidecar_port(args, index): f"worker {index} gRPC sidecar"}
+
+    def wait_ready(self, name, proc, args, port, log_path, deadline):
+        # gRPC health needs a gRPC client; the servicer logs this line after its warm-up.
+        wait_log_line(name, proc, self.READY_LINE, log_path, deadline)
+
+
+ENGINES = {"sglang": SglangEngine(), "sglang-grpc": SglangGrpcEngine()}
+
+
+def engine_of(args):
+    return ENGINES["sglang-grpc" if args.grpc else "sglang"]
+
+
+# Routers: where they are installed and how they are launched.
+class SglangRouter:
+    name = "sglang-router"
+    title = "sglang::router"
+    install = "tools/install_python.sh"
+
+    def venv(self):
+        venv = os.environ.get("SERVETRACE_VENV", os.path.join(ROOT, ".venv"))
+        return os.environ.get("SERVETRACE_ROUTER_VENV", os.path.join(venv, "router"))
+
+    def cmd(self, args, worker_urls):
+        cmd = [os.path.join(self.venv(), "bin", "python"), "-m", "sglang_router.launch_router",
+               "--worker-urls", *worker_urls,
+               "--policy", args.policy,
+               "--host", args.host, "--port", str(args.router_port),
+               "--prometheus-host", args.host,
+               "--prometheus-port", str(args.router_metrics_port)]
+        for extra in args.router_arg:
+            cmd += shlex.split(extra)
+        return cmd
+
+
+class SmgRouter(SglangRouter):
+    """smg (Shepherd Model Gateway) 1.13: HTTP/1.1 to http:// workers, gRPC
+    to grpc:// ones. OpenAI requests are routed by model name (the workers'
+    --model-path here)."""
+    name = "smg"
+    title = "smg::router"
+    install = "tools/install_smg.sh"
+
+    def venv(self):
+        return os.environ.get("SERVETRACE_SMG_VENV", os.path.join(ROOT, ".venv-smg"))
+
+    def cmd(self, args, worker_urls):
+        cmd = [os.path.join(self.venv(), "bin", "smg"), "launch",
+               "--worker-urls", *worker_urls,
+               "--policy", args.policy,
+               "--host", args.host, "--port", str(args.router_port),
+               "--prometheus-host", args.host,
+               "--prometheus-port", str(args.router_metrics_port)]
+        for extra in args.router_arg:
+            cmd += shlex.split(extra)
+        return cmd
+
+
+ROUTERS = {"sglang-router": SglangRouter(), "smg": SmgRouter()}
 
 
 def spawn(cmd, env, log_path):
@@ -225,6 +309,24 @@ def wait_healthy(name, proc, url, log_path, deadline):
             return
         if time.monotonic() > deadline:
             raise DeployError(f"{name} (pid {proc.pid}) did not answer {url} with 200 in time; "
+                              f"last lines of {log_path}:\n{tail(log_path)}")
+        time.sleep(0.5)
+
+
+def wait_log_line(name, proc, line, log_path, deadline):
+    while True:
+        if proc.poll() is not None:
+            raise DeployError(f"{name} (pid {proc.pid}) exited with status {proc.returncode} "
+                              f"before it logged '{line}'; last lines of {log_path}:\n"
+                              f"{tail(log_path)}")
+        try:
+            with open(log_path, errors="replace") as f:
+                if line in f.read():
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise DeployError(f"{name} (pid {proc.pid}) did not log '{line}' in time; "
                               f"last lines of {log_path}:\n{tail(log_path)}")
         time.sleep(0.5)
 
@@ -273,6 +375,8 @@ def write_state(run_dir, state):
         "DEPLOY_ENABLE_METRICS": int(state["enable_metrics"]),
         "DEPLOY_IPC": state["ipc"],
         "DEPLOY_MODEL": state["model"],
+        "DEPLOY_ROUTER": state["router"]["kind"] if state["router"] else "",
+        "DEPLOY_ENGINE": state["engine"],
         "TARGET_URL": state["target_url"],
         "WORKER_COUNT": len(state["workers"]),
         "WORKER_URLS": " ".join(w["url"] for w in state["workers"]),
@@ -320,17 +424,27 @@ def cmd_up(args):
                           f"(pids {sorted(old)}): run tools/deploy/down.sh first")
     if not os.path.exists(os.path.join(venv, "bin", "python")):
         raise DeployError(f"no venv at {venv}: run tools/install_python.sh")
+    router_kind = ROUTERS[args.router]
+    engine = engine_of(args)
     if not args.no_router and not os.path.exists(os.path.join(router_venv, "bin", "python")):
-        raise DeployError(f"no router venv at {router_venv}: run tools/install_python.sh")
+        raise DeployError(f"no {router_kind.name} venv at {router_venv}: run {router_kind.install}")
+    if args.grpc and args.router != "smg" and not args.no_router:
+        raise DeployError("--grpc needs --router smg (sglang-router talks HTTP only)")
     if not os.path.exists(os.path.join(args.model, "config.json")):
         raise DeployError(f"no model at {args.model}: run "
                           f"{venv}/bin/python tools/model/gen_tiny_model.py")
     worker_ports = [args.worker_port + i for i in range(args.workers)]
     ports = {p: f"worker {i}" for i, p in enumerate(worker_ports)}
+    n_ports = len(ports)
+    for i, p in enumerate(worker_ports):
+        extra = engine.extra_ports(args, p, i)
+        ports.update(extra)
+        n_ports += len(extra)
     if not args.no_router:
         ports[args.router_port] = "router"
         ports[args.router_metrics_port] = "router Prometheus"
-    if len(ports) != len(worker_ports) + (0 if args.no_router else 2):
+        n_ports += 2
+    if len(ports) != n_ports:
         raise DeployError(f"port ranges overlap: {sorted(ports)}")
     busy = [f"  {port} ({what}): held by " +
             ", ".join(f"pid {p} {c}" for p, c in listeners(port) or [(0, "a bound socket")])
@@ -356,24 +470,24 @@ def cmd_up(args):
         workers = []
         for i, port in enumerate(worker_ports):
             log_path = os.path.join(run_dir, f"worker-{port}.log")
-            proc = spawn(worker_cmd(args, venv, port), env, log_path)
+            proc = spawn(engine.cmd(args, venv, port, i), env, log_path)
             started.append(proc)
             workers.append((i, port, proc, log_path))
             log(f"worker {i}: pid {proc.pid} starting on {args.host}:{port} (log {log_path})")
         ready_at = {}
         for i, port, proc, log_path in workers:
-            wait_healthy(f"worker {i}", proc, f"http://{args.host}:{port}/health", log_path, deadline)
+            engine.wait_ready(f"worker {i}", proc, args, port, log_path, deadline)
             ready_at[i] = time.monotonic() - t0
             log(f"worker {i}: healthy after {ready_at[i]:.1f} s")
 
         router = None
         if not args.no_router:
-            urls = [f"http://{args.host}:{p}" for p in worker_ports]
+            urls = [f"{engine.scheme}://{args.host}:{p}" for p in worker_ports]
             log_path = os.path.join(run_dir, "router.log")
             rt0 = time.monotonic()
-            proc = spawn(router_cmd(args, router_venv, urls), env, log_path)
+            proc = spawn(router_kind.cmd(args, urls), env, log_path)
             started.append(proc)
-            log(f"router: pid {proc.pid} starting on {args.host}:{args.router_port}, "
+            log(f"router ({router_kind.name}): pid {proc.pid} starting on {args.host}:{args.router_port}, "
                 f"policy {args.policy} (log {log_path})")
             url = f"http://{args.host}:{args.router_port}"
             wait_router_ready(proc, url, len(worker_ports), log_path, deadline)
@@ -381,7 +495,8 @@ def cmd_up(args):
             st = proc_stat(proc.pid)
             router = {"pid": proc.pid, "pgid": st[2], "comm": st[0], "port": args.router_port,
                       "metrics_port": args.router_metrics_port, "url": url, "log": log_path,
-                      "cmdline": cmdline(proc.pid)}
+                      "cmdline": cmdline(proc.pid), "kind": router_kind.name,
+                      "ready_after_s": round(time.monotonic() - rt0, 2)}
     except BaseException as e:
         log("startup failed: stopping what was started")
         stop(run_dir, [p.pid for p in started], [p.pid for p in started], grace=10)
@@ -394,7 +509,8 @@ def cmd_up(args):
         sched, detok, other = describe_worker(proc.pid)
         st = proc_stat(proc.pid)
         state_workers.append({
-            "index": i, "port": port, "url": f"http://{args.host}:{port}",
+            "index": i, "port": port, "url": f"{engine.scheme}://{args.host}:{port}",
+            "engine": engine.name, "extra_ports": sorted(engine.extra_ports(args, port, i)),
             "pid": proc.pid, "pgid": st[2], "comm": st[0], "cmdline": cmdline(proc.pid),
             "scheduler_pids": sched, "detokenizer_pids": detok, "other_child_pids": other,
             "log": log_path, "healthy_after_s": round(ready_at[i], 2)})
@@ -402,7 +518,7 @@ def cmd_up(args):
         "created": time.time(), "run_dir": run_dir, "model": args.model,
         "policy": None if args.no_router else args.policy,
         "enable_metrics": args.enable_metrics, "ipc": args.ipc,
-        "sleep_on_idle": args.sleep_on_idle, "host": args.host,
+        "sleep_on_idle": args.sleep_on_idle, "host": args.host, "engine": engine.name,
         "target_url": router["url"] if router else state_workers[0]["url"],
         "startup_s": round(time.monotonic() - t0, 2),
         "router": router, "workers": state_workers,
@@ -412,7 +528,8 @@ def cmd_up(args):
 
     print()
     print(f"deployment up in {state['startup_s']:.1f} s ({args.workers} worker(s), "
-          f"{'no router' if args.no_router else 'router policy ' + args.policy}, "
+          f"{'no router' if args.no_router else args.router + ' policy ' + args.policy}, "
+          f"engine {engine.name}, "
           f"metrics {'on' if args.enable_metrics else 'off'}, ipc {args.ipc})")
     if router:
         print(f"  router      pid {router['pid']:>7}  {router['url']}  "
@@ -480,6 +597,7 @@ def cmd_down(args):
             pgids.append(w["pgid"])
             pids += [w["pid"], *w["scheduler_pids"], *w["detokenizer_pids"]]
             ports.append(w["port"])
+            ports += w.get("extra_ports", [])
     live = sorted(p for p in set(pids) | set(group_members(pgids)) |
                   set(pids_with_marker(run_dir)) if alive(p))
     if not state and not live:
@@ -527,7 +645,11 @@ def main():
                         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     up.add_argument("-n", "--workers", type=int, default=2, help="number of SGLang workers")
     up.add_argument("-p", "--policy", choices=POLICIES, default="round_robin",
-                    help="sglang-router policy")
+                    help="router policy")
+    up.add_argument("--router", choices=sorted(ROUTERS), default="sglang-router",
+                    help="which router: sglang-router 0.3.2 or smg 1.13 (tools/install_smg.sh)")
+    up.add_argument("--grpc", action="store_true",
+                    help="SGLang workers in --grpc-mode, smg talks gRPC to them (needs --router smg)")
     up.add_argument("--router-port", type=int, default=30000)
     up.add_argument("--router-metrics-port", type=int, default=None,
                     help="router Prometheus port (default: router port + 100)")
@@ -552,7 +674,7 @@ def main():
     up.add_argument("--worker-arg", action="append", default=[],
                     help="extra sglang.launch_server arguments (repeatable, shell-split)")
     up.add_argument("--router-arg", action="append", default=[],
-                    help="extra sglang_router.launch_router arguments (repeatable, shell-split)")
+                    help="extra router arguments (repeatable, shell-split)")
     up.add_argument("--run-dir", default=run_default, help="logs and state")
 
     down = sub.add_parser("down", help="stop everything up started; verify",

@@ -4,9 +4,8 @@
 #include <string.h>
 #include "capture/server_probes.h"
 #include "capture/zmq_trace.h"
-#include "procs/discover.h"
 #include "capture/recording.h"
-#include "procs/sglang_procs.h"
+#include "procs/proc_tree.h"
 
 #define MAX_SERVERS 64
 #define MAX_PROBED 256
@@ -15,12 +14,18 @@ struct probed {
 	uint32_t pid, main_pid;
 };
 
+struct server {
+	uint32_t main_pid;
+	enum proc_engine engine;	/* NONE until the first scan */
+};
+
 struct server_probes {
 	struct zmq_trace *zt;
 	struct server_hops *hops;
 	FILE *record;
-	uint32_t servers[MAX_SERVERS];
+	struct server servers[MAX_SERVERS];
 	int nservers;
+	bool engines[PROC_ENGINE_MAX];	/* engines whose hops server_hops decodes */
 	struct probed probed[MAX_PROBED];
 	int nprobed;
 	uint64_t attach_failures;
@@ -43,6 +48,7 @@ struct server_probes *server_probes_open(struct server_hops *hops, FILE *record,
 	}
 	sp->hops = hops;
 	sp->record = record;
+	sp->engines[PROC_ENGINE_SGLANG] = true;
 	return sp;
 }
 
@@ -68,16 +74,18 @@ static bool is_probed(struct server_probes *sp, uint32_t pid)
 	return false;
 }
 
-/* Only the processes on the request path: the main (HTTP + tokenizer),
- * the scheduler that reads the tokenizer's socket, the detokenizer. */
-static bool wanted(const struct sglang_proc *p)
+/* Only the processes on the request path. SGLang: the main (HTTP +
+ * tokenizer), the scheduler that reads the tokenizer's socket, the
+ * detokenizer. vLLM: the API server and each EngineCore. */
+static bool wanted(const struct proc_node *p)
 {
-	switch (p->title.role) {
-	case SGLANG_ROLE_MAIN:
-	case SGLANG_ROLE_DETOKENIZER:
+	switch (p->cls.kind) {
+	case PROC_KIND_SERVER:
+	case PROC_KIND_DETOKENIZER:
 		return true;
-	case SGLANG_ROLE_SCHEDULER:
-		return p->input_rank;
+	case PROC_KIND_SCHEDULER:
+	case PROC_KIND_ENGINE_CORE:
+		return p->input;
 	default:
 		return false;
 	}
@@ -89,7 +97,7 @@ static long chunked_prefill_size(uint32_t main_pid)
 	static const char opt[] = "--chunked-prefill-size";
 	char cmd[8192], *at;
 
-	process_cmdline(main_pid, cmd, sizeof(cmd));
+	procfs_cmdline_text(NULL, main_pid, cmd, sizeof(cmd));
 	at = strstr(cmd, opt);
 	if (!at)
 		return 0;
@@ -99,50 +107,92 @@ static long chunked_prefill_size(uint32_t main_pid)
 	return strtol(at, NULL, 10);
 }
 
-static void probe_server(struct server_probes *sp, uint32_t main_pid)
+/* Roles first: records may arrive as soon as the probes are in. */
+static void announce(struct server_probes *sp, const struct proc_node *p, uint32_t main_pid)
 {
-	static struct sglang_server srv;
+	enum sglang_role role = proc_kind_sglang_role(&p->cls);
+	struct rec_sglang_proc rec = { p->pid, role, main_pid };
 
-	if (sglang_server_scan(NULL, main_pid, &srv) < 0)
+	if (p->cls.engine != PROC_ENGINE_SGLANG)
+		return;		/* server_hops and recordings know SGLang roles only */
+	server_hops_set_proc(sp->hops, p->pid, role, main_pid);
+	if (role == SGLANG_ROLE_SCHEDULER)
+		server_hops_set_chunked_prefill(sp->hops, p->pid, chunked_prefill_size(main_pid));
+	if (sp->record)
+		recording_write(sp->record, REC_SGLANG_PROC, &rec, sizeof(rec));
+}
+
+static const char *node_name(const struct proc_node *p)
+{
+	if (p->cls.engine == PROC_ENGINE_SGLANG)
+		return sglang_role_name(proc_kind_sglang_role(&p->cls));
+	return proc_kind_name(p->cls.kind);
+}
+
+/* The path is the one pid maps; zmq_trace reaches it through
+ * /proc/PID/root, so a server in its own mount namespace resolves too. */
+static void probe_node(struct server_probes *sp, const struct proc_node *p, uint32_t main_pid)
+{
+	uint32_t flags = p->cls.kind == PROC_KIND_SCHEDULER ? ZMQ_PF_LOOP : 0;
+	int err = p->libzmq_err;
+
+	announce(sp, p, main_pid);
+	if (err == -ENOENT)
+		return;		/* no libzmq mapped yet: next rescan */
+	if (err == -ESTALE)
+		fprintf(stderr, "servetrace: zmq: pid %u maps a deleted %s: not attachable\n",
+			p->pid, p->libzmq);
+	if (!err)
+		err = zmq_trace_add_process_lib(sp->zt, p->pid, p->libzmq, flags);
+	if (err) {
+		sp->attach_failures++;
+		fprintf(stderr, "servetrace: cannot probe libzmq in %u (%s): %s\n",
+			p->pid, node_name(p), strerror(-err));
 		return;
-	for (int i = 0; i < srv.nprocs; i++) {
-		const struct sglang_proc *p = &srv.procs[i];
-		uint32_t flags = p->title.role == SGLANG_ROLE_SCHEDULER ? ZMQ_PF_LOOP : 0;
-		struct rec_sglang_proc rec = { p->pid, p->title.role, main_pid };
-		int err;
-
-		if (!wanted(p) || is_probed(sp, p->pid) || sp->nprobed >= MAX_PROBED)
-			continue;
-		/* roles first: records may arrive as soon as the probes are in */
-		server_hops_set_proc(sp->hops, p->pid, p->title.role, main_pid);
-		if (p->title.role == SGLANG_ROLE_SCHEDULER)
-			server_hops_set_chunked_prefill(sp->hops, p->pid,
-							chunked_prefill_size(main_pid));
-		if (sp->record)
-			recording_write(sp->record, REC_SGLANG_PROC, &rec, sizeof(rec));
-		err = zmq_trace_add_process(sp->zt, p->pid, flags);
-		if (err == -ENOENT)
-			continue;	/* no libzmq mapped yet: next rescan */
-		if (err) {
-			sp->attach_failures++;
-			fprintf(stderr, "servetrace: cannot probe libzmq in %u (%s): %s\n",
-				p->pid, sglang_role_name(p->title.role), strerror(-err));
-			continue;
-		}
-		sp->probed[sp->nprobed++] = (struct probed){ p->pid, main_pid };
-		fprintf(stderr, "servetrace: libzmq probes in %s pid %u (server %u)\n",
-			sglang_role_name(p->title.role), p->pid, main_pid);
 	}
+	sp->probed[sp->nprobed++] = (struct probed){ p->pid, main_pid };
+	fprintf(stderr, "servetrace: libzmq probes in %s pid %u (server %u)\n",
+		node_name(p), p->pid, main_pid);
+}
+
+static void probe_server(struct server_probes *sp, struct server *s)
+{
+	static struct proc_tree tree;	/* large */
+	bool first = !s->engine;
+
+	if (proc_tree_scan(NULL, s->main_pid, &tree) < 0)
+		return;
+	s->engine = tree.engine;
+	if (!sp->engines[tree.engine]) {
+		if (first)
+			fprintf(stderr, "servetrace: %s server %u: its libzmq messages are not "
+				"decoded yet; HTTP-level rows only\n",
+				proc_engine_name(tree.engine), s->main_pid);
+		return;
+	}
+	for (int i = 0; i < tree.nprocs; i++) {
+		const struct proc_node *p = &tree.procs[i];
+
+		if (wanted(p) && !is_probed(sp, p->pid) && sp->nprobed < MAX_PROBED)
+			probe_node(sp, p, s->main_pid);
+	}
+}
+
+void server_probes_enable_engine(struct server_probes *sp, enum proc_engine engine)
+{
+	if ((unsigned int)engine < PROC_ENGINE_MAX)
+		sp->engines[engine] = true;
 }
 
 void server_probes_track(struct server_probes *sp, uint32_t main_pid)
 {
 	for (int i = 0; i < sp->nservers; i++)
-		if (sp->servers[i] == main_pid)
+		if (sp->servers[i].main_pid == main_pid)
 			return;
-	if (sp->nservers < MAX_SERVERS)
-		sp->servers[sp->nservers++] = main_pid;
-	probe_server(sp, main_pid);
+	if (sp->nservers >= MAX_SERVERS)
+		return;
+	sp->servers[sp->nservers] = (struct server){ main_pid, PROC_ENGINE_NONE };
+	probe_server(sp, &sp->servers[sp->nservers++]);
 }
 
 static void drop_probed(struct server_probes *sp, int i)
@@ -155,7 +205,7 @@ static void drop_probed(struct server_probes *sp, int i)
 void server_probes_untrack(struct server_probes *sp, uint32_t main_pid)
 {
 	for (int i = 0; i < sp->nservers; i++)
-		if (sp->servers[i] == main_pid)
+		if (sp->servers[i].main_pid == main_pid)
 			sp->servers[i--] = sp->servers[--sp->nservers];
 	for (int i = 0; i < sp->nprobed; i++)
 		if (sp->probed[i].main_pid == main_pid)
@@ -165,10 +215,10 @@ void server_probes_untrack(struct server_probes *sp, uint32_t main_pid)
 void server_probes_rescan(struct server_probes *sp)
 {
 	for (int i = 0; i < sp->nprobed; i++)
-		if (!process_alive(sp->probed[i].pid))
+		if (!procfs_alive(NULL, sp->probed[i].pid))
 			drop_probed(sp, i--);
 	for (int i = 0; i < sp->nservers; i++)
-		probe_server(sp, sp->servers[i]);
+		probe_server(sp, &sp->servers[i]);
 }
 
 void server_probes_summary(struct server_probes *sp, FILE *f)

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
-/* Inside the SGLang servers being traced: which of their processes get
- * libzmq uprobes (main, input scheduler, detokenizer), kept current as
- * processes start, restart and exit. Records go to server_hops. */
+/* Inside the servers being traced: which of their processes get libzmq
+ * uprobes (SGLang: main, input scheduler, detokenizer; vLLM: API server,
+ * EngineCore), found by procs/proc_tree.h and kept current as processes
+ * start, restart and exit. Records go to server_hops. */
 #ifndef SERVETRACE_BPF_SERVER_H
 #define SERVETRACE_BPF_SERVER_H
 
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <bpf/libbpf.h>
 #include "correlate/server_hops.h"
+#include "procs/proc_kind.h"
 
 struct server_probes;
 
@@ -19,7 +21,10 @@ struct server_probes *server_probes_open(struct server_hops *hops, FILE *record,
 void server_probes_close(struct server_probes *sp);
 int server_probes_add_ringbuf(struct server_probes *sp, struct ring_buffer *rb,
 			      ring_buffer_sample_fn fn, void *ctx);
-/* Follow the server whose HTTP process is main_pid. */
+/* Probe the servers of this engine too (SGLang is on from the start;
+ * vLLM once server_hops decodes its messages). */
+void server_probes_enable_engine(struct server_probes *sp, enum proc_engine engine);
+/* Follow the server whose HTTP (or gRPC) process is main_pid. */
 void server_probes_track(struct server_probes *sp, uint32_t main_pid);
 void server_probes_untrack(struct server_probes *sp, uint32_t main_pid);
 /* New, restarted and exited processes of the tracked servers. */

@@ -11,6 +11,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "capture/sock_capture.h"
+#include "util/percpu.h"
 #include "sock.skel.h"
 
 struct sock_capture {
@@ -227,20 +228,7 @@ uint64_t sock_capture_unread(const struct sock_capture *sc, int shard)
 
 void sock_capture_counters(struct sock_capture *sc, uint64_t out[CNT_MAX])
 {
-	int ncpus = libbpf_num_possible_cpus();
-	uint64_t *vals = calloc(ncpus > 0 ? ncpus : 1, sizeof(*vals));
-	int fd = bpf_map__fd(sc->skel->maps.counters);
-
-	memset(out, 0, CNT_MAX * sizeof(*out));
-	if (!vals)
-		return;
-	for (uint32_t k = 0; k < CNT_MAX; k++) {
-		if (bpf_map_lookup_elem(fd, &k, vals))
-			continue;
-		for (int c = 0; c < ncpus; c++)
-			out[k] += vals[c];
-	}
-	free(vals);
+	percpu_sum(bpf_map__fd(sc->skel->maps.counters), CNT_MAX, out);
 }
 
 const char *sock_capture_missing(struct sock_capture *sc)

@@ -11,6 +11,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "capture/zmq_trace.h"
+#include "util/percpu.h"
 #include "procs/sglang_procs.h"
 #include "zmq.skel.h"
 
@@ -273,23 +274,5 @@ int zmq_trace_ring_buffer_add(struct zmq_trace *zt, struct ring_buffer *rb,
 
 void zmq_trace_counters(const struct zmq_trace *zt, uint64_t out[ZCNT_MAX])
 {
-	int ncpus = libbpf_num_possible_cpus();
-	int fd = bpf_map__fd(zt->skel->maps.zmq_counters);
-	uint64_t *vals;
-	uint32_t k;
-	int c;
-
-	memset(out, 0, ZCNT_MAX * sizeof(*out));
-	if (ncpus <= 0)
-		return;
-	vals = calloc(ncpus, sizeof(*vals));
-	if (!vals)
-		return;
-	for (k = 0; k < ZCNT_MAX; k++) {
-		if (bpf_map_lookup_elem(fd, &k, vals))
-			continue;
-		for (c = 0; c < ncpus; c++)
-			out[k] += vals[c];
-	}
-	free(vals);
+	percpu_sum(bpf_map__fd(zt->skel->maps.zmq_counters), ZCNT_MAX, out);
 }

@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include "conn/collector.h"
+#include "conn/http_sniff.h"
+#include "conn/inference_path.h"
+#include "conn/sse_tokens.h"
 #include "proto/http_stream.h"
 #include "proto/sse_parser.h"
 
@@ -16,11 +19,10 @@ enum conn_side { SIDE_UNKNOWN, SIDE_SERVER, SIDE_CLIENT, SIDE_IGNORED };
 
 #define MAX_PENDING 8	/* requests awaiting their response (pipelining) */
 #define CONN_BUCKETS 8192
-#define ROLE_BUCKETS 256
 
 struct conn {
-	struct conn *hnext;
-	struct conn *lru_prev, *lru_next;	/* lru_next = more recent */
+	struct hlist_node hn;			/* by (tgid, fd) */
+	struct list_head lru;			/* least recently used first */
 	struct collector *col;
 	uint32_t tgid;
 	int32_t fd;
@@ -43,19 +45,13 @@ struct conn {
 	bool tail_whole;			/* it holds the whole event */
 };
 
-struct role_ent {
-	struct role_ent *next;
-	uint32_t tgid;
-	enum proc_role role;
-};
-
 struct collector {
 	struct collector_opts o;
 	struct correlator *corr;
-	struct conn *conns[CONN_BUCKETS];
-	struct conn *lru_old, *lru_new;
+	struct hlist_head conns[CONN_BUCKETS];
+	struct list_head lru;
 	uint32_t nconns;
-	struct role_ent *roles[ROLE_BUCKETS];
+	struct roles roles;
 	uint64_t last_ts;
 	collector_exit_fn on_exit;
 	void *on_exit_ctx;
@@ -64,150 +60,52 @@ struct collector {
 
 static const struct http_callbacks req_cbs, resp_cbs;
 
-/* ---- roles --------------------------------------------------------- */
-
 void collector_set_role(struct collector *col, uint32_t tgid, enum proc_role role)
 {
-	struct role_ent **pp = &col->roles[tgid % ROLE_BUCKETS];
-
-	for (; *pp; pp = &(*pp)->next) {
-		if ((*pp)->tgid == tgid) {
-			if (role == ROLE_NONE) {
-				struct role_ent *e = *pp;
-
-				*pp = e->next;
-				free(e);
-			} else {
-				(*pp)->role = role;
-			}
-			return;
-		}
-	}
-	if (role == ROLE_NONE)
-		return;
-	*pp = calloc(1, sizeof(**pp));
-	if (*pp) {
-		(*pp)->tgid = tgid;
-		(*pp)->role = role;
-	}
+	roles_set(&col->roles, tgid, role);
 }
 
 enum proc_role collector_role(struct collector *col, uint32_t tgid)
 {
-	for (struct role_ent *e = col->roles[tgid % ROLE_BUCKETS]; e; e = e->next)
-		if (e->tgid == tgid)
-			return e->role;
-	return ROLE_NONE;
-}
-
-/* ---- inference paths ----------------------------------------------- */
-
-static bool is_inference(const char *method, const char *path)
-{
-	static const char *const paths[] = {
-		"/generate", "/v1/completions", "/v1/chat/completions",
-		"/v1/responses", "/v1/embeddings", "/encode", "/v1/rerank",
-		"/classify", "/v1/classify",
-	};
-	size_t plen = strcspn(path, "?");
-
-	if (strcmp(method, "POST"))
-		return false;
-	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
-		if (strlen(paths[i]) == plen && !strncmp(path, paths[i], plen))
-			return true;
-	return false;
-}
-
-/* ---- bodies -------------------------------------------------------- */
-
-static void body_append(struct collector *col, struct body_buf *b,
-			const char *p, size_t n)
-{
-	size_t room;
-
-	if (b->len >= col->o.body_limit) {
-		b->truncated = true;
-		return;
-	}
-	room = col->o.body_limit - b->len;
-	if (n > room) {
-		n = room;
-		b->truncated = true;
-	}
-	if (b->len + n > b->cap) {
-		size_t cap = b->cap ? b->cap : 1024;
-		char *d;
-
-		while (cap < b->len + n)
-			cap *= 2;
-		if (cap > col->o.body_limit)
-			cap = col->o.body_limit;
-		d = realloc(b->data, cap);
-		if (!d) {
-			b->truncated = true;
-			return;
-		}
-		b->data = d;
-		b->cap = cap;
-	}
-	memcpy(b->data + b->len, p, n);
-	b->len += n;
-}
-
-static void body_release(struct body_buf *b)
-{
-	free(b->data);
-	b->data = NULL;
-	b->len = b->cap = 0;
+	return roles_get(&col->roles, tgid);
 }
 
 /* ---- connections --------------------------------------------------- */
 
-static void lru_unlink(struct collector *col, struct conn *c)
+static struct hlist_head *conn_chain(struct collector *col, uint32_t tgid, int32_t fd)
 {
-	if (c->lru_prev)
-		c->lru_prev->lru_next = c->lru_next;
-	else
-		col->lru_old = c->lru_next;
-	if (c->lru_next)
-		c->lru_next->lru_prev = c->lru_prev;
-	else
-		col->lru_new = c->lru_prev;
-	c->lru_prev = c->lru_next = NULL;
-}
-
-static void lru_touch(struct collector *col, struct conn *c)
-{
-	if (col->lru_new == c)
-		return;
-	lru_unlink(col, c);
-	c->lru_prev = col->lru_new;
-	if (col->lru_new)
-		col->lru_new->lru_next = c;
-	else
-		col->lru_old = c;
-	col->lru_new = c;
-}
-
-static uint32_t conn_bucket(uint32_t tgid, int32_t fd)
-{
-	return ((uint64_t)tgid * 2654435761u ^ (uint32_t)fd) % CONN_BUCKETS;
+	return &col->conns[((uint64_t)tgid * 2654435761u ^ (uint32_t)fd) % CONN_BUCKETS];
 }
 
 static struct conn *conn_find(struct collector *col, uint32_t tgid, int32_t fd)
 {
-	for (struct conn *c = col->conns[conn_bucket(tgid, fd)]; c; c = c->hnext)
+	struct hlist_node *pos, *tmp;
+
+	hlist_for_each_safe(pos, tmp, conn_chain(col, tgid, fd)) {
+		struct conn *c = container_of(pos, struct conn, hn);
+
 		if (c->tgid == tgid && c->fd == fd)
 			return c;
+	}
 	return NULL;
+}
+
+static struct conn *conn_oldest(struct collector *col)
+{
+	return list_first_or_null(&col->lru, struct conn, lru);
+}
+
+/* Sets why ex failed unless something said so before. */
+static void note_error(struct exchange *ex, const char *why)
+{
+	if (why && !ex->conn_error[0])
+		snprintf(ex->conn_error, sizeof(ex->conn_error), "%s", why);
 }
 
 static void end_exchange(struct conn *c, struct exchange *ex, const char *why,
 			 uint64_t ts)
 {
-	if (why && !ex->conn_error[0])
-		snprintf(ex->conn_error, sizeof(ex->conn_error), "%s", why);
+	note_error(ex, why);
 	ex->t_last = ts;
 	correlator_exchange_done(c->col->corr, ex, ts);
 }
@@ -216,8 +114,6 @@ static void end_exchange(struct conn *c, struct exchange *ex, const char *why,
 static void conn_close(struct collector *col, struct conn *c, uint64_t ts,
 		       const char *why)
 {
-	struct conn **pp = &col->conns[conn_bucket(c->tgid, c->fd)];
-
 	/* ends read-until-close bodies normally, cuts anything else short */
 	if (c->side == SIDE_SERVER || c->side == SIDE_CLIENT) {
 		http_stream_close(&c->req, ts);
@@ -240,11 +136,8 @@ static void conn_close(struct collector *col, struct conn *c, uint64_t ts,
 	}
 	free(c->sse);
 	free(c->tail);
-	while (*pp && *pp != c)
-		pp = &(*pp)->hnext;
-	if (*pp)
-		*pp = c->hnext;
-	lru_unlink(col, c);
+	hlist_del(&c->hn);
+	list_del(&c->lru);
 	col->nconns--;
 	col->st.conns_closed++;
 	free(c);
@@ -253,11 +146,10 @@ static void conn_close(struct collector *col, struct conn *c, uint64_t ts,
 static struct conn *conn_open(struct collector *col, const struct sock_event *ev)
 {
 	struct conn *c;
-	uint32_t b = conn_bucket(ev->tgid, ev->fd);
 
-	if (col->nconns >= col->o.max_conns && col->lru_old) {
+	if (col->nconns >= col->o.max_conns && conn_oldest(col)) {
 		col->st.conns_evicted++;
-		conn_close(col, col->lru_old, ev->ts_exit, "evicted_memory_limit");
+		conn_close(col, conn_oldest(col), ev->ts_exit, "evicted_memory_limit");
 	}
 	c = calloc(1, sizeof(*c));
 	if (!c)
@@ -269,11 +161,10 @@ static struct conn *conn_open(struct collector *col, const struct sock_event *ev
 	c->local = ev->local;
 	c->peer = ev->peer;
 	c->role = collector_role(col, ev->tgid);
-	c->hnext = col->conns[b];
-	col->conns[b] = c;
+	hlist_add_head(&c->hn, conn_chain(col, ev->tgid, ev->fd));
+	list_add_tail(&c->lru, &col->lru);
 	col->nconns++;
 	col->st.conns_opened++;
-	lru_touch(col, c);
 	return c;
 }
 
@@ -347,7 +238,7 @@ static void req_head(void *ctx, const struct http_head *h, uint64_t ts)
 	snprintf(ex->path, sizeof(ex->path), "%s", h->path);
 	snprintf(ex->header_id, sizeof(ex->header_id), "%s", h->request_id);
 	ex->req_bytes = h->head_len;
-	if (!is_inference(h->method, h->path)) {
+	if (!inference_path_match(h->method, h->path)) {
 		ex->ignored = true;
 		c->col->st.ignored_requests++;
 	} else {
@@ -372,7 +263,7 @@ static void req_body(void *ctx, const char *p, size_t n, uint64_t ts)
 		return;
 	c->cur_req->req_bytes += n;
 	if (!c->cur_req->ignored)
-		body_append(c->col, &c->cur_req->req_body, p, n);
+		body_buf_append(&c->cur_req->req_body, p, n, c->col->o.body_limit);
 }
 
 static void req_gap(void *ctx, size_t n, uint64_t ts)
@@ -402,7 +293,7 @@ static void req_end(void *ctx, uint64_t ts, bool complete)
 	if (!ex->ignored && ex->req_body.len)
 		request_fields_parse(ex->req_body.data, ex->req_body.len,
 				     c->col->o.keep_text, &ex->req);
-	body_release(&ex->req_body);	/* never kept past parsing */
+	body_buf_release(&ex->req_body);	/* never kept past parsing */
 	if (!complete) {
 		end_exchange(c, ex, "request_cut_short", c->piece_last);
 		return;
@@ -428,7 +319,7 @@ static bool wants_event_json(const struct conn *c, const struct exchange *ex)
 	if (ex->kind == EX_CLIENT_IN)
 		return true;
 	if (ex->kind == EX_WORKER_IN)
-		return !c->col->o.corr.have_router || !ex->resp.sglang_id[0];
+		return !c->col->o.have_router || !ex->resp.sglang_id[0];
 	return false;
 }
 
@@ -436,7 +327,6 @@ static void on_sse_event(void *ctx, const struct sse_event *ev, uint64_t ts)
 {
 	struct conn *c = ctx;
 	struct exchange *ex = c->cur_resp;
-	int got = MERGE_TOKEN;
 
 	(void)ts;
 	if (!ex || ev->done)
@@ -446,21 +336,7 @@ static void on_sse_event(void *ctx, const struct sse_event *ev, uint64_t ts)
 	if (!ex->t_first_event)
 		ex->t_first_event = c->piece_first;
 	ex->sse_events++;
-	/* Tokens are counted where rows take them (the front side). An event
-	 * may carry several (SGLang merges outputs under load): its growth of
-	 * meta_info.completion_tokens says how many; OpenAI chunks count one
-	 * each (their usage, if any, comes in a last chunk of its own). */
-	if (wants_event_json(c, ex)) {
-		long long before = ex->resp.completion_tokens;
-
-		got = response_fields_merge(&ex->resp, ev->data, ev->data_len);
-		if (got & MERGE_NATIVE && ex->resp.completion_tokens > before) {
-			ex->sse_tokens += ex->resp.completion_tokens - (before > 0 ? before : 0);
-			return;
-		}
-	}
-	if (got & MERGE_TOKEN)
-		ex->sse_tokens++;
+	sse_tokens_count(ex, ev, wants_event_json(c, ex));
 }
 
 static void resp_begin(void *ctx, uint64_t ts)
@@ -518,7 +394,7 @@ static void resp_body(void *ctx, const char *p, size_t n, uint64_t ts)
 	if (c->sse)
 		sse_parser_feed(c->sse, p, n, ts);
 	else
-		body_append(c->col, &ex->resp_body, p, n);
+		body_buf_append(&ex->resp_body, p, n, c->col->o.body_limit);
 }
 
 static void resp_gap(void *ctx, size_t n, uint64_t ts)
@@ -569,7 +445,7 @@ static void resp_end(void *ctx, uint64_t ts, bool complete)
 		c->col->st.body_truncated++;
 	if (!ex->ignored && ex->resp_body.len && ex->kind != EX_FORWARD)
 		response_fields_merge(&ex->resp, ex->resp_body.data, ex->resp_body.len);
-	body_release(&ex->resp_body);
+	body_buf_release(&ex->resp_body);
 	ex->conn = NULL;
 	end_exchange(c, ex, complete || ex->capture_lost ? NULL : "incomplete_response",
 		     c->piece_last);
@@ -607,41 +483,56 @@ static const struct http_callbacks resp_cbs = {
 
 /* ---- event handling ------------------------------------------------ */
 
-static bool starts_with(const char *d, size_t n, const char *lit)
-{
-	size_t l = strlen(lit);
-
-	return n >= l && !memcmp(d, lit, l);
-}
-
-static bool looks_like_request(const char *d, size_t n)
-{
-	static const char *const methods[] = {
-		"GET ", "POST ", "PUT ", "DELETE ", "HEAD ", "OPTIONS ", "PATCH ",
-	};
-
-	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
-		if (starts_with(d, n, methods[i]))
-			return true;
-	return false;
-}
-
 /* First bytes on a connection of unknown side. */
 static void sniff_side(struct collector *col, struct conn *c,
 		       const struct sock_event *ev, const char *data)
 {
-	bool req = looks_like_request(data, ev->cap_len);
-	bool resp = starts_with(data, ev->cap_len, "HTTP/1.");
+	bool read = ev->dir == DIR_READ;
 
-	if (starts_with(data, ev->cap_len, "PRI * HTTP/2.0")) {
+	switch (http_sniff(data, ev->cap_len)) {
+	case SNIFF_H2:
 		col->st.conns_h2++;
 		c->side = SIDE_IGNORED;
-		return;
+		break;
+	case SNIFF_REQUEST:
+		conn_set_side(c, read ? SIDE_SERVER : SIDE_CLIENT);
+		break;
+	case SNIFF_RESPONSE:
+		conn_set_side(c, read ? SIDE_CLIENT : SIDE_SERVER);
+		break;
+	case SNIFF_UNKNOWN:
+		break;
 	}
-	if (req)
-		conn_set_side(c, ev->dir == DIR_READ ? SIDE_SERVER : SIDE_CLIENT);
-	else if (resp)
-		conn_set_side(c, ev->dir == DIR_READ ? SIDE_CLIENT : SIDE_SERVER);
+}
+
+/* EOF: the peer closed its side. */
+static void handle_eof(struct collector *col, struct conn *c, uint64_t ts)
+{
+	bool server = c->side == SIDE_SERVER;
+	const char *why = server ? "client_aborted" : "connection_closed_by_peer";
+
+	if (server && (c->cur_req || c->npending || c->cur_resp))
+		col->st.client_aborts++;
+	if (!server && c->side != SIDE_CLIENT)
+		return;
+	http_stream_close(server ? &c->req : &c->resp, ts);
+	if (!server)
+		return;
+	for (int i = 0; i < c->npending; i++)
+		snprintf(c->pending[i]->conn_error, sizeof(c->pending[i]->conn_error),
+			 "%s", why);
+	if (c->cur_resp)
+		note_error(c->cur_resp, why);
+}
+
+/* A failed read or write: what waits on the connection was reset. */
+static void handle_io_error(struct collector *col, struct conn *c)
+{
+	col->st.io_errors++;
+	if (c->cur_resp)
+		note_error(c->cur_resp, "connection_reset");
+	for (int i = 0; i < c->npending; i++)
+		note_error(c->pending[i], "connection_reset");
 }
 
 /* The SSE events the kernel held back: counted, and the kept tail of
@@ -747,35 +638,12 @@ static void handle_data(struct collector *col, struct conn *c,
 	}
 	if (ev->flags & SEF_FLUSH)
 		return;
-	if (ev->ret == 0) {	/* EOF: the peer closed its side */
-		if (c->side == SIDE_SERVER && (c->cur_req || c->npending || c->cur_resp))
-			col->st.client_aborts++;
-		if (c->side == SIDE_SERVER || c->side == SIDE_CLIENT) {
-			const char *why = c->side == SIDE_SERVER ? "client_aborted"
-								 : "connection_closed_by_peer";
-
-			http_stream_close(c->side == SIDE_SERVER ? &c->req : &c->resp,
-					  ev->ts_exit);
-			if (c->side == SIDE_SERVER) {
-				for (int i = 0; i < c->npending; i++)
-					snprintf(c->pending[i]->conn_error,
-						 sizeof(c->pending[i]->conn_error), "%s", why);
-				if (c->cur_resp && !c->cur_resp->conn_error[0])
-					snprintf(c->cur_resp->conn_error,
-						 sizeof(c->cur_resp->conn_error), "%s", why);
-			}
-		}
+	if (ev->ret == 0) {
+		handle_eof(col, c, ev->ts_exit);
 		return;
 	}
 	if (ev->ret < 0) {
-		col->st.io_errors++;
-		if (c->cur_resp && !c->cur_resp->conn_error[0])
-			snprintf(c->cur_resp->conn_error, sizeof(c->cur_resp->conn_error),
-				 "connection_reset");
-		for (int i = 0; i < c->npending; i++)
-			if (!c->pending[i]->conn_error[0])
-				snprintf(c->pending[i]->conn_error,
-					 sizeof(c->pending[i]->conn_error), "connection_reset");
+		handle_io_error(col, c);
 		return;
 	}
 	col->st.data_events++;
@@ -801,10 +669,11 @@ static void handle_proc_exit(struct collector *col, uint32_t tgid, uint64_t ts)
 {
 	col->st.proc_exits++;
 	for (uint32_t b = 0; b < CONN_BUCKETS; b++) {
-		struct conn *c = col->conns[b], *next;
+		struct hlist_node *pos, *tmp;
 
-		for (; c; c = next) {
-			next = c->hnext;
+		hlist_for_each_safe(pos, tmp, &col->conns[b]) {
+			struct conn *c = container_of(pos, struct conn, hn);
+
 			if (c->tgid == tgid)
 				conn_close(col, c, ts, "process_exited");
 		}
@@ -812,6 +681,29 @@ static void handle_proc_exit(struct collector *col, uint32_t tgid, uint64_t ts)
 	collector_set_role(col, tgid, ROLE_NONE);
 	if (col->on_exit)
 		col->on_exit(col->on_exit_ctx, tgid);
+}
+
+/* The connection ev is about, opened if new; NULL when ev closed it. */
+static struct conn *conn_for_event(struct collector *col, const struct sock_event *ev)
+{
+	struct conn *c = conn_find(col, ev->tgid, ev->fd);
+
+	if (c && c->sock_id != ev->sock_id && ev->sock_id) {
+		/* the fd now names another socket: we missed a close */
+		col->st.fd_reused++;
+		conn_close(col, c, ev->ts_enter, "connection_closed");
+		c = NULL;
+	}
+	if (ev->type == EV_CLOSE) {
+		if (c)
+			conn_close(col, c, ev->ts_enter, "connection_closed");
+		return NULL;
+	}
+	if (!c)
+		c = conn_open(col, ev);
+	if (c)
+		list_move_tail(&c->lru, &col->lru);
+	return c;
 }
 
 void collector_handle(struct collector *col, const struct sock_event *ev,
@@ -828,24 +720,9 @@ void collector_handle(struct collector *col, const struct sock_event *ev,
 	}
 	if (collector_role(col, ev->tgid) == ROLE_NONE)
 		return;	/* an exit raced the map update */
-	c = conn_find(col, ev->tgid, ev->fd);
-	if (c && c->sock_id != ev->sock_id && ev->sock_id) {
-		/* the fd now names another socket: we missed a close */
-		col->st.fd_reused++;
-		conn_close(col, c, ev->ts_enter, "connection_closed");
-		c = NULL;
-	}
-	if (ev->type == EV_CLOSE) {
-		if (c)
-			conn_close(col, c, ev->ts_enter, "connection_closed");
+	c = conn_for_event(col, ev);
+	if (!c)
 		return;
-	}
-	if (!c) {
-		c = conn_open(col, ev);
-		if (!c)
-			return;
-	}
-	lru_touch(col, c);
 	switch (ev->type) {
 	case EV_ACCEPT:
 		if (c->side == SIDE_UNKNOWN)
@@ -871,62 +748,46 @@ void collector_handle(struct collector *col, const struct sock_event *ev,
 
 /* ---- lifetime ------------------------------------------------------ */
 
-struct collector *collector_new(const struct collector_opts *opts)
+struct collector *collector_new(const struct collector_opts *opts,
+				struct correlator *corr)
 {
 	struct collector *col = calloc(1, sizeof(*col));
-	struct correlator_opts co;
 
 	if (!col)
 		return NULL;
 	col->o = *opts;
-	co = opts->corr;
-	co.detach = detach_exchange;
-	col->corr = correlator_new(&co);
-	if (!col->corr) {
-		free(col);
-		return NULL;
-	}
+	col->corr = corr;
+	list_init(&col->lru);
+	correlator_set_holder(corr, detach_exchange, col);
 	return col;
 }
 
-void collector_tick(struct collector *col, uint64_t now)
+static void close_all(struct collector *col, const char *why)
 {
-	correlator_tick(col->corr, now);
+	struct conn *c;
+
+	while ((c = conn_oldest(col)))
+		conn_close(col, c, col->last_ts, why);
 }
 
 void collector_flush(struct collector *col)
 {
-	while (col->lru_old)
-		conn_close(col, col->lru_old, col->last_ts, "in_flight_at_exit");
-	correlator_flush(col->corr);
+	close_all(col, "in_flight_at_exit");
 }
 
 void collector_free(struct collector *col)
 {
 	if (!col)
 		return;
-	while (col->lru_old)
-		conn_close(col, col->lru_old, col->last_ts, NULL);
-	correlator_free(col->corr);
-	for (uint32_t b = 0; b < ROLE_BUCKETS; b++) {
-		while (col->roles[b]) {
-			struct role_ent *e = col->roles[b];
-
-			col->roles[b] = e->next;
-			free(e);
-		}
-	}
+	close_all(col, NULL);
+	correlator_set_holder(col->corr, NULL, NULL);
+	roles_clear(&col->roles);
 	free(col);
 }
 
 const struct collector_stats *collector_stats(struct collector *col)
 {
 	return &col->st;
-}
-
-struct correlator *collector_correlator(struct collector *col)
-{
-	return col->corr;
 }
 
 uint64_t collector_last_ts(struct collector *col)

@@ -1,23 +1,24 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /* Turns socket events of traced processes into HTTP exchanges, by
- * connection, and hands them to the correlator. No BPF in here: unit
- * tests feed it recorded or hand-made event streams. */
+ * connection, and hands them to the correlator its builder gives it. No
+ * BPF in here: unit tests feed it recorded or hand-made event streams. */
 #ifndef SERVETRACE_COLLECTOR_H
 #define SERVETRACE_COLLECTOR_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "conn/roles.h"
 #include "correlate/correlator.h"
 #include "sock_event.h"
 
-enum proc_role { ROLE_NONE = 0, ROLE_ROUTER = 1, ROLE_WORKER = 2 };
-
 struct collector_opts {
-	struct correlator_opts corr;
 	uint32_t body_limit;		/* request/response body bytes kept */
-	uint32_t max_conns;
+	uint32_t max_conns;		/* the least recently used is evicted */
 	bool keep_text;			/* rows carry the prompt (--keep-text) */
+	/* Behind a router, a worker's SSE events are parsed as JSON only
+	 * until one told SGLang's id (the router's side counts the tokens). */
+	bool have_router;
 };
 
 struct collector_stats {
@@ -46,19 +47,20 @@ struct collector_stats {
 
 struct collector;
 
-struct collector *collector_new(const struct collector_opts *opts);
+/* Exchanges go to corr, which must outlive the collector; the collector
+ * registers as their holder (correlator_set_holder). */
+struct collector *collector_new(const struct collector_opts *opts,
+				struct correlator *corr);
 void collector_free(struct collector *col);
 void collector_set_role(struct collector *col, uint32_t tgid, enum proc_role role);
 enum proc_role collector_role(struct collector *col, uint32_t tgid);
 /* One ring-buffer record (struct sock_event + payload). */
 void collector_handle(struct collector *col, const struct sock_event *ev,
 		      const char *data);
-/* Emits rows that are due; now = monotonic ns. */
-void collector_tick(struct collector *col, uint64_t now);
-/* End of tracing: close every connection, emit everything. */
+/* End of tracing: close every connection, ending what is in flight on
+ * it (then correlator_flush() writes the rows). */
 void collector_flush(struct collector *col);
 const struct collector_stats *collector_stats(struct collector *col);
-struct correlator *collector_correlator(struct collector *col);
 /* Latest event timestamp seen (monotonic ns). */
 uint64_t collector_last_ts(struct collector *col);
 

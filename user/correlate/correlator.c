@@ -17,20 +17,20 @@
 #include "util/hash.h"
 
 struct idx_node {
+	struct hlist_node hn;
 	uint64_t key;
 	struct exchange *ex;
-	struct idx_node *next;
 };
 
 #define IDX_BUCKETS 4096
 
 struct ex_index {
-	struct idx_node *b[IDX_BUCKETS];
+	struct hlist_head b[IDX_BUCKETS];
 };
 
 struct hop_rec {
-	struct hop_rec *hnext;		/* hash chain */
-	struct hop_rec *older, *newer;	/* eviction order */
+	struct hlist_node hn;		/* hash chain */
+	struct list_head age;		/* eviction order, oldest first */
 	uint64_t key;
 	char rid[RID_MAX];
 	uint64_t t[HOP_MAX];
@@ -41,23 +41,27 @@ struct hop_rec {
 
 struct correlator {
 	struct correlator_opts o;
-	struct exchange *head, *tail;	/* all live exchanges, oldest first */
-	struct exchange *fin_head, *fin_tail;
+	struct list_head live;		/* all live exchanges, oldest first */
+	struct list_head fin;		/* finalize queue */
 	uint64_t next_serial;
 	struct ex_index fwd_by_id, fwd_by_fp, worker_by_pair;
-	struct hop_rec *hops[HOP_BUCKETS];
-	struct hop_rec *hop_oldest, *hop_newest;
+	struct hlist_head hops[HOP_BUCKETS];
+	struct list_head hop_age;
 	uint32_t nhops;
 	uint64_t last_scan;
+	void (*detach)(void *ctx, struct exchange *ex);
+	void *detach_ctx;
 	struct correlator_stats st;
 };
 
 #define SCAN_INTERVAL_NS 100000000ULL	/* expiry scans: O(live), so not per poll */
 
-static struct correlator *current;
-
-
 /* ---- index --------------------------------------------------------- */
+
+static struct hlist_head *idx_chain(struct ex_index *ix, uint64_t key)
+{
+	return &ix->b[key % IDX_BUCKETS];
+}
 
 static void idx_add(struct ex_index *ix, uint64_t key, struct exchange *ex)
 {
@@ -67,19 +71,18 @@ static void idx_add(struct ex_index *ix, uint64_t key, struct exchange *ex)
 		return;
 	n->key = key;
 	n->ex = ex;
-	n->next = ix->b[key % IDX_BUCKETS];
-	ix->b[key % IDX_BUCKETS] = n;
+	hlist_add_head(&n->hn, idx_chain(ix, key));
 }
 
 static void idx_del(struct ex_index *ix, uint64_t key, struct exchange *ex)
 {
-	struct idx_node **pp = &ix->b[key % IDX_BUCKETS];
+	struct hlist_node *pos, *tmp;
 
-	for (; *pp; pp = &(*pp)->next) {
-		if ((*pp)->ex == ex && (*pp)->key == key) {
-			struct idx_node *n = *pp;
+	hlist_for_each_safe(pos, tmp, idx_chain(ix, key)) {
+		struct idx_node *n = container_of(pos, struct idx_node, hn);
 
-			*pp = n->next;
+		if (n->ex == ex && n->key == key) {
+			hlist_del(&n->hn);
 			free(n);
 			return;
 		}
@@ -102,6 +105,8 @@ static const char *exchange_id(const struct exchange *ex)
 	return ex->header_id[0] ? ex->header_id : ex->req.rid;
 }
 
+#define ex_of(pos) list_entry(pos, struct exchange, node)
+
 /* ---- lifetime ------------------------------------------------------ */
 
 struct correlator *correlator_new(const struct correlator_opts *opts)
@@ -111,23 +116,20 @@ struct correlator *correlator_new(const struct correlator_opts *opts)
 	if (!c)
 		return NULL;
 	c->o = *opts;
+	list_init(&c->live);
+	list_init(&c->fin);
+	list_init(&c->hop_age);
 	return c;
 }
 
 static void free_exchange(struct correlator *c, struct exchange *ex)
 {
-	if (ex->conn && c->o.detach)
-		c->o.detach(c->o.emit_ctx, ex);
+	if (ex->conn && c->detach)
+		c->detach(c->detach_ctx, ex);
 	ex->conn = NULL;
 	unindex(c, ex);
-	if (ex->prev)
-		ex->prev->next = ex->next;
-	else
-		c->head = ex->next;
-	if (ex->next)
-		ex->next->prev = ex->prev;
-	else
-		c->tail = ex->prev;
+	list_del(&ex->node);
+	list_del(&ex->fin_node);
 	if (!ex->resp_done)
 		c->st.in_flight--;
 	c->st.live--;
@@ -137,27 +139,22 @@ static void free_exchange(struct correlator *c, struct exchange *ex)
 	free(ex);
 }
 
-static void free_hops(struct correlator *c)
+static void hop_remove(struct correlator *c, struct hop_rec *h)
 {
-	struct hop_rec *h = c->hop_oldest;
-
-	while (h) {
-		struct hop_rec *n = h->newer;
-
-		free(h);
-		h = n;
-	}
+	hlist_del(&h->hn);
+	list_del(&h->age);
+	c->nhops--;
+	free(h);
 }
 
 void correlator_free(struct correlator *c)
 {
 	if (!c)
 		return;
-	while (c->head)
-		free_exchange(c, c->head);
-	free_hops(c);
-	if (current == c)
-		current = NULL;
+	while (!list_empty(&c->live))
+		free_exchange(c, ex_of(c->live.next));
+	while (!list_empty(&c->hop_age))
+		hop_remove(c, list_entry(c->hop_age.next, struct hop_rec, age));
 	free(c);
 }
 
@@ -171,9 +168,11 @@ void correlator_set_have_router(struct correlator *c, bool have_router)
 	c->o.have_router = have_router;
 }
 
-void correlator_set_current(struct correlator *c)
+void correlator_set_holder(struct correlator *c,
+			   void (*detach)(void *ctx, struct exchange *ex), void *ctx)
 {
-	current = c;
+	c->detach = detach;
+	c->detach_ctx = ctx;
 }
 
 struct exchange *correlator_new_exchange(struct correlator *c, enum exchange_kind kind,
@@ -195,12 +194,8 @@ struct exchange *correlator_new_exchange(struct correlator *c, enum exchange_kin
 	ex->req.input_words = -1;
 	ex->req.max_tokens = -1;
 	ex->req.stream = -1;
-	ex->prev = c->tail;
-	if (c->tail)
-		c->tail->next = ex;
-	else
-		c->head = ex;
-	c->tail = ex;
+	list_init(&ex->fin_node);
+	list_add_tail(&ex->node, &c->live);
 	c->st.live++;
 	c->st.in_flight++;
 	return ex;
@@ -245,6 +240,12 @@ static bool is_row_source(struct correlator *c, const struct exchange *ex)
 	       (ex->kind == EX_WORKER_IN && !c->o.have_router);
 }
 
+static void queue_finalize(struct correlator *c, struct exchange *ex)
+{
+	ex->finalize_queued = true;
+	list_add_tail(&ex->fin_node, &c->fin);
+}
+
 void correlator_exchange_done(struct correlator *c, struct exchange *ex, uint64_t ts)
 {
 	if (ex->resp_done && ex->t_done)
@@ -261,85 +262,70 @@ void correlator_exchange_done(struct correlator *c, struct exchange *ex, uint64_
 	}
 	if (!is_row_source(c, ex) || ex->finalize_queued)
 		return;
-	ex->finalize_queued = true;
-	ex->fin_next = NULL;
-	if (c->fin_tail)
-		c->fin_tail->fin_next = ex;
-	else
-		c->fin_head = ex;
-	c->fin_tail = ex;
+	queue_finalize(c, ex);
 }
 
 /* ---- server hops --------------------------------------------------- */
 
 static struct hop_rec *hop_find(struct correlator *c, const char *rid)
 {
+	struct hlist_node *pos, *tmp;
 	uint64_t key;
-	struct hop_rec *h;
 
 	if (!rid || !rid[0])
 		return NULL;
 	key = fnv_str(rid);
-	for (h = c->hops[key % HOP_BUCKETS]; h; h = h->hnext)
+	hlist_for_each_safe(pos, tmp, &c->hops[key % HOP_BUCKETS]) {
+		struct hop_rec *h = container_of(pos, struct hop_rec, hn);
+
 		if (h->key == key && !strcmp(h->rid, rid))
 			return h;
+	}
 	return NULL;
 }
 
-static void hop_remove(struct correlator *c, struct hop_rec *h)
+static struct hop_rec *hop_new(struct correlator *c, const char *rid)
 {
-	struct hop_rec **pp = &c->hops[h->key % HOP_BUCKETS];
+	struct hop_rec *h;
 
-	while (*pp && *pp != h)
-		pp = &(*pp)->hnext;
-	if (*pp)
-		*pp = h->hnext;
-	if (h->older)
-		h->older->newer = h->newer;
-	else
-		c->hop_oldest = h->newer;
-	if (h->newer)
-		h->newer->older = h->older;
-	else
-		c->hop_newest = h->older;
-	c->nhops--;
-	free(h);
+	if (c->nhops >= c->o.max_hop_records && !list_empty(&c->hop_age)) {
+		c->st.hop_records_evicted++;
+		hop_remove(c, list_entry(c->hop_age.next, struct hop_rec, age));
+	}
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return NULL;
+	snprintf(h->rid, sizeof(h->rid), "%s", rid);
+	h->key = fnv_str(h->rid);
+	hlist_add_head(&h->hn, &c->hops[h->key % HOP_BUCKETS]);
+	list_add_tail(&h->age, &c->hop_age);
+	c->nhops++;
+	return h;
 }
 
-void timeline_note_server_hop(const char *rid, enum server_hop hop,
-			      uint64_t ts_ns, uint32_t worker_tgid)
+void correlator_note_hop(struct correlator *c, const char *rid, enum server_hop hop,
+			 uint64_t ts, uint32_t worker_tgid)
 {
-	struct correlator *c = current;
 	struct hop_rec *h;
 
 	if (!c || hop <= 0 || hop >= HOP_MAX || !rid || !rid[0])
 		return;
 	c->st.hops++;
 	h = hop_find(c, rid);
-	if (!h) {
-		if (c->nhops >= c->o.max_hop_records) {
-			c->st.hop_records_evicted++;
-			hop_remove(c, c->hop_oldest);
-		}
-		h = calloc(1, sizeof(*h));
-		if (!h)
-			return;
-		snprintf(h->rid, sizeof(h->rid), "%s", rid);
-		h->key = fnv_str(h->rid);
-		h->hnext = c->hops[h->key % HOP_BUCKETS];
-		c->hops[h->key % HOP_BUCKETS] = h;
-		h->older = c->hop_newest;
-		if (c->hop_newest)
-			c->hop_newest->newer = h;
-		else
-			c->hop_oldest = h;
-		c->hop_newest = h;
-		c->nhops++;
-	}
+	if (!h)
+		h = hop_new(c, rid);
+	if (!h)
+		return;
 	if (worker_tgid)
 		h->worker_tgid = worker_tgid;
 	if (hop == HOP_SCHED_LAST_OUT || !h->t[hop])
-		h->t[hop] = ts_ns;
+		h->t[hop] = ts;
+}
+
+void correlator_hop_sink(void *ctx, const char *rid, enum server_hop hop,
+			 uint64_t ts, uint32_t worker_tgid)
+{
+	correlator_note_hop(ctx, rid, hop, ts, worker_tgid);
 }
 
 /* ---- matching ------------------------------------------------------ */
@@ -366,17 +352,24 @@ static int cmp_fwd(const void *a, const void *b)
 	return x->t_req_first < y->t_req_first ? -1 : x->t_req_first > y->t_req_first;
 }
 
-static int forwards_by_id(struct correlator *c, const struct exchange *cl,
-			  const char *id, struct exchange **out)
+typedef bool (*fwd_pred)(const struct exchange *f, const struct exchange *cl,
+			 const char *id);
+
+/* Unclaimed forwards of cl's router under key that pred accepts, at most
+ * MAX_FORWARDS, oldest first. */
+static int collect_forwards(struct ex_index *ix, uint64_t key, fwd_pred pred,
+			    const struct exchange *cl, const char *id,
+			    struct exchange **out)
 {
-	uint64_t key = fnv_str(id);
+	struct hlist_node *pos, *tmp;
 	int n = 0;
 
-	for (struct idx_node *nd = c->fwd_by_id.b[key % IDX_BUCKETS]; nd; nd = nd->next) {
+	hlist_for_each_safe(pos, tmp, idx_chain(ix, key)) {
+		struct idx_node *nd = container_of(pos, struct idx_node, hn);
 		struct exchange *f = nd->ex;
 
 		if (nd->key != key || f->consumed || f->tgid != cl->tgid ||
-		    !fwd_has_id(f, id) || n >= MAX_FORWARDS)
+		    !pred(f, cl, id) || n >= MAX_FORWARDS)
 			continue;
 		out[n++] = f;
 	}
@@ -384,30 +377,36 @@ static int forwards_by_id(struct correlator *c, const struct exchange *cl,
 	return n;
 }
 
+static bool fwd_id_matches(const struct exchange *f, const struct exchange *cl,
+			   const char *id)
+{
+	return fwd_has_id(f, id);
+}
+
+static bool fwd_after_client(const struct exchange *f, const struct exchange *cl,
+			     const char *id)
+{
+	return f->t_req_first >= cl->t_req_first;
+}
+
+static int forwards_by_id(struct correlator *c, const struct exchange *cl,
+			  const char *id, struct exchange **out)
+{
+	return collect_forwards(&c->fwd_by_id, fnv_str(id), fwd_id_matches, cl, id, out);
+}
+
 /* Same prompt: the earliest unclaimed forward after the client request
  * arrived, then the retries that followed a failed attempt. */
 static int forwards_by_fingerprint(struct correlator *c, const struct exchange *cl,
 				   struct exchange **out)
 {
-	uint64_t key = cl->req.fingerprint;
-	struct exchange *cand[MAX_FORWARDS];
-	int n = 0, k = 0;
+	int n = collect_forwards(&c->fwd_by_fp, cl->req.fingerprint, fwd_after_client,
+				 cl, NULL, out);
 
-	for (struct idx_node *nd = c->fwd_by_fp.b[key % IDX_BUCKETS]; nd; nd = nd->next) {
-		struct exchange *f = nd->ex;
-
-		if (nd->key != key || f->consumed || f->tgid != cl->tgid ||
-		    f->t_req_first < cl->t_req_first || n >= MAX_FORWARDS)
-			continue;
-		cand[n++] = f;
-	}
-	qsort(cand, n, sizeof(*cand), cmp_fwd);
-	for (int i = 0; i < n; i++) {
-		out[k++] = cand[i];
-		if (!fwd_failed(cand[i]))
-			break;
-	}
-	return k;
+	for (int i = 0; i < n; i++)
+		if (!fwd_failed(out[i]))
+			return i + 1;
+	return n;
 }
 
 /* No id, no prompt: the first unclaimed forward written while the client
@@ -416,8 +415,11 @@ static int forwards_by_time(struct correlator *c, const struct exchange *cl,
 			    struct exchange **out)
 {
 	uint64_t until = cl->t_resp_first ? cl->t_resp_first : cl->t_done;
+	struct list_head *pos, *tmp;
 
-	for (struct exchange *f = c->head; f; f = f->next) {
+	list_for_each_safe(pos, tmp, &c->live) {
+		struct exchange *f = ex_of(pos);
+
 		if (f->kind != EX_FORWARD || f->consumed || f->ignored ||
 		    f->tgid != cl->tgid || !f->req_done)
 			continue;
@@ -438,8 +440,10 @@ static struct exchange *worker_for_forward(struct correlator *c, const struct ex
 	uint64_t key = endpoint_pair_hash(&f->local, &f->peer, true);
 	const char *fid = exchange_id(f);
 	struct exchange *best = NULL;
+	struct hlist_node *pos, *tmp;
 
-	for (struct idx_node *nd = c->worker_by_pair.b[key % IDX_BUCKETS]; nd; nd = nd->next) {
+	hlist_for_each_safe(pos, tmp, idx_chain(&c->worker_by_pair, key)) {
+		struct idx_node *nd = container_of(pos, struct idx_node, hn);
 		struct exchange *w = nd->ex;
 		const char *wid = exchange_id(w);
 
@@ -531,9 +535,10 @@ static void pick_req_id(struct timeline_row *r, const struct exchange *front,
 }
 
 /* The hop record is found under SGLang's rid, which is the body rid the
- * client sent, or the id the response carried. */
+ * client sent, or the id the response carried. take: the row is final,
+ * the record goes with it. */
 static void fill_hops(struct correlator *c, struct timeline_row *r,
-		      const struct exchange *front, const struct exchange *w)
+		      const struct exchange *front, const struct exchange *w, bool take)
 {
 	const char *cands[] = {
 		w ? w->resp.sglang_id : "", w ? w->req.rid : "",
@@ -573,7 +578,8 @@ static void fill_hops(struct correlator *c, struct timeline_row *r,
 	r->detokenizer_recv_time = h->t[HOP_DETOK_RECV];
 	r->detokenizer_send_time = h->t[HOP_DETOK_SEND];
 	r->tokenizer_recv_time = h->t[HOP_MAIN_RECV];
-	hop_remove(c, h);
+	if (take)
+		hop_remove(c, h);
 }
 
 static void fill_worker(struct timeline_row *r, const struct exchange *w)
@@ -608,71 +614,102 @@ static void consume(struct correlator *c, struct exchange *ex)
 	unindex(c, ex);
 }
 
+/* What a client request was forwarded as: its forwards (retries too),
+ * the last one and the worker request it became. take: claim them (the
+ * row is final), so a worker request matched once is not matched again. */
+struct client_match {
+	struct exchange *fw[MAX_FORWARDS];
+	int n;
+	struct exchange *last, *w;
+};
+
+static void match_client(struct correlator *c, struct exchange *cl,
+			 struct client_match *m, bool take)
+{
+	m->n = 0;
+	m->last = m->w = NULL;
+	if (cl->header_id[0])
+		m->n = forwards_by_id(c, cl, cl->header_id, m->fw);
+	if (!m->n && cl->req.rid[0])
+		m->n = forwards_by_id(c, cl, cl->req.rid, m->fw);
+	if (!m->n && cl->req.fingerprint)
+		m->n = forwards_by_fingerprint(c, cl, m->fw);
+	if (!m->n)
+		m->n = forwards_by_time(c, cl, m->fw);
+
+	for (int i = 0; i < m->n; i++) {
+		struct exchange *wi = worker_for_forward(c, m->fw[i]);
+
+		if (take) {
+			consume(c, m->fw[i]);
+			if (wi)
+				consume(c, wi);
+		}
+		m->last = m->fw[i];
+		m->w = wi;
+	}
+}
+
+/* The row of a client request and what it was matched with. */
+static void client_row(struct correlator *c, struct timeline_row *r,
+		       const struct exchange *cl, const struct client_match *m, bool take)
+{
+	row_init(r);
+	r->level = "router";
+	r->router_pid = cl->tgid;
+	r->forwards = m->n;
+	fill_from_front(r, cl);
+	if (m->last) {
+		endpoint_format(&m->last->peer, r->host, sizeof(r->host));
+		r->router_send_time = m->last->t_req_first;
+	} else {
+		snprintf(r->notes, sizeof(r->notes), "no forward seen");
+	}
+	if (m->w)
+		fill_worker(r, m->w);
+	else if (m->last)
+		snprintf(r->notes, sizeof(r->notes), "worker not traced or not seen");
+	r->router_first_token_time = cl->t_first_event;
+	pick_req_id(r, cl, m->w);
+	fill_hops(c, r, cl, m->w, take);
+}
+
 static void finalize_client(struct correlator *c, struct exchange *cl)
 {
-	struct exchange *fw[MAX_FORWARDS];
-	struct exchange *last = NULL, *w = NULL;
+	struct client_match m;
 	struct timeline_row r;
-	int n = 0;
 
-	if (cl->header_id[0])
-		n = forwards_by_id(c, cl, cl->header_id, fw);
-	if (!n && cl->req.rid[0])
-		n = forwards_by_id(c, cl, cl->req.rid, fw);
-	if (!n && cl->req.fingerprint)
-		n = forwards_by_fingerprint(c, cl, fw);
-	if (!n)
-		n = forwards_by_time(c, cl, fw);
-
-	for (int i = 0; i < n; i++) {
-		struct exchange *wi = worker_for_forward(c, fw[i]);
-
-		consume(c, fw[i]);
-		if (wi)
-			consume(c, wi);
-		last = fw[i];
-		w = wi;
-	}
-
-	row_init(&r);
-	r.level = "router";
-	r.router_pid = cl->tgid;
-	r.forwards = n;
-	fill_from_front(&r, cl);
-	if (last) {
-		endpoint_format(&last->peer, r.host, sizeof(r.host));
-		r.router_send_time = last->t_req_first;
-	} else {
+	match_client(c, cl, &m, true);
+	if (!m.last)
 		c->st.rows_without_forward++;
-		snprintf(r.notes, sizeof(r.notes), "no forward seen");
-	}
-	if (w)
-		fill_worker(&r, w);
-	else if (last) {
+	else if (!m.w)
 		c->st.rows_without_worker++;
-		snprintf(r.notes, sizeof(r.notes), "worker not traced or not seen");
-	}
-	r.router_first_token_time = cl->t_first_event;
-	if (n > 1)
+	if (m.n > 1)
 		c->st.retried++;
-	pick_req_id(&r, cl, w);
-	fill_hops(c, &r, cl, w);
+	client_row(c, &r, cl, &m, true);
 	c->st.rows_router++;
 	emit(c, &r);
 	consume(c, cl);
+}
+
+/* The row of a worker request no router request is known for. */
+static void worker_row(struct correlator *c, struct timeline_row *r,
+		       const struct exchange *w, bool take)
+{
+	row_init(r);
+	r->level = "node";
+	fill_from_front(r, w);
+	fill_worker(r, w);
+	endpoint_format(&w->local, r->host, sizeof(r->host));
+	pick_req_id(r, w, NULL);
+	fill_hops(c, r, w, w, take);
 }
 
 static void finalize_worker(struct correlator *c, struct exchange *w, bool unmatched)
 {
 	struct timeline_row r;
 
-	row_init(&r);
-	r.level = "node";
-	fill_from_front(&r, w);
-	fill_worker(&r, w);
-	endpoint_format(&w->local, r.host, sizeof(r.host));
-	pick_req_id(&r, w, NULL);
-	fill_hops(c, &r, w, w);
+	worker_row(c, &r, w, true);
 	if (unmatched) {
 		c->st.rows_unmatched_worker++;
 		snprintf(r.notes, sizeof(r.notes), "no router request matched");
@@ -689,6 +726,32 @@ static void finalize(struct correlator *c, struct exchange *ex)
 		finalize_client(c, ex);
 	else
 		finalize_worker(c, ex, false);
+}
+
+void correlator_foreach_in_flight(struct correlator *c,
+				  void (*fn)(void *ctx, const struct timeline_row *partial),
+				  void *ctx)
+{
+	struct list_head *pos, *tmp;
+
+	list_for_each_safe(pos, tmp, &c->live) {
+		struct exchange *ex = ex_of(pos);
+		struct client_match m;
+		struct timeline_row r;
+
+		if (ex->resp_done || ex->ignored || ex->consumed || !is_row_source(c, ex))
+			continue;
+		if (ex->kind == EX_CLIENT_IN) {
+			match_client(c, ex, &m, false);
+			client_row(c, &r, ex, &m, false);
+		} else {
+			worker_row(c, &r, ex, false);
+		}
+		snprintf(r.error, sizeof(r.error), "in_flight");
+		r.success = -1;
+		r.finish_time = 0;
+		fn(ctx, &r);
+	}
 }
 
 /* Takes ex out of the hands of its connection before it is let go. */
@@ -717,25 +780,29 @@ static void give_up(struct correlator *c, struct exchange *ex, const char *why,
 	}
 }
 
-void correlator_tick(struct correlator *c, uint64_t now)
+/* Rows whose linger has passed. */
+static void finalize_due(struct correlator *c, uint64_t now)
 {
-	struct exchange *ex, *next;
+	struct exchange *ex;
 
-	while (c->fin_head && (c->fin_head->t_done + c->o.linger_ns <= now)) {
-		ex = c->fin_head;
-		c->fin_head = ex->fin_next;
-		if (!c->fin_head)
-			c->fin_tail = NULL;
+	while ((ex = list_first_or_null(&c->fin, struct exchange, fin_node)) &&
+	       ex->t_done + c->o.linger_ns <= now) {
+		list_del(&ex->fin_node);
 		ex->finalize_queued = false;
 		if (!ex->consumed && !ex->ignored)
 			finalize(c, ex);
 	}
+}
 
-	if (now < c->last_scan + SCAN_INTERVAL_NS && c->st.live <= c->o.max_exchanges)
-		return;
-	c->last_scan = now;
-	for (ex = c->head; ex; ex = next) {
-		next = ex->next;
+/* Frees what is used up; gives up on what waited too long (idle_ns for
+ * unfinished exchanges, orphan_ns for pieces nothing claimed). */
+static void expire(struct correlator *c, uint64_t now)
+{
+	struct list_head *pos, *tmp;
+
+	list_for_each_safe(pos, tmp, &c->live) {
+		struct exchange *ex = ex_of(pos);
+
 		if (ex->finalize_queued)
 			continue;
 		if (ex->consumed || ex->ignored) {
@@ -759,9 +826,19 @@ void correlator_tick(struct correlator *c, uint64_t now)
 			free_exchange(c, ex);
 		}
 	}
+}
 
-	while (c->st.live > c->o.max_exchanges && c->head) {
-		ex = c->head;
+void correlator_tick(struct correlator *c, uint64_t now)
+{
+	struct exchange *ex;
+
+	finalize_due(c, now);
+	if (now < c->last_scan + SCAN_INTERVAL_NS && c->st.live <= c->o.max_exchanges)
+		return;
+	c->last_scan = now;
+	expire(c, now);
+	while (c->st.live > c->o.max_exchanges &&
+	       (ex = list_first_or_null(&c->live, struct exchange, node))) {
 		c->st.evicted++;
 		if (ex->finalize_queued) {
 			/* already ended: emit it now rather than lose it */
@@ -775,20 +852,16 @@ void correlator_tick(struct correlator *c, uint64_t now)
 
 void correlator_flush(struct correlator *c)
 {
-	struct exchange *ex;
+	struct list_head *pos, *tmp;
 
-	for (ex = c->head; ex; ex = ex->next) {
+	list_for_each_safe(pos, tmp, &c->live) {
+		struct exchange *ex = ex_of(pos);
+
 		if (!ex->resp_done && !ex->ignored && is_row_source(c, ex)) {
 			c->st.incomplete_at_exit++;
 			force_done(c, ex, "in_flight_at_exit", ex->t_last);
 			ex->consumed = false;
-			ex->finalize_queued = true;
-			ex->fin_next = NULL;
-			if (c->fin_tail)
-				c->fin_tail->fin_next = ex;
-			else
-				c->fin_head = ex;
-			c->fin_tail = ex;
+			queue_finalize(c, ex);
 		}
 	}
 	correlator_tick(c, UINT64_MAX / 2);

@@ -20,9 +20,6 @@ struct correlator_opts {
 	uint32_t max_hop_records;	/* server-hop records kept */
 	void (*emit)(void *ctx, const struct timeline_row *row);
 	void *emit_ctx;
-	/* Called before an exchange a connection still holds (ex->conn) is
-	 * freed, so the connection lets go of it. */
-	void (*detach)(void *ctx, struct exchange *ex);
 };
 
 struct correlator_stats {
@@ -60,7 +57,24 @@ void correlator_flush(struct correlator *c);
 const struct correlator_stats *correlator_stats(struct correlator *c);
 /* A router appeared (auto discovery): worker requests wait to be claimed. */
 void correlator_set_have_router(struct correlator *c, bool have_router);
-/* timeline_note_server_hop() (server_events.h) goes to this one. */
-void correlator_set_current(struct correlator *c);
+/* Whoever holds exchanges (ex->conn set) is told before one is freed, so
+ * it lets go of it: the collector registers itself here. */
+void correlator_set_holder(struct correlator *c,
+			   void (*detach)(void *ctx, struct exchange *ex), void *ctx);
+/* One hop inside an SGLang server (server_hops' sink). rid: SGLang's
+ * request id; worker_tgid: the server's main process; ts: monotonic ns.
+ * The first note per (rid, hop) wins, except HOP_SCHED_LAST_OUT. */
+void correlator_note_hop(struct correlator *c, const char *rid, enum server_hop hop,
+			 uint64_t ts, uint32_t worker_tgid);
+/* The same as a server_hop_fn, ctx = the correlator: what a builder gives
+ * server_hops_opts.on_hop. */
+void correlator_hop_sink(void *ctx, const char *rid, enum server_hop hop,
+			 uint64_t ts, uint32_t worker_tgid);
+/* The requests that would become rows but have not ended yet, as partial
+ * rows: what is known so far filled, error "in_flight", the rest empty.
+ * Nothing is consumed or counted: a view for live queries. */
+void correlator_foreach_in_flight(struct correlator *c,
+				  void (*fn)(void *ctx, const struct timeline_row *partial),
+				  void *ctx);
 
 #endif

@@ -5,8 +5,10 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include "conn/body_buf.h"
 #include "proto/body_fields.h"
 #include "sock_event.h"
+#include "util/list.h"
 
 enum exchange_kind {
 	EX_CLIENT_IN = 1,	/* router: request from a client */
@@ -22,15 +24,8 @@ enum rid_source {
 	RID_ASSIGNED,		/* servetrace made one up */
 };
 
-struct body_buf {
-	char *data;
-	uint32_t len;
-	uint32_t cap;		/* allocation; limit is the collector's */
-	bool truncated;		/* limit reached or bytes not captured */
-};
-
 struct exchange {
-	struct exchange *prev, *next;	/* store list, oldest first */
+	struct list_head node;		/* store list, oldest first */
 	uint64_t serial;
 	enum exchange_kind kind;
 	uint32_t tgid;
@@ -39,7 +34,7 @@ struct exchange {
 	bool ignored;			/* not an inference request */
 	bool consumed;			/* part of an emitted row */
 	bool finalize_queued;
-	struct exchange *fin_next;	/* finalize queue, in t_done order */
+	struct list_head fin_node;	/* finalize queue, in t_done order */
 	void *conn;			/* owning connection while not done */
 	uint64_t key_id, key_fp, key_pair;	/* index keys, 0 = not indexed */
 	uint64_t t_last;		/* last activity */

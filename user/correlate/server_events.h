@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /* What the inside-the-server tracing (libzmq uprobes) tells the
- * correlator: one call per rid-bearing IPC message hop. */
+ * correlator: one call per rid-bearing IPC message hop, through a sink
+ * given at construction. */
 #ifndef SERVETRACE_SERVER_EVENTS_H
 #define SERVETRACE_SERVER_EVENTS_H
 
@@ -27,12 +28,11 @@ enum server_hop {
 	HOP_MAX,
 };
 
-/* rid: SGLang's request id as it appears in the IPC payload.
- * worker_tgid: the SGLang main process pid the hop belongs to.
- * ts_ns: bpf_ktime_get_ns() of the hop. First call per (rid, hop) wins,
- * except HOP_SCHED_LAST_OUT, where the latest wins. Implemented by the
- * correlator. */
-void timeline_note_server_hop(const char *rid, enum server_hop hop,
+/* Where hops go (struct server_hops_opts.on_hop; correlator_note_hop()
+ * behind it). rid: SGLang's request id as it appears in the IPC payload;
+ * worker_tgid: the SGLang main process pid the hop belongs to; ts_ns:
+ * bpf_ktime_get_ns() of the hop. */
+typedef void (*server_hop_fn)(void *ctx, const char *rid, enum server_hop hop,
 			      uint64_t ts_ns, uint32_t worker_tgid);
 
 #endif

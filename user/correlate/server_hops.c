@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "util/hash.h"
+#include "util/list.h"
 #include "proto/ipc.h"
 #include "correlate/server_events.h"
 #include "correlate/server_hops.h"
@@ -40,7 +41,7 @@ struct hop_proc {
 };
 
 struct rid_state {
-	struct rid_state *hnext;
+	struct hlist_node hn;
 	uint64_t key;
 	char rid[128];
 	uint64_t recv_ts;
@@ -50,9 +51,11 @@ struct rid_state {
 };
 
 struct server_hops {
+	server_hop_fn on_hop;
+	void *ctx;
 	struct hop_proc *procs[PROC_MAX];
 	uint32_t nprocs;
-	struct rid_state **buckets;
+	struct hlist_head *buckets;
 	uint32_t nbuckets;
 	struct rid_state **fifo;	/* eviction order */
 	uint32_t max_rids, fifo_head, nrids;
@@ -105,13 +108,15 @@ static bool ring_last_before(const struct ring *r, uint64_t t, uint64_t *b)
 	return found;
 }
 
-struct server_hops *server_hops_new(uint32_t max_rids)
+struct server_hops *server_hops_new(const struct server_hops_opts *opts)
 {
 	struct server_hops *sh = calloc(1, sizeof(*sh));
 
 	if (!sh)
 		return NULL;
-	sh->max_rids = max_rids ? max_rids : 1;
+	sh->on_hop = opts->on_hop;
+	sh->ctx = opts->ctx;
+	sh->max_rids = opts->max_rids ? opts->max_rids : 1;
 	sh->nbuckets = 4096;
 	sh->buckets = calloc(sh->nbuckets, sizeof(*sh->buckets));
 	sh->fifo = calloc(sh->max_rids, sizeof(*sh->fifo));
@@ -182,30 +187,31 @@ void server_hops_forget_proc(struct server_hops *sh, uint32_t pid)
 	}
 }
 
-static void unlink_rid(struct server_hops *sh, struct rid_state *r)
+static void note(struct server_hops *sh, const char *rid, enum server_hop hop,
+		 uint64_t ts, uint32_t main_pid)
 {
-	struct rid_state **pp = &sh->buckets[r->key % sh->nbuckets];
-
-	while (*pp && *pp != r)
-		pp = &(*pp)->hnext;
-	if (*pp)
-		*pp = r->hnext;
+	if (sh->on_hop)
+		sh->on_hop(sh->ctx, rid, hop, ts, main_pid);
 }
 
 /* The state of rid, created (evicting the oldest when full) if asked. */
 static struct rid_state *rid_state(struct server_hops *sh, const char *rid, bool create)
 {
 	uint64_t key = fnv_str(rid);
+	struct hlist_head *chain = &sh->buckets[key % sh->nbuckets];
+	struct hlist_node *pos, *tmp;
 	struct rid_state *r;
 
-	for (r = sh->buckets[key % sh->nbuckets]; r; r = r->hnext)
+	hlist_for_each_safe(pos, tmp, chain) {
+		r = container_of(pos, struct rid_state, hn);
 		if (r->key == key && !strcmp(r->rid, rid))
 			return r;
+	}
 	if (!create)
 		return NULL;
 	r = sh->fifo[sh->fifo_head];
 	if (r) {
-		unlink_rid(sh, r);
+		hlist_del(&r->hn);
 		sh->st.rid_states_evicted++;
 		memset(r, 0, sizeof(*r));
 	} else {
@@ -219,8 +225,7 @@ static struct rid_state *rid_state(struct server_hops *sh, const char *rid, bool
 	r->stream = -1;
 	r->prompt_tokens = -1;
 	strncpy(r->rid, rid, sizeof(r->rid) - 1);
-	r->hnext = sh->buckets[key % sh->nbuckets];
-	sh->buckets[key % sh->nbuckets] = r;
+	hlist_add_head(&r->hn, chain);
 	return r;
 }
 
@@ -243,7 +248,7 @@ static void first_output(struct server_hops *sh, struct hop_proc *p,
 
 	bool chunked = r->prompt_tokens > p->chunk_tokens;
 
-	timeline_note_server_hop(r->rid, HOP_SCHED_FIRST_OUT, ts, p->main_pid);
+	note(sh, r->rid, HOP_SCHED_FIRST_OUT, ts, p->main_pid);
 	if (!r->recv_ts) {
 		sh->st.no_recv_seen++;
 		return;
@@ -251,9 +256,9 @@ static void first_output(struct server_hops *sh, struct hop_proc *p,
 	if (chunked) {
 		/* only the last chunk sends an output: its drain is too late */
 		sh->st.chunked_prefills++;
-		timeline_note_server_hop(r->rid, HOP_SCHED_CHUNKED, r->recv_ts, p->main_pid);
+		note(sh, r->rid, HOP_SCHED_CHUNKED, r->recv_ts, p->main_pid);
 	} else if (p->last_drain_end > r->recv_ts) {
-		timeline_note_server_hop(r->rid, HOP_SCHED_QEND_STREAM, p->last_drain_end,
+		note(sh, r->rid, HOP_SCHED_QEND_STREAM, p->last_drain_end,
 					 p->main_pid);
 		if (r->stream == 1)
 			ring_push(&p->streams, r->recv_ts, p->last_drain_end);
@@ -262,11 +267,11 @@ static void first_output(struct server_hops *sh, struct hop_proc *p,
 		return;
 	fcfs = drain;
 	if (chunked)
-		timeline_note_server_hop(r->rid, HOP_SCHED_QEND_STREAM, fcfs, p->main_pid);
+		note(sh, r->rid, HOP_SCHED_QEND_STREAM, fcfs, p->main_pid);
 	if (ring_last_before(&p->streams, r->recv_ts, &prev_stream_qend) &&
 	    prev_stream_qend > fcfs && prev_stream_qend <= ts)
 		fcfs = prev_stream_qend;
-	timeline_note_server_hop(r->rid, HOP_SCHED_QEND_FCFS, fcfs, p->main_pid);
+	note(sh, r->rid, HOP_SCHED_QEND_FCFS, fcfs, p->main_pid);
 }
 
 static void handle_rid(struct server_hops *sh, struct hop_proc *p,
@@ -279,14 +284,14 @@ static void handle_rid(struct server_hops *sh, struct hop_proc *p,
 	switch (p->role) {
 	case SGLANG_ROLE_MAIN:
 		if (send && is_request_kind(m->kind))
-			timeline_note_server_hop(rid, HOP_TOKENIZER_SEND, ev->ts, p->main_pid);
+			note(sh, rid, HOP_TOKENIZER_SEND, ev->ts, p->main_pid);
 		else if (!send && (m->kind == IPC_KIND_BATCH_STR_OUTPUT ||
 				   m->kind == IPC_KIND_BATCH_EMBEDDING_OUTPUT))
-			timeline_note_server_hop(rid, HOP_MAIN_RECV, ev->ts, p->main_pid);
+			note(sh, rid, HOP_MAIN_RECV, ev->ts, p->main_pid);
 		break;
 	case SGLANG_ROLE_SCHEDULER:
 		if (!send && is_request_kind(m->kind)) {
-			timeline_note_server_hop(rid, HOP_SCHED_RECV, ev->ts, p->main_pid);
+			note(sh, rid, HOP_SCHED_RECV, ev->ts, p->main_pid);
 			r = rid_state(sh, rid, true);
 			if (r) {
 				r->recv_ts = ev->ts;
@@ -294,7 +299,7 @@ static void handle_rid(struct server_hops *sh, struct hop_proc *p,
 				r->prompt_tokens = m->nrids == 1 ? m->prompt_tokens : -1;
 			}
 		} else if (send && is_sched_output(m->kind)) {
-			timeline_note_server_hop(rid, HOP_SCHED_LAST_OUT, ev->ts, p->main_pid);
+			note(sh, rid, HOP_SCHED_LAST_OUT, ev->ts, p->main_pid);
 			r = rid_state(sh, rid, true);
 			if (r && !r->first_out_done) {
 				r->first_out_done = true;
@@ -304,9 +309,9 @@ static void handle_rid(struct server_hops *sh, struct hop_proc *p,
 		break;
 	case SGLANG_ROLE_DETOKENIZER:
 		if (!send && is_sched_output(m->kind))
-			timeline_note_server_hop(rid, HOP_DETOK_RECV, ev->ts, p->main_pid);
+			note(sh, rid, HOP_DETOK_RECV, ev->ts, p->main_pid);
 		else if (send && m->kind == IPC_KIND_BATCH_STR_OUTPUT)
-			timeline_note_server_hop(rid, HOP_DETOK_SEND, ev->ts, p->main_pid);
+			note(sh, rid, HOP_DETOK_SEND, ev->ts, p->main_pid);
 		break;
 	default:
 		break;

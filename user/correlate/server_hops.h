@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "correlate/server_events.h"
 #include "procs/sglang_procs.h"
 
 struct server_hops_stats {
@@ -21,9 +22,15 @@ struct server_hops_stats {
 	uint64_t rid_states_evicted;
 };
 
+struct server_hops_opts {
+	server_hop_fn on_hop;		/* where the hops go (the correlator) */
+	void *ctx;
+	uint32_t max_rids;		/* per-rid states kept, oldest evicted */
+};
+
 struct server_hops;
 
-struct server_hops *server_hops_new(uint32_t max_rids);
+struct server_hops *server_hops_new(const struct server_hops_opts *opts);
 void server_hops_free(struct server_hops *sh);
 /* pid is role within the server whose main (HTTP) process is main_pid. */
 void server_hops_set_proc(struct server_hops *sh, uint32_t pid,

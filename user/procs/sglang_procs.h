@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
-/* The processes of one SGLang server and the libzmq each one maps, from
- * /proc only (no BPF). A server is its main process (uvicorn + FastAPI +
- * TokenizerManager, the one listening on HTTP) and the descendants it
+/* SGLang's process titles, and the processes of one SGLang server. A
+ * server is its main process (uvicorn + FastAPI + TokenizerManager, the
+ * one listening on HTTP) and the descendants it
  * spawns, which name themselves with setproctitle:
  *   sglang::scheduler[_DP<d>][_PP<p>][_ATTN_CP<c>][_MOE_DP<m>][_TP<t>][_EP<e>]
  *   sglang::detokenizer, sglang::data_parallel_controller,
@@ -18,6 +18,7 @@
 #define SGLANG_MAX_PROCS   64
 #define SGLANG_PATH_MAX   512
 
+/* Values are recorded (capture/recording.h): append only. */
 enum sglang_role {
 	SGLANG_ROLE_UNKNOWN = 0,
 	SGLANG_ROLE_MAIN,		/* HTTP + TokenizerManager */
@@ -56,26 +57,16 @@ struct sglang_server {
 	struct sglang_proc procs[SGLANG_MAX_PROCS];
 };
 
-/* ---- pure parsing -------------------------------------------------- */
-
 /* /proc/PID/cmdline bytes (NUL-separated argv, or a setproctitle title
- * padded with NULs). True when it is an sglang:: title; out is filled. */
+ * padded with NULs). True when it is an sglang:: title; out is filled
+ * (sglang::server, the title sglang_router.launch_server gives the
+ * servers it forks, is MAIN). */
 bool sglang_parse_title(const char *cmdline, size_t len,
 			struct sglang_title *out);
-/* True for the command line of a server main process:
- * "python -m sglang.launch_server ...", ".../sglang/launch_server.py",
- * or the "sglang serve ..." console script. */
-bool sglang_is_server_cmdline(const char *cmdline, size_t len);
-/* The first libzmq shared object in /proc/PID/maps text (libzmq.so.N or
- * pyzmq's bundled pyzmq.libs/libzmq-<hash>.so.5.x; not libzmqpp).
- * Returns 0, -ENOENT when none, -ESTALE when the file was deleted
- * (path is still filled, without " (deleted)"). */
-int sglang_maps_libzmq(const char *maps, char *path, size_t size);
-/* ppid from /proc/PID/stat text; 0 or -EINVAL. */
-int sglang_stat_ppid(const char *stat, uint32_t *ppid);
 const char *sglang_role_name(enum sglang_role role);
 
-/* ---- /proc readers: proc_root NULL means "/proc" ------------------- */
+/* ---- the same through procs/proc_tree.h, for tests/bpf/zmq_dump.c and
+ * capture/zmq_trace.c: proc_root NULL means "/proc" ------------------ */
 
 /* Main processes of SGLang servers on this machine; returns the count. */
 int sglang_find_servers(const char *proc_root, uint32_t *pids, int max);
@@ -83,12 +74,8 @@ int sglang_find_servers(const char *proc_root, uint32_t *pids, int max);
  * Returns 0, or -ESRCH when main_pid is gone. */
 int sglang_server_scan(const char *proc_root, uint32_t main_pid,
 		       struct sglang_server *out);
-/* The libzmq pid maps: see sglang_maps_libzmq(). */
+/* procfs_libzmq() */
 int sglang_proc_libzmq(const char *proc_root, uint32_t pid, char *path,
 		       size_t size);
-/* The server (main pid) pid belongs to: itself or its nearest ancestor
- * that runs a server command line; 0 when none. For processes that
- * appear after tracing started. */
-uint32_t sglang_server_of(const char *proc_root, uint32_t pid);
 
 #endif

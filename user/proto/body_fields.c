@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <ctype.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,32 @@ int count_words(const char *s)
 static const cJSON *get(const cJSON *obj, const char *key)
 {
 	return cJSON_GetObjectItemCaseSensitive(obj, key);
+}
+
+/* A JSON number as a long long. Casting a double outside the range is
+ * undefined behaviour, and a count that big is no count: false, so the
+ * caller keeps it unknown. 2^63 is exact in a double; NaN fails too. */
+static bool json_ll(const cJSON *item, long long *v)
+{
+	double d;
+
+	if (!cJSON_IsNumber(item))
+		return false;
+	d = item->valuedouble;
+	if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0))
+		return false;
+	*v = (long long)d;
+	return true;
+}
+
+/* a + b, or -1 (unknown) when either is unknown or the sum overflows. */
+static long long add_counts(long long a, long long b)
+{
+	long long sum;
+
+	if (a < 0 || b < 0 || __builtin_add_overflow(a, b, &sum))
+		return -1;
+	return sum;
 }
 
 static void copy_str(char *dst, size_t len, const cJSON *item)
@@ -78,6 +105,22 @@ static void take_prompt(const cJSON *item, int *words, uint64_t *h, char **text)
 	}
 }
 
+/* Samples asked for: 1 when absent; saturated to the int range (a huge
+ * n still asks for more than one). */
+static int take_n(const cJSON *item)
+{
+	double d;
+
+	if (!cJSON_IsNumber(item))
+		return 1;
+	d = item->valuedouble;
+	if (d >= (double)INT_MAX)
+		return INT_MAX;
+	if (d <= (double)INT_MIN)
+		return INT_MIN;
+	return d == d ? (int)d : 1;
+}
+
 void request_fields_parse(const char *body, size_t len, bool keep_text,
 			  struct request_fields *out)
 {
@@ -116,13 +159,13 @@ void request_fields_parse(const char *body, size_t len, bool keep_text,
 		mt = get(root, "max_tokens");
 	if (!mt)
 		mt = get(root, "max_completion_tokens");
-	if (cJSON_IsNumber(mt))
-		out->max_tokens = (long long)mt->valuedouble;
+	if (!json_ll(mt, &out->max_tokens))
+		out->max_tokens = -1;
 
 	mt = sp ? get(sp, "n") : NULL;
 	if (!mt)
 		mt = get(root, "n");
-	out->n = cJSON_IsNumber(mt) ? (int)mt->valuedouble : 1;
+	out->n = take_n(mt);
 
 	st = get(root, "stream");
 	if (cJSON_IsBool(st))
@@ -171,10 +214,11 @@ static void take_error(struct response_fields *rf, const cJSON *obj)
 		snprintf(rf->error, sizeof(rf->error), "error");
 }
 
+/* The latest value of a count: a number out of range makes it unknown. */
 static void take_number(long long *dst, const cJSON *item)
 {
-	if (cJSON_IsNumber(item))
-		*dst = (long long)item->valuedouble;
+	if (cJSON_IsNumber(item) && !json_ll(item, dst))
+		*dst = -1;
 }
 
 /* One response object (native /generate or OpenAI). */
@@ -193,7 +237,8 @@ static int merge_object(struct response_fields *rf, const cJSON *obj)
 		take_number(&rf->prompt_tokens, get(meta, "prompt_tokens"));
 		take_number(&rf->completion_tokens, get(meta, "completion_tokens"));
 		if (rf->prompt_tokens >= 0 && rf->completion_tokens >= 0)
-			rf->total_tokens = rf->prompt_tokens + rf->completion_tokens;
+			rf->total_tokens = add_counts(rf->prompt_tokens,
+						      rf->completion_tokens);
 		text = nonempty_str(get(obj, "text"));
 		token = true;
 	} else if (!rf->sglang_id[0]) {
@@ -226,6 +271,16 @@ static int merge_object(struct response_fields *rf, const cJSON *obj)
 	       (cJSON_IsObject(meta) ? MERGE_NATIVE : 0);
 }
 
+/* Batch sums: the known counts add up; once a sum overflows it stays
+ * unknown (*over), not restarted by the next item. */
+static void sum_count(long long *sum, long long one, bool *over)
+{
+	if (one < 0 || *over)
+		return;
+	*sum = add_counts(*sum < 0 ? 0 : *sum, one);
+	*over = *sum < 0;
+}
+
 int response_fields_merge(struct response_fields *rf, const char *json, size_t len)
 {
 	cJSON *root = cJSON_ParseWithLength(json, len);
@@ -238,6 +293,7 @@ int response_fields_merge(struct response_fields *rf, const char *json, size_t l
 	} else if (cJSON_IsArray(root)) {
 		/* Batch /generate: one object per prompt; counts add up. */
 		struct response_fields sum;
+		bool prompt_over = false, completion_over = false;
 
 		response_fields_init(&sum);
 		rf->parsed = true;
@@ -250,10 +306,9 @@ int response_fields_merge(struct response_fields *rf, const char *json, size_t l
 			text |= merge_object(&one, el);
 			if (!sum.sglang_id[0])
 				memcpy(sum.sglang_id, one.sglang_id, sizeof(sum.sglang_id));
-			if (one.prompt_tokens >= 0)
-				sum.prompt_tokens = (sum.prompt_tokens < 0 ? 0 : sum.prompt_tokens) + one.prompt_tokens;
-			if (one.completion_tokens >= 0)
-				sum.completion_tokens = (sum.completion_tokens < 0 ? 0 : sum.completion_tokens) + one.completion_tokens;
+			sum_count(&sum.prompt_tokens, one.prompt_tokens, &prompt_over);
+			sum_count(&sum.completion_tokens, one.completion_tokens,
+				  &completion_over);
 			if (!sum.error[0])
 				memcpy(sum.error, one.error, sizeof(sum.error));
 		}
@@ -262,7 +317,8 @@ int response_fields_merge(struct response_fields *rf, const char *json, size_t l
 		rf->prompt_tokens = sum.prompt_tokens;
 		rf->completion_tokens = sum.completion_tokens;
 		if (sum.prompt_tokens >= 0 && sum.completion_tokens >= 0)
-			rf->total_tokens = sum.prompt_tokens + sum.completion_tokens;
+			rf->total_tokens = add_counts(sum.prompt_tokens,
+						      sum.completion_tokens);
 		if (!rf->error[0])
 			memcpy(rf->error, sum.error, sizeof(rf->error));
 		rf->has_text |= !!(text & MERGE_TEXT);

@@ -214,14 +214,19 @@ static void begin_candidate(struct http_stream *s, bool from_idle)
 }
 
 /* One byte of a candidate start line: -1 implausible, 0 more, 1 done. */
+/* m[0, len) is a prefix of a method (whole: is one). memcmp, not
+ * strncmp: a NUL in m must not end the comparison early and let
+ * methods[i][len] read past a shorter literal. */
 static bool method_ok(const char *m, size_t len, bool whole)
 {
-	size_t i;
+	size_t i, mlen;
 
-	for (i = 0; i < ARRAY_SIZE(methods); i++)
-		if (!strncmp(m, methods[i], len) &&
-		    (!whole || !methods[i][len]))
+	for (i = 0; i < ARRAY_SIZE(methods); i++) {
+		mlen = strlen(methods[i]);
+		if (len <= mlen && !memcmp(m, methods[i], len) &&
+		    (!whole || len == mlen))
 			return true;
+	}
 	return false;
 }
 

@@ -88,4 +88,13 @@ enum ipc_kind ipc_kind_from_class(const char *name, size_t len);
 bool ipc_rid_is_health_check(const char *rid, size_t len);
 const char *ipc_kind_name(enum ipc_kind kind);
 
+/* For the decoders (pickle.c, msgpack.c): what both fill in the same way. */
+/* The class name at p[off, off + len), and the kind it maps to. */
+void ipc_msg_set_class(struct ipc_msg *out, const uint8_t *p, uint32_t off,
+		       uint32_t len);
+/* One more rid at p[off, off + len); past IPC_MAX_RIDS only counted. */
+void ipc_msg_add_rid(struct ipc_msg *out, uint32_t off, uint32_t len);
+/* Bytes per item of a Python array typecode ('i', 'q', ...); 0 unknown. */
+unsigned int ipc_array_itemsize(uint8_t typecode);
+
 #endif

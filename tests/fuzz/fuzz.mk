@@ -1,0 +1,47 @@
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+# libFuzzer harnesses (clang, ASan + UBSan), included by the Makefile.
+# A harness is tests/fuzz/fuzz_<name>.c plus one FUZZ_SRCS_<name> line
+# below naming the pure sources (under user/) it links. Its seeds are
+# tests/fuzz/corpus/<name>/, inputs of past crashes tests/fuzz/regress/<name>/.
+#   make fuzz                 build, replay regress/, fuzz each FUZZ_SECONDS (30)
+#   make fuzz FUZZ=sse_parser only that harness
+#   make fuzz-build           build only (sanitizer runtimes linked statically)
+
+FUZZ_SRCS_http_request  := proto/http_stream.c proto/body_fields.c
+FUZZ_SRCS_http_response := proto/http_stream.c proto/sse_parser.c proto/body_fields.c
+FUZZ_SRCS_sse_parser    := proto/sse_parser.c
+FUZZ_SRCS_body_request  := proto/body_fields.c
+FUZZ_SRCS_body_response := proto/body_fields.c
+FUZZ_SRCS_ipc_pickle    := proto/ipc.c proto/pickle.c proto/msgpack.c
+FUZZ_SRCS_ipc_msgpack   := proto/ipc.c proto/pickle.c proto/msgpack.c
+
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 30
+FUZZ_ALL     := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ         ?= $(FUZZ_ALL)
+FUZZ_DIR     := $(OUTPUT)/fuzz
+FUZZ_BINS    := $(patsubst %,$(FUZZ_DIR)/fuzz_%,$(FUZZ))
+# -fno-sanitize-recover: a UBSan finding is a crash, not a log line.
+FUZZ_CFLAGS  := -g -O1 -fno-omit-frame-pointer -std=gnu11 -Wall -Wextra \
+		-Wno-unused-parameter -Werror \
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+		-Iuser -Ibpf -Itests/fuzz
+FUZZ_LDLIBS  := -lcjson -lm -static-libstdc++ -static-libgcc
+# One compile per harness, several sources: depend on every header.
+FUZZ_HDRS    := $(wildcard tests/fuzz/*.h user/*/*.h)
+
+.PHONY: fuzz fuzz-build
+
+define fuzz_rule
+$(FUZZ_DIR)/fuzz_$(1): tests/fuzz/fuzz_$(1).c $(addprefix user/,$(FUZZ_SRCS_$(1))) $(FUZZ_HDRS)
+	$$(call msg,FUZZ-CC,$$@)
+	$$(Q)mkdir -p $$(@D)
+	$$(Q)$$(FUZZ_CC) $$(FUZZ_CFLAGS) $$< \
+		$(addprefix user/,$(FUZZ_SRCS_$(1))) $$(FUZZ_LDLIBS) -o $$@
+endef
+$(foreach h,$(FUZZ_ALL),$(eval $(call fuzz_rule,$(h))))
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: fuzz-build
+	$(Q)FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run_fuzz.sh $(FUZZ_DIR) $(FUZZ)

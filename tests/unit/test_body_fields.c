@@ -1,0 +1,417 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Request and response body fields: SGLang native and OpenAI shapes,
+ * streaming merges, errors, batches, cut and odd bodies. */
+#include <stdlib.h>
+#include <string.h>
+#include "test.h"
+#include "proto/body_fields.h"
+
+static void req(const char *body, bool keep_text, struct request_fields *out)
+{
+	request_fields_parse(body, strlen(body), keep_text, out);
+}
+
+static int merge(struct response_fields *rf, const char *json)
+{
+	return response_fields_merge(rf, json, strlen(json));
+}
+
+static void test_generate(void)
+{
+	struct request_fields r;
+
+	req("{\"text\":\"The capital of  France\\n is\",\"rid\":\"abc-1\","
+	    "\"sampling_params\":{\"max_new_tokens\":16,\"temperature\":0},"
+	    "\"stream\":true}", false, &r);
+	ASSERT_TRUE(r.parsed, "generate parsed");
+	ASSERT_STREQ(r.rid, "abc-1", "generate rid");
+	ASSERT_EQ(r.input_words, 5, "prompt.split() words");
+	ASSERT_EQ(r.max_tokens, 16, "sampling_params.max_new_tokens");
+	ASSERT_EQ(r.stream, 1, "stream true");
+	ASSERT_EQ(r.n, 1, "n defaults to 1");
+	ASSERT_TRUE(r.fingerprint != 0, "fingerprint set");
+	ASSERT_TRUE(r.prompt == NULL, "no text kept without keep_text");
+
+	/* A numeric rid is printed as an integer; a batch's first rid counts. */
+	req("{\"text\":[\"a b\",\"c\"],\"rid\":[\"r0\",\"r1\"]}", false, &r);
+	ASSERT_STREQ(r.rid, "r0", "batch: first rid");
+	ASSERT_EQ(r.input_words, 3, "batch: words of every prompt");
+	ASSERT_EQ(r.max_tokens, -1, "no max_new_tokens: unknown");
+	ASSERT_EQ(r.stream, -1, "no stream: unknown");
+	req("{\"text\":\"x\",\"rid\":42}", false, &r);
+	ASSERT_STREQ(r.rid, "42", "numeric rid");
+	req("{\"text\":\"x\",\"stream\":false,\"sampling_params\":{\"n\":3}}",
+	    false, &r);
+	ASSERT_EQ(r.stream, 0, "stream false");
+	ASSERT_EQ(r.n, 3, "sampling_params.n");
+}
+
+static void test_completions(void)
+{
+	struct request_fields r;
+
+	req("{\"model\":\"m\",\"prompt\":\"one two three\",\"max_tokens\":7,"
+	    "\"n\":2,\"stream\":false}", false, &r);
+	ASSERT_TRUE(r.parsed, "completions parsed");
+	ASSERT_STREQ(r.rid, "", "no rid");
+	ASSERT_EQ(r.input_words, 3, "prompt words");
+	ASSERT_EQ(r.max_tokens, 7, "max_tokens");
+	ASSERT_EQ(r.n, 2, "top-level n");
+	ASSERT_EQ(r.stream, 0, "stream false");
+
+	/* sampling_params wins over the top level; then max_tokens, then
+	 * max_completion_tokens. */
+	req("{\"prompt\":\"a\",\"max_tokens\":7,"
+	    "\"sampling_params\":{\"max_new_tokens\":9}}", false, &r);
+	ASSERT_EQ(r.max_tokens, 9, "max_new_tokens before max_tokens");
+	req("{\"prompt\":\"a\",\"max_completion_tokens\":11}", false, &r);
+	ASSERT_EQ(r.max_tokens, 11, "max_completion_tokens");
+	req("{\"prompt\":\"a\",\"max_tokens\":\"7\"}", false, &r);
+	ASSERT_EQ(r.max_tokens, -1, "a string max_tokens is unknown");
+	/* "text" is taken before "prompt". */
+	req("{\"text\":\"a b c d\",\"prompt\":\"e\"}", false, &r);
+	ASSERT_EQ(r.input_words, 4, "text before prompt");
+}
+
+static void test_chat(void)
+{
+	struct request_fields r;
+
+	req("{\"model\":\"m\",\"messages\":["
+	    "{\"role\":\"system\",\"content\":\"be brief\"},"
+	    "{\"role\":\"user\",\"content\":\"hello there world\"}],"
+	    "\"max_tokens\":5,\"stream\":true}", true, &r);
+	ASSERT_TRUE(r.parsed, "chat parsed");
+	ASSERT_EQ(r.input_words, 5, "words of every message");
+	ASSERT_EQ(r.max_tokens, 5, "chat max_tokens");
+	ASSERT_EQ(r.stream, 1, "chat stream");
+	if (ASSERT_TRUE(r.prompt != NULL, "keep_text keeps the messages"))
+		ASSERT_STREQ(r.prompt, "be brief\nhello there world",
+			     "messages joined by newlines");
+	free(r.prompt);
+
+	/* A message whose content is not a string adds nothing. */
+	req("{\"messages\":[{\"role\":\"user\",\"content\":[1,2]},"
+	    "{\"role\":\"user\",\"content\":\"x\"}]}", false, &r);
+	ASSERT_EQ(r.input_words, 1, "non-string content skipped");
+	req("{\"messages\":\"not a list but a string\"}", false, &r);
+	ASSERT_EQ(r.input_words, 6, "messages as a string");
+	req("{\"messages\":{\"content\":\"x\"}}", false, &r);
+	ASSERT_EQ(r.input_words, -1, "messages as an object: unknown");
+}
+
+static void test_fingerprint(void)
+{
+	struct request_fields a, b, c, d;
+
+	req("{\"text\":\"same words\",\"sampling_params\":{\"max_new_tokens\":8}}",
+	    false, &a);
+	req("{\"sampling_params\":{\"max_new_tokens\":8},\"rid\":\"z\","
+	    "\"text\":\"same words\"}", false, &b);
+	req("{\"text\":\"same words\",\"sampling_params\":{\"max_new_tokens\":9}}",
+	    false, &c);
+	req("{\"text\":\"other words\",\"sampling_params\":{\"max_new_tokens\":8}}",
+	    false, &d);
+	ASSERT_TRUE(a.fingerprint == b.fingerprint, "key order and rid ignored");
+	ASSERT_TRUE(a.fingerprint != c.fingerprint, "max tokens counts");
+	ASSERT_TRUE(a.fingerprint != d.fingerprint, "prompt counts");
+	req("{\"model\":\"m\"}", false, &a);
+	ASSERT_TRUE(a.parsed, "object without prompt parsed");
+	ASSERT_EQ(a.fingerprint, 0, "no prompt, no max tokens: no fingerprint");
+	ASSERT_EQ(a.input_words, -1, "no prompt: words unknown");
+}
+
+static void test_keep_text(void)
+{
+	struct request_fields r;
+	char *big = malloc(3 * PROMPT_KEEP_MAX);
+	size_t i, len;
+
+	req("{\"text\":[\"first\",\"second\"]}", true, &r);
+	if (ASSERT_TRUE(r.prompt != NULL, "batch text kept"))
+		ASSERT_STREQ(r.prompt, "first\nsecond", "batch prompts joined");
+	free(r.prompt);
+
+	if (!ASSERT_TRUE(big != NULL, "malloc"))
+		return;
+	len = snprintf(big, 16, "{\"text\":\"");
+	for (i = 0; i < 5000; i++)		/* "wwww " x 1000 > PROMPT_KEEP_MAX */
+		big[len++] = i % 5 == 4 ? ' ' : 'w';
+	strcpy(big + len, "\"}");
+	req(big, true, &r);
+	ASSERT_EQ(r.input_words, 1000, "all words counted");
+	if (ASSERT_TRUE(r.prompt != NULL, "long prompt kept"))
+		ASSERT_EQ(strlen(r.prompt), PROMPT_KEEP_MAX - 2,
+			  "kept text bounded by PROMPT_KEEP_MAX");
+	free(r.prompt);
+	free(big);
+}
+
+static void test_request_not_json(void)
+{
+	static const char cut[] = "{\"text\":\"abc\",\"rid\":\"r1\",\"samp";
+	struct request_fields r;
+
+	request_fields_parse(cut, sizeof(cut) - 1, true, &r);
+	ASSERT_TRUE(!r.parsed, "truncated body: not parsed");
+	ASSERT_STREQ(r.rid, "", "truncated body: no rid");
+	ASSERT_EQ(r.input_words, -1, "truncated body: words unknown");
+	ASSERT_EQ(r.max_tokens, -1, "truncated body: max unknown");
+	ASSERT_EQ(r.stream, -1, "truncated body: stream unknown");
+	ASSERT_TRUE(r.prompt == NULL, "truncated body: nothing kept");
+	req("[{\"text\":\"a\"}]", false, &r);
+	ASSERT_TRUE(!r.parsed, "top-level array is no request object");
+	request_fields_parse("", 0, false, &r);
+	ASSERT_TRUE(!r.parsed, "empty body");
+	/* len bounds the parse: bytes past it are not read. */
+	request_fields_parse("{\"text\":\"a\"}garbage", 12, false, &r);
+	ASSERT_TRUE(r.parsed, "len bounds the body");
+	ASSERT_EQ(r.input_words, 1, "len-bounded body words");
+}
+
+static void test_native_meta_info(void)
+{
+	struct response_fields rf;
+	int m;
+
+	response_fields_init(&rf);
+	ASSERT_EQ(rf.prompt_tokens, -1, "init: prompt unknown");
+	ASSERT_EQ(rf.total_tokens, -1, "init: total unknown");
+	/* Streamed /generate: cumulative text and counts, latest wins. */
+	m = merge(&rf, "{\"text\":\"Hel\",\"meta_info\":{\"id\":\"sg-1\","
+		  "\"prompt_tokens\":6,\"completion_tokens\":1}}");
+	ASSERT_EQ(m, MERGE_TEXT | MERGE_TOKEN | MERGE_NATIVE, "native chunk");
+	m = merge(&rf, "{\"text\":\"Hello\",\"meta_info\":{\"id\":\"sg-2\","
+		  "\"prompt_tokens\":6,\"completion_tokens\":3}}");
+	ASSERT_TRUE(rf.parsed, "parsed");
+	ASSERT_STREQ(rf.sglang_id, "sg-1", "first id kept");
+	ASSERT_EQ(rf.prompt_tokens, 6, "prompt tokens");
+	ASSERT_EQ(rf.completion_tokens, 3, "latest completion tokens");
+	ASSERT_EQ(rf.total_tokens, 9, "total computed");
+	ASSERT_TRUE(rf.has_text, "has text");
+	ASSERT_STREQ(rf.error, "", "no error");
+
+	response_fields_init(&rf);
+	m = merge(&rf, "{\"text\":\"\",\"meta_info\":{\"id\":\"x\"}}");
+	ASSERT_EQ(m, MERGE_TOKEN | MERGE_NATIVE, "empty text: token, no text");
+	ASSERT_TRUE(!rf.has_text, "empty text");
+	ASSERT_EQ(rf.total_tokens, -1, "no counts: total unknown");
+}
+
+static void test_openai_usage(void)
+{
+	struct response_fields rf;
+	int m;
+
+	response_fields_init(&rf);
+	m = merge(&rf, "{\"id\":\"cmpl-1\",\"object\":\"chat.completion.chunk\","
+		  "\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\","
+		  "\"content\":\"\"},\"finish_reason\":null}]}");
+	ASSERT_EQ(m, 0, "role-only opening chunk carries no token");
+	m = merge(&rf, "{\"id\":\"cmpl-1\",\"choices\":[{\"index\":0,"
+		  "\"delta\":{\"content\":\"Hi\"},\"finish_reason\":null}]}");
+	ASSERT_EQ(m, MERGE_TEXT | MERGE_TOKEN, "content chunk");
+	m = merge(&rf, "{\"id\":\"cmpl-1\",\"choices\":[{\"index\":0,"
+		  "\"delta\":{},\"finish_reason\":\"stop\"}]}");
+	ASSERT_EQ(m, 0, "closing chunk carries no token");
+	m = merge(&rf, "{\"id\":\"cmpl-1\",\"choices\":[],\"usage\":{"
+		  "\"prompt_tokens\":4,\"completion_tokens\":2,"
+		  "\"total_tokens\":6}}");
+	ASSERT_EQ(m, 0, "usage chunk");
+	ASSERT_STREQ(rf.sglang_id, "cmpl-1", "OpenAI id");
+	ASSERT_EQ(rf.prompt_tokens, 4, "usage prompt");
+	ASSERT_EQ(rf.completion_tokens, 2, "usage completion");
+	ASSERT_EQ(rf.total_tokens, 6, "usage total");
+	ASSERT_TRUE(rf.has_text, "text seen");
+
+	/* Non-streamed completion and chat bodies. */
+	response_fields_init(&rf);
+	m = merge(&rf, "{\"id\":\"c2\",\"choices\":[{\"text\":\" Paris\","
+		  "\"finish_reason\":\"length\"}],\"usage\":{\"prompt_tokens\":3,"
+		  "\"completion_tokens\":1,\"total_tokens\":4}}");
+	ASSERT_EQ(m, MERGE_TEXT | MERGE_TOKEN, "completion body");
+	ASSERT_EQ(rf.total_tokens, 4, "completion total");
+	response_fields_init(&rf);
+	m = merge(&rf, "{\"id\":\"c3\",\"choices\":[{\"message\":{\"role\":"
+		  "\"assistant\",\"content\":\"ok\"},\"finish_reason\":\"stop\"}]}");
+	ASSERT_EQ(m, MERGE_TEXT | MERGE_TOKEN, "chat body");
+	ASSERT_EQ(rf.prompt_tokens, -1, "no usage: unknown");
+	/* A count of the wrong type leaves the value unknown. */
+	response_fields_init(&rf);
+	merge(&rf, "{\"usage\":{\"prompt_tokens\":\"4\",\"total_tokens\":null}}");
+	ASSERT_EQ(rf.prompt_tokens, -1, "string count ignored");
+	ASSERT_EQ(rf.total_tokens, -1, "null count ignored");
+}
+
+static void test_errors(void)
+{
+	struct response_fields rf;
+
+	response_fields_init(&rf);
+	merge(&rf, "{\"error\":{\"message\":\"bad input\",\"code\":400}}");
+	ASSERT_STREQ(rf.error, "bad input", "error.message");
+	merge(&rf, "{\"error\":\"later\"}");
+	ASSERT_STREQ(rf.error, "bad input", "first error kept");
+
+	response_fields_init(&rf);
+	merge(&rf, "{\"error\":\"plain\"}");
+	ASSERT_STREQ(rf.error, "plain", "error string");
+	response_fields_init(&rf);
+	merge(&rf, "{\"object\":\"error\",\"message\":\"oai\",\"code\":400}");
+	ASSERT_STREQ(rf.error, "oai", "object=error message");
+	response_fields_init(&rf);
+	merge(&rf, "{\"detail\":\"Not Found\"}");
+	ASSERT_STREQ(rf.error, "Not Found", "FastAPI detail");
+	response_fields_init(&rf);
+	merge(&rf, "{\"error\":{\"code\":500}}");
+	ASSERT_STREQ(rf.error, "error", "error object without message");
+	response_fields_init(&rf);
+	merge(&rf, "{\"detail\":\"x\",\"meta_info\":{\"id\":\"a\"}}");
+	ASSERT_STREQ(rf.error, "", "detail beside meta_info is no error");
+	response_fields_init(&rf);
+	merge(&rf, "{\"object\":\"list\",\"message\":\"m\"}");
+	ASSERT_STREQ(rf.error, "", "message without object=error");
+}
+
+static void test_batch(void)
+{
+	struct response_fields rf;
+	int m;
+
+	response_fields_init(&rf);
+	m = merge(&rf, "[{\"text\":\"a\",\"meta_info\":{\"id\":\"b0\","
+		  "\"prompt_tokens\":3,\"completion_tokens\":2}},"
+		  "7,"
+		  "{\"text\":\"\",\"meta_info\":{\"id\":\"b1\","
+		  "\"prompt_tokens\":4,\"completion_tokens\":5}}]");
+	ASSERT_EQ(m, MERGE_TEXT | MERGE_TOKEN | MERGE_NATIVE, "batch mask");
+	ASSERT_TRUE(rf.parsed, "batch parsed");
+	ASSERT_STREQ(rf.sglang_id, "b0", "batch: first id");
+	ASSERT_EQ(rf.prompt_tokens, 7, "batch prompt sum");
+	ASSERT_EQ(rf.completion_tokens, 7, "batch completion sum");
+	ASSERT_EQ(rf.total_tokens, 14, "batch total");
+	ASSERT_TRUE(rf.has_text, "batch text");
+
+	response_fields_init(&rf);
+	merge(&rf, "[{\"text\":\"a\",\"meta_info\":{\"prompt_tokens\":3}},"
+		  "{\"error\":{\"message\":\"second failed\"}}]");
+	ASSERT_EQ(rf.prompt_tokens, 3, "batch: the known counts add");
+	ASSERT_EQ(rf.completion_tokens, -1, "batch: none known stays unknown");
+	ASSERT_EQ(rf.total_tokens, -1, "batch: total needs both");
+	ASSERT_STREQ(rf.error, "second failed", "batch: an item's error");
+
+	response_fields_init(&rf);
+	m = merge(&rf, "[]");
+	ASSERT_EQ(m, 0, "empty batch");
+	ASSERT_TRUE(rf.parsed, "empty batch parsed");
+	ASSERT_EQ(rf.prompt_tokens, -1, "empty batch counts unknown");
+}
+
+static void test_response_not_json(void)
+{
+	static const char cut[] = "{\"text\":\"abc\",\"meta_info\":{\"id\":\"x\","
+				  "\"prompt_tokens\":5";
+	struct response_fields rf;
+
+	response_fields_init(&rf);
+	ASSERT_EQ(response_fields_merge(&rf, cut, sizeof(cut) - 1), 0,
+		  "truncated JSON: nothing merged");
+	ASSERT_TRUE(!rf.parsed, "truncated JSON: not parsed");
+	ASSERT_STREQ(rf.sglang_id, "", "truncated JSON: no id");
+	ASSERT_EQ(rf.prompt_tokens, -1, "truncated JSON: no count");
+	ASSERT_EQ(merge(&rf, "[DONE]"), 0, "[DONE] is not JSON");
+	ASSERT_EQ(merge(&rf, "\"a string\""), 0, "a JSON string");
+	ASSERT_TRUE(!rf.parsed, "scalars are no response");
+	/* After a good chunk, a cut one changes nothing. */
+	merge(&rf, "{\"meta_info\":{\"id\":\"x\",\"prompt_tokens\":5,"
+		  "\"completion_tokens\":1}}");
+	response_fields_merge(&rf, cut, sizeof(cut) - 1);
+	ASSERT_EQ(rf.completion_tokens, 1, "good counts kept");
+	ASSERT_TRUE(rf.parsed, "still parsed");
+}
+
+/* Fuzz find: casting a JSON number outside the long long range is
+ * undefined (UBSan float-cast-overflow), and so are sums that overflow.
+ * Such a count is unknown; a huge n saturates. */
+static void test_out_of_range_numbers(void)
+{
+	struct response_fields rf;
+	struct request_fields r;
+
+	response_fields_init(&rf);
+	merge(&rf, "{\"usage\":{\"prompt_tokens\":88888888888888888885}}");
+	ASSERT_EQ(rf.prompt_tokens, -1, "2^66-ish prompt_tokens: unknown");
+	merge(&rf, "{\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":-1e300,"
+		  "\"total_tokens\":1e999}}");
+	ASSERT_EQ(rf.prompt_tokens, 5, "in range: taken");
+	ASSERT_EQ(rf.completion_tokens, -1, "-1e300: unknown");
+	ASSERT_EQ(rf.total_tokens, -1, "inf: unknown");
+	merge(&rf, "{\"usage\":{\"prompt_tokens\":9223372036854775808}}");
+	ASSERT_EQ(rf.prompt_tokens, -1, "2^63: unknown");
+	merge(&rf, "{\"usage\":{\"prompt_tokens\":4611686018427387904}}");
+	ASSERT_EQ(rf.prompt_tokens, 4611686018427387904LL, "2^62: exact");
+
+	/* A later out-of-range value replaces a known one: latest wins. */
+	response_fields_init(&rf);
+	merge(&rf, "{\"meta_info\":{\"prompt_tokens\":3,\"completion_tokens\":1}}");
+	merge(&rf, "{\"meta_info\":{\"prompt_tokens\":3,"
+		  "\"completion_tokens\":1e30}}");
+	ASSERT_EQ(rf.completion_tokens, -1, "meta_info 1e30: unknown");
+
+	/* prompt + completion past LLONG_MAX. */
+	response_fields_init(&rf);
+	merge(&rf, "{\"meta_info\":{\"prompt_tokens\":9.2e18,"
+		  "\"completion_tokens\":9.2e18}}");
+	ASSERT_EQ(rf.prompt_tokens, 9200000000000000000LL, "9.2e18 fits");
+	ASSERT_EQ(rf.total_tokens, -1, "overflowing total: unknown");
+
+	/* Batch sums that overflow stay unknown, even after a small item. */
+	response_fields_init(&rf);
+	merge(&rf, "[{\"meta_info\":{\"prompt_tokens\":9.2e18,\"completion_tokens\":1}},"
+		  "{\"meta_info\":{\"prompt_tokens\":9.2e18,\"completion_tokens\":2}},"
+		  "{\"meta_info\":{\"prompt_tokens\":1,\"completion_tokens\":3}}]");
+	ASSERT_EQ(rf.prompt_tokens, -1, "overflowing batch sum: unknown");
+	ASSERT_EQ(rf.completion_tokens, 6, "the other sum adds up");
+	ASSERT_EQ(rf.total_tokens, -1, "total of an unknown: unknown");
+
+	req("{\"prompt\":\"a\",\"max_tokens\":1e19,\"n\":1e12}", false, &r);
+	ASSERT_EQ(r.max_tokens, -1, "max_tokens 1e19: unknown");
+	ASSERT_EQ(r.n, 2147483647, "n 1e12 saturates");
+	req("{\"prompt\":\"a\",\"sampling_params\":{\"max_new_tokens\":-1e19,"
+	    "\"n\":-1e12}}", false, &r);
+	ASSERT_EQ(r.max_tokens, -1, "max_new_tokens -1e19: unknown");
+	ASSERT_EQ(r.n, -2147483647 - 1, "n -1e12 saturates");
+	req("{\"prompt\":\"a\",\"max_tokens\":1e999,\"n\":1e999}", false, &r);
+	ASSERT_EQ(r.max_tokens, -1, "max_tokens inf: unknown");
+	ASSERT_EQ(r.n, 2147483647, "n inf saturates");
+	req("{\"prompt\":\"a\",\"max_tokens\":12.9,\"n\":2.5}", false, &r);
+	ASSERT_EQ(r.max_tokens, 12, "fractions truncate");
+	ASSERT_EQ(r.n, 2, "fractional n truncates");
+}
+
+static void test_count_words(void)
+{
+	ASSERT_EQ(count_words(""), 0, "empty");
+	ASSERT_EQ(count_words(" \t\n\r\f\v"), 0, "only spaces");
+	ASSERT_EQ(count_words("a"), 1, "one");
+	ASSERT_EQ(count_words("  a\tb\n\nc  "), 3, "runs of whitespace");
+	ASSERT_EQ(count_words("caf\xc3\xa9 \xe2\x80\x83x"), 2,
+		  "non-ASCII space is no separator (bytes)");
+}
+
+void test_area_body_fields(void)
+{
+	RUN_SUBTEST(test_generate);
+	RUN_SUBTEST(test_completions);
+	RUN_SUBTEST(test_chat);
+	RUN_SUBTEST(test_fingerprint);
+	RUN_SUBTEST(test_keep_text);
+	RUN_SUBTEST(test_request_not_json);
+	RUN_SUBTEST(test_native_meta_info);
+	RUN_SUBTEST(test_openai_usage);
+	RUN_SUBTEST(test_errors);
+	RUN_SUBTEST(test_batch);
+	RUN_SUBTEST(test_response_not_json);
+	RUN_SUBTEST(test_out_of_range_numbers);
+	RUN_SUBTEST(test_count_words);
+}

@@ -1,0 +1,673 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* The pipeline, built and connected in one place (session_build):
+ *
+ *   kernel --sock events--> collector --exchanges--> correlator --rows--> output
+ *   SGLang --libzmq records--> server_hops --hops----^
+ *
+ * then run live (ring buffers polled, targets rescanned every second) or
+ * from a recording, with a progress line and a summary of every loss. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/libbpf.h>
+#include "capture/recording.h"
+#include "capture/server_probes.h"
+#include "capture/sock_capture.h"
+#include "conn/collector.h"
+#include "correlate/correlator.h"
+#include "correlate/server_hops.h"
+#include "output/clock.h"
+#include "output/output.h"
+#include "procs/discover.h"
+#include "procs/procfs.h"
+#include "session.h"
+
+#define MAX_TARGETS SESSION_MAX_TARGETS
+#define MS_NS 1000000ULL
+
+static volatile sig_atomic_t exiting;
+static bool verbose;
+
+struct session_limits session_limits_default(void)
+{
+	return (struct session_limits){
+		.max_conns = LIMIT_MAX_CONNS_DEFAULT,
+		.max_exchanges = LIMIT_MAX_EXCHANGES_DEFAULT,
+		.max_hop_records = LIMIT_MAX_HOP_RECORDS_DEFAULT,
+		.max_rids = LIMIT_MAX_RIDS_DEFAULT,
+		.linger_ms = LIMIT_LINGER_MS_DEFAULT,
+		.orphan_ms = LIMIT_ORPHAN_MS_DEFAULT,
+		.idle_ms = LIMIT_IDLE_MS_DEFAULT,
+		.body_bytes = LIMIT_BODY_BYTES_DEFAULT,
+		.capture_bytes = LIMIT_CAPTURE_BYTES_DEFAULT,
+		.ringbuf_mb = LIMIT_RINGBUF_MB_DEFAULT,
+		.exit_deadline_ms = LIMIT_EXIT_DEADLINE_MS_DEFAULT,
+	};
+}
+
+static int libbpf_print_fn(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	if (level == LIBBPF_DEBUG && !verbose)
+		return 0;
+	return vfprintf(stderr, fmt, args);
+}
+
+static void sig_handler(int sig)
+{
+	exiting = 1;
+}
+
+/* ---- the tracing session ------------------------------------------- */
+
+struct session {
+	const struct session_opts *o;
+	struct correlator *corr;
+	struct collector *col;
+	struct sock_capture *sc;
+	struct server_hops *hops;
+	struct server_probes *sp;
+	struct output out;
+	FILE *record;
+	uint32_t traced[2 * MAX_TARGETS];
+	int ntraced;
+	bool auto_discover;
+	char found[2 * MAX_TARGETS][96];	/* "router smg 1.13.0 pid N": summary */
+	int nfound;
+	uint64_t drain_deadline;		/* monotonic ns; 0 until a signal */
+	uint64_t unread_records, unread_bytes;	/* left in the rings at exit */
+};
+
+static void emit_row(void *ctx, const struct timeline_row *row)
+{
+	struct session *s = ctx;
+
+	output_row(&s->out, row);
+}
+
+static int on_sock_event(void *ctx, void *data, size_t size)
+{
+	struct session *s = ctx;
+	const struct sock_event *ev = data;
+
+	/* exit under load: past the deadline the rest is left, and counted */
+	if (s->drain_deadline && clock_mono_now_ns() > s->drain_deadline) {
+		s->unread_records++;
+		return -ETIME;
+	}
+	if (size < sizeof(*ev) || size < sizeof(*ev) + ev->cap_len)
+		return 0;
+	if (s->record)
+		recording_write(s->record, REC_SOCK, data, size);
+	collector_handle(s->col, ev, (const char *)(ev + 1));
+	return 0;
+}
+
+static int on_zmq_event(void *ctx, void *data, size_t size)
+{
+	struct session *s = ctx;
+
+	if (s->record)
+		recording_write(s->record, REC_ZMQ, data, size);
+	server_hops_handle(s->hops, data, size);
+	return 0;
+}
+
+static bool is_traced(struct session *s, uint32_t pid)
+{
+	for (int i = 0; i < s->ntraced; i++)
+		if (s->traced[i] == pid)
+			return true;
+	return false;
+}
+
+static int trace_process(struct session *s, uint32_t pid, enum proc_role role)
+{
+	struct rec_role rr = { pid, role };
+	struct proc_info pi;
+	char what[96], cmd[256];
+	int err;
+
+	if (is_traced(s, pid) || s->ntraced >= (int)(sizeof(s->traced) / sizeof(s->traced[0])))
+		return 0;
+	if (discover_process(NULL, pid, &pi)) {
+		fprintf(stderr, "servetrace: process %u does not exist\n", pid);
+		return -ESRCH;
+	}
+	collector_set_role(s->col, pid, role);
+	if (s->sc) {
+		err = sock_capture_add_tgid(s->sc, pid, role);
+		if (err) {
+			fprintf(stderr, "servetrace: cannot trace %u: %s\n", pid, strerror(-err));
+			return err;
+		}
+	}
+	if (s->record)
+		recording_write(s->record, REC_ROLE, &rr, sizeof(rr));
+	s->traced[s->ntraced++] = pid;
+	if (role == ROLE_WORKER && s->sp)
+		server_probes_track(s->sp, pid);
+	discover_version(NULL, &pi);
+	if (pi.kind == PROC_KIND_NONE)
+		snprintf(what, sizeof(what), "%s pid %u", role == ROLE_ROUTER ? "router" : "worker", pid);
+	else
+		discover_format(&pi, what, sizeof(what));
+	if (s->nfound < (int)(sizeof(s->found) / sizeof(s->found[0])))
+		snprintf(s->found[s->nfound++], sizeof(s->found[0]), "%s", what);
+	procfs_cmdline_text(NULL, pid, cmd, sizeof(cmd));
+	fprintf(stderr, "servetrace: tracing %s: %.80s\n", what, cmd);
+	return 0;
+}
+
+static void forget_process(void *ctx, uint32_t tgid)
+{
+	struct session *s = ctx;
+	bool found = false;
+
+	for (int i = 0; i < s->ntraced && !found; i++) {
+		if (s->traced[i] == tgid) {
+			s->traced[i] = s->traced[--s->ntraced];
+			found = true;
+		}
+	}
+	if (!found)
+		return;
+	if (s->sp)
+		server_probes_untrack(s->sp, tgid);
+	if (s->sc)
+		sock_capture_del_tgid(s->sc, tgid);
+	fprintf(stderr, "servetrace: process %u exited; no longer traced\n", tgid);
+}
+
+static int trace_ports(struct session *s, const uint16_t *ports, int n,
+		       enum proc_role role)
+{
+	for (int i = 0; i < n; i++) {
+		uint32_t pids[MAX_TARGETS];
+		int np = discover_listeners(NULL, ports[i], pids, MAX_TARGETS);
+
+		if (!np) {
+			fprintf(stderr, "servetrace: nothing is listening on TCP port %u\n", ports[i]);
+			return -ENOENT;
+		}
+		for (int k = 0; k < np; k++) {
+			int err = trace_process(s, pids[k], role);
+
+			if (err)
+				return err;
+		}
+	}
+	return 0;
+}
+
+/* Auto mode: routers and SGLang servers by their command lines. New ones
+ * (a restarted worker) are picked up by the periodic rescan. */
+static int discover_all(struct session *s, bool first)
+{
+	struct proc_info pids[MAX_TARGETS];
+	int n, found = 0;
+
+	n = discover_routers(NULL, pids, MAX_TARGETS);
+	for (int i = 0; i < n; i++, found++)
+		trace_process(s, pids[i].pid, ROLE_ROUTER);
+	if (n)
+		correlator_set_have_router(s->corr, true);
+	n = discover_workers(NULL, pids, MAX_TARGETS);
+	for (int i = 0; i < n; i++, found++)
+		trace_process(s, pids[i].pid, ROLE_WORKER);
+	if (first && !found && s->o->wait) {
+		fprintf(stderr, "servetrace: no router or server yet; waiting for them\n");
+	} else if (first && !found) {
+		fprintf(stderr, "servetrace: found no router (sglang-router, smg) or server (SGLang, vLLM); "
+			"name them with --router-pid/--worker-pid or --router-port/--worker-port\n");
+		return -ENOENT;
+	}
+	return 0;
+}
+
+static int setup_targets(struct session *s)
+{
+	int err = 0;
+
+	for (int i = 0; i < s->o->nrouter_pids && !err; i++)
+		err = trace_process(s, s->o->router_pids[i], ROLE_ROUTER);
+	for (int i = 0; i < s->o->nworker_pids && !err; i++)
+		err = trace_process(s, s->o->worker_pids[i], ROLE_WORKER);
+	if (!err)
+		err = trace_ports(s, s->o->router_ports, s->o->nrouter_ports, ROLE_ROUTER);
+	if (!err)
+		err = trace_ports(s, s->o->worker_ports, s->o->nworker_ports, ROLE_WORKER);
+	if (err)
+		return err;
+	s->auto_discover = !s->o->nrouter_pids && !s->o->nworker_pids &&
+			   !s->o->nrouter_ports && !s->o->nworker_ports;
+	return s->auto_discover ? discover_all(s, true) : 0;
+}
+
+static bool have_router(const struct session_opts *o)
+{
+	struct proc_info pids[MAX_TARGETS];
+
+	if (o->nrouter_pids || o->nrouter_ports)
+		return true;
+	if (o->nworker_pids || o->nworker_ports)
+		return false;
+	return discover_routers(NULL, pids, MAX_TARGETS) > 0;
+}
+
+static void progress(struct session *s, const uint64_t *kc, bool final)
+{
+	const struct collector_stats *cs = collector_stats(s->col);
+	const struct correlator_stats *rs = correlator_stats(s->corr);
+	uint64_t drops = kc ? kc[CNT_RINGBUF_FULL] : 0;
+
+	if (s->o->quiet && !final)
+		return;
+	/* requests as the rows count them: at the router, or at the workers */
+	uint64_t seen = cs->client_requests ? cs->client_requests : cs->worker_requests;
+
+	fprintf(stderr, "\rservetrace: %llu requests seen, %llu rows, %llu in flight, "
+		"%llu events, %llu drops   %s",
+		(unsigned long long)seen, (unsigned long long)rs->rows,
+		(unsigned long long)rs->in_flight, (unsigned long long)cs->events,
+		(unsigned long long)drops, final ? "\n" : "");
+}
+
+static void summary(struct session *s, const uint64_t *kc)
+{
+	const struct collector_stats *cs = collector_stats(s->col);
+	const struct correlator_stats *rs = correlator_stats(s->corr);
+
+#define P(label, v) fprintf(stderr, "  %-44s %llu\n", label, (unsigned long long)(v))
+	fprintf(stderr, "servetrace summary\n");
+	for (int i = 0; i < s->nfound; i++)
+		fprintf(stderr, "  traced: %s\n", s->found[i]);
+	P("rows written", rs->rows);
+	P("  router-level rows", rs->rows_router);
+	P("  node-level rows", rs->rows_node);
+	P("  worker requests no router request matched", rs->rows_unmatched_worker);
+	P("  rows with no forward seen", rs->rows_without_forward);
+	P("  rows whose worker request was not seen", rs->rows_without_worker);
+	P("  requests in flight at exit (written, flagged)", rs->incomplete_at_exit);
+	P("  requests retried to another worker", rs->retried);
+	P("inference requests read by the router", cs->client_requests);
+	P("  forwards written by the router", cs->forwards);
+	P("  requests read by the workers", cs->worker_requests);
+	P("ignored requests (health, metrics, GETs)", cs->ignored_requests);
+	P("router forwards no client request claimed", rs->forwards_unmatched);
+	P("responses whose request predates tracing", cs->midstream_requests);
+	P("bytes skipped before a message boundary", cs->skipped_bytes);
+	P("HTTP framing lost and resynced", cs->desyncs);
+	P("bodies truncated (capture or body limit)", cs->body_truncated);
+	P("SSE events truncated", cs->sse_truncated);
+	P("failed reads/writes (resets)", cs->io_errors);
+	P("client aborts", cs->client_aborts);
+	P("connections opened / closed", cs->conns_opened);
+	P("connections evicted (memory limit)", cs->conns_evicted);
+	P("fd reused without a close seen", cs->fd_reused);
+	P("HTTP/2 connections ignored", cs->conns_h2);
+	P("SSE calls the kernel held back", cs->skipped_calls);
+	P("  of which not on a chunk boundary here", cs->skips_unaligned);
+	P("stream bytes missing (records lost)", cs->stream_gaps);
+	P("exchanges evicted (memory limit)", rs->evicted);
+	P("exchanges expired unfinished", rs->expired_unfinished);
+	P("server hops / records evicted", rs->hops);
+	if (kc) {
+		P("kernel: events submitted", kc[CNT_EVENTS]);
+		P("kernel: events dropped, ring buffer full", kc[CNT_RINGBUF_FULL]);
+		P("kernel: syscall exits without enter", kc[CNT_MISSED_ENTER]);
+		P("kernel: syscall enters without exit", kc[CNT_STALE_ENTER]);
+		P("kernel: payloads truncated to capture size", kc[CNT_TRUNCATED]);
+		P("kernel: payload read faults", kc[CNT_READ_FAULT]);
+		P("kernel: SSE calls counted, not sent", kc[CNT_SKIPPED_CALLS]);
+		P("kernel: their bytes", kc[CNT_SKIPPED_BYTES]);
+		P("kernel: stream calls off chunk boundaries (sent)", kc[CNT_SSE_UNALIGNED]);
+		P("kernel: connection states full (sent whole)", kc[CNT_CONN_FULL]);
+		P("exit: records left unread at the deadline", s->unread_records);
+		P("exit: bytes left unread in the rings", s->unread_bytes);
+	}
+	if (s->hops) {
+		const struct server_hops_stats *hs = server_hops_stats(s->hops);
+
+		P("libzmq: messages seen", hs->msgs);
+		P("libzmq: not SGLang messages (pyzmq internals)", hs->unparsed);
+		P("libzmq: outputs cut at capture size (rids may be missing)", hs->truncated_rids);
+		P("libzmq: chunked prefills (queue end a lower bound)", hs->chunked_prefills);
+		P("libzmq: outputs of requests received untraced", hs->no_recv_seen);
+		P("libzmq: health-check requests ignored", hs->health_checks);
+		P("libzmq: rid states evicted (memory limit)", hs->rid_states_evicted);
+	}
+	if (s->sp)
+		server_probes_summary(s->sp, stderr);
+#undef P
+}
+
+static int replay(struct session *s)
+{
+	FILE *f = fopen(s->o->replay, "re");
+	char *buf = NULL;
+	size_t cap = 0;
+	uint32_t source;
+	int64_t off;
+	long n;
+
+	if (!f) {
+		fprintf(stderr, "servetrace: cannot open %s: %s\n", s->o->replay, strerror(errno));
+		return -errno;
+	}
+	if (recording_read_header(f, &off)) {
+		fprintf(stderr, "servetrace: %s is not a servetrace recording\n", s->o->replay);
+		fclose(f);
+		return -EINVAL;
+	}
+	clock_set_offset(off);
+	while ((n = recording_read(f, &source, &buf, &cap)) > 0) {
+		if (source == REC_ROLE && n == sizeof(struct rec_role)) {
+			const struct rec_role *rr = (const void *)buf;
+
+			collector_set_role(s->col, rr->tgid, rr->role);
+			if (rr->role == ROLE_ROUTER)
+				correlator_set_have_router(s->corr, true);
+		} else if (source == REC_SOCK) {
+			on_sock_event(s, buf, n);
+		} else if (source == REC_ZMQ) {
+			server_hops_handle(s->hops, buf, n);
+		} else if (source == REC_SGLANG_PROC && n == sizeof(struct rec_sglang_proc)) {
+			const struct rec_sglang_proc *sp = (const void *)buf;
+
+			server_hops_set_proc(s->hops, sp->pid, sp->role, sp->main_pid);
+		}
+		correlator_tick(s->corr, collector_last_ts(s->col));
+	}
+	free(buf);
+	fclose(f);
+	if (n == -2) {
+		fprintf(stderr, "servetrace: WARNING: %s ends inside a record (its writer was "
+			"stopped abruptly); replayed up to there\n", s->o->replay);
+	} else if (n < 0) {
+		fprintf(stderr, "servetrace: %s is damaged (stopped at a bad record)\n", s->o->replay);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Loads the socket capture and the libzmq probes, finds the targets and
+ * connects the ring buffers to the pipeline. */
+static uint32_t default_shards(void)
+{
+	int n = libbpf_num_possible_cpus();
+
+	n = n > 0 ? (n + 3) / 4 : 1;
+	return n > 8 ? 8 : n;
+}
+
+/* The capture's sizes: the ring memory split over the shards, each a
+ * power of two of at least 256 KiB. */
+static struct sock_capture_opts capture_opts(const struct session_opts *o)
+{
+	const struct session_limits *lim = &o->limits;
+	uint32_t shards = lim->shards ? lim->shards : default_shards();
+	uint32_t per = (lim->ringbuf_mb << 20) / shards;
+	struct sock_capture_opts so = {
+		.capture_bytes = lim->capture_bytes,
+		.shards = shards,
+		.max_conns = lim->max_conns,
+		.full_capture = o->full_capture,
+	};
+
+	while (per & (per - 1))
+		per &= per - 1;
+	if (per < (256u << 10))
+		per = 256u << 10;
+	so.ringbuf_bytes = per;
+	/* a 16th of a ring: room for 50 ms of a heavy load to spare */
+	so.wakeup_bytes = per / 16;
+	return so;
+}
+
+static int live_attach(struct session *s, struct ring_buffer **rbp)
+{
+	struct sock_capture_opts so = capture_opts(s->o);
+	struct ring_buffer *rb;
+	int err;
+
+	s->sc = sock_capture_open(&so);
+	if (!s->sc)
+		return -EPERM;
+	if (sock_capture_missing(s->sc)[0])
+		fprintf(stderr, "servetrace: WARNING: this kernel lacks tracepoints: %s; "
+			"traffic through those syscalls is not seen\n", sock_capture_missing(s->sc));
+	if (!s->o->no_server_probes)
+		s->sp = server_probes_open(s->hops, s->record, 0);
+	err = setup_targets(s);
+	if (err)
+		return err;
+	*rbp = rb = ring_buffer__new(sock_capture_shard_fd(s->sc, 0), on_sock_event, s, NULL);
+	for (int i = 1; rb && i < sock_capture_shards(s->sc); i++) {
+		if (ring_buffer__add(rb, sock_capture_shard_fd(s->sc, i), on_sock_event, s)) {
+			ring_buffer__free(rb);
+			*rbp = rb = NULL;
+		}
+	}
+	if (!rb) {
+		err = -errno;
+		fprintf(stderr, "servetrace: cannot create the ring buffer reader: %s\n", strerror(errno));
+		return err;
+	}
+	if (s->sp && server_probes_add_ringbuf(s->sp, rb, on_zmq_event, s)) {
+		fprintf(stderr, "servetrace: WARNING: cannot poll the libzmq ring buffer\n");
+		server_probes_close(s->sp);
+		s->sp = NULL;
+	}
+	if (s->o->ready_file) {
+		FILE *f = fopen(s->o->ready_file, "w");
+
+		if (f)
+			fclose(f);
+	}
+	fprintf(stderr, "servetrace: attached (%u ring buffers of %u KiB%s); Ctrl-C to stop\n",
+		so.shards, so.ringbuf_bytes >> 10, so.full_capture ? ", full capture" : "");
+	return 0;
+}
+
+/* Once a second: clock, progress, targets come and gone, files flushed. */
+static void live_each_second(struct session *s, uint64_t *kc)
+{
+	clock_sync();
+	sock_capture_counters(s->sc, kc);
+	progress(s, kc, false);
+	if (s->auto_discover)
+		discover_all(s, false);
+	if (s->sp)
+		server_probes_rescan(s->sp);
+	for (int i = 0; i < s->ntraced; i++)
+		if (!procfs_alive(NULL, s->traced[i]))
+			forget_process(s, s->traced[i--]);
+	fflush(s->out.f);
+	if (s->record)
+		fflush(s->record);
+}
+
+static int live_loop(struct session *s, struct ring_buffer *rb, uint64_t *kc)
+{
+	time_t start = time(NULL), last_sec = 0;
+	int err = 0;
+
+	while (!exiting) {
+		time_t now;
+
+		/* the kernel wakes us only past wakeup_bytes: consume on a timer
+		 * too, so a quiet deployment's rows are out within a second */
+		err = ring_buffer__poll(rb, 50);
+		if (err >= 0)
+			err = ring_buffer__consume(rb);
+		if (err == -EINTR)
+			return 0;
+		if (err < 0) {
+			fprintf(stderr, "servetrace: polling the ring buffer failed: %s\n", strerror(-err));
+			return err;
+		}
+		err = 0;
+		correlator_tick(s->corr, clock_mono_now_ns());
+		now = time(NULL);
+		if (now != last_sec) {
+			last_sec = now;
+			live_each_second(s, kc);
+		}
+		if (s->o->duration && difftime(now, start) >= s->o->duration)
+			break;
+	}
+	return err;
+}
+
+/* After a signal: the probes go first, so the rings stop filling; what
+ * they hold is read until the deadline, and what is left is counted. */
+static void drain_at_exit(struct session *s, struct ring_buffer *rb)
+{
+	s->drain_deadline = clock_mono_now_ns() +
+			    (uint64_t)s->o->limits.exit_deadline_ms * 1000000ULL;
+	sock_capture_detach(s->sc);
+	while (ring_buffer__consume(rb) > 0)
+		;
+	for (int i = 0; i < sock_capture_shards(s->sc); i++)
+		s->unread_bytes += sock_capture_unread(s->sc, i);
+}
+
+static int run_live(struct session *s)
+{
+	struct ring_buffer *rb = NULL;
+	uint64_t kc[CNT_MAX] = {};
+	int err;
+
+	err = live_attach(s, &rb);
+	if (err)
+		goto out;
+	err = live_loop(s, rb, kc);
+	drain_at_exit(s, rb);
+	sock_capture_counters(s->sc, kc);
+	collector_flush(s->col);
+	correlator_flush(s->corr);
+	progress(s, kc, true);
+	summary(s, kc);
+out:
+	ring_buffer__free(rb);
+	server_probes_close(s->sp);
+	s->sp = NULL;
+	sock_capture_close(s->sc);
+	s->sc = NULL;
+	return err;
+}
+
+/* Every stage, made and connected here. */
+static int session_build(struct session *s)
+{
+	const struct session_opts *o = s->o;
+	const struct session_limits *lim = &o->limits;
+	struct correlator_opts co = {
+		/* a replay learns it from the recorded roles */
+		.have_router = o->replay ? false : have_router(o),
+		.linger_ns = (uint64_t)lim->linger_ms * MS_NS,
+		.orphan_ns = (uint64_t)lim->orphan_ms * MS_NS,
+		.idle_ns = (uint64_t)lim->idle_ms * MS_NS,
+		.max_exchanges = lim->max_exchanges,
+		.max_hop_records = lim->max_hop_records,
+		.emit = emit_row,
+		.emit_ctx = s,
+	};
+	struct collector_opts col_o = {
+		.body_limit = lim->body_bytes,
+		.max_conns = lim->max_conns,
+		.keep_text = o->keep_text,
+		.have_router = co.have_router,
+	};
+
+	s->corr = correlator_new(&co);
+	if (!s->corr)
+		return -ENOMEM;
+	s->col = collector_new(&col_o, s->corr);
+	if (!s->col)
+		return -ENOMEM;
+	collector_on_exit(s->col, forget_process, s);
+	s->hops = server_hops_new(&(struct server_hops_opts){
+		.on_hop = correlator_hop_sink, .ctx = s->corr, .max_rids = lim->max_rids,
+	});
+	return s->hops ? 0 : -ENOMEM;
+}
+
+static void session_teardown(struct session *s)
+{
+	collector_free(s->col);
+	correlator_free(s->corr);
+	server_hops_free(s->hops);
+	if (s->record)
+		fclose(s->record);
+}
+
+/* The output and --record files. */
+static int open_files(struct session *s, FILE **out)
+{
+	const struct session_opts *o = s->o;
+
+	*out = stdout;
+	if (o->output) {
+		*out = fopen(o->output, "w");
+		if (!*out) {
+			fprintf(stderr, "servetrace: cannot write %s: %s\n", o->output, strerror(errno));
+			return -errno;
+		}
+	}
+	if (o->record) {
+		s->record = fopen(o->record, "w");
+		if (!s->record || recording_write_header(s->record, clock_offset())) {
+			fprintf(stderr, "servetrace: cannot write %s: %s\n", o->record, strerror(errno));
+			return -EIO;
+		}
+	}
+	output_init(&s->out, *out, o->json ? OUT_JSON : OUT_CSV);
+	output_keep_text(&s->out, o->keep_text);
+	return 0;
+}
+
+int session_run(const struct session_opts *opts)
+{
+	struct session s = { .o = opts };
+	FILE *out = stdout;
+	int err;
+
+	verbose = opts->verbose;
+	libbpf_set_print(libbpf_print_fn);
+	signal(SIGINT, sig_handler);
+	signal(SIGTERM, sig_handler);
+	signal(SIGPIPE, SIG_IGN);
+	clock_sync();
+
+	if (open_files(&s, &out))
+		return 1;
+	if (session_build(&s)) {
+		fprintf(stderr, "servetrace: out of memory\n");
+		return 1;
+	}
+	if (opts->replay) {
+		err = replay(&s);
+		collector_flush(s.col);
+		correlator_flush(s.corr);
+		if (!err)
+			summary(&s, NULL);
+	} else {
+		err = run_live(&s);
+	}
+	if (!err)
+		output_finish(&s.out);
+	if (opts->output)
+		fprintf(stderr, "servetrace: %llu rows written to %s\n",
+			(unsigned long long)s.out.rows, opts->output);
+	session_teardown(&s);
+	if (out != stdout)
+		fclose(out);
+	else
+		fflush(stdout);
+	return err ? 1 : 0;
+}
