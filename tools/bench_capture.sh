@@ -94,6 +94,11 @@ pin() {	# pin LIST CMD...: run CMD on the CPUs in LIST (or anywhere)
 	if [ -n "$cpus" ]; then taskset -c "$cpus" "$@"; else "$@"; fi
 }
 
+pin_bg() {	# pin_bg LIST CMD... &: the same, and $! is CMD itself (signals reach it)
+	local cpus=$1; shift
+	if [ -n "$cpus" ]; then exec taskset -c "$cpus" "$@"; else exec "$@"; fi
+}
+
 WORK=${OUT:-$(mktemp -d /tmp/bench_capture.XXXXXX)}
 mkdir -p "$WORK"
 PIDS=() TRACER_PID="" STATS_WAS=""
@@ -124,7 +129,7 @@ start_nginx() {	# start_nginx NAME TEMPLATE PORT WORKERS CPUS
 	mkdir -p "$d"
 	sed -e "s|@EXTRA_TEMP@|$extra_temp|" -e "s|@DIR@|$d|g" -e "s|@PORT@|$3|g" \
 		-e "s|@UPSTREAM@|$UP_PORT|g" -e "s|@WORKERS@|$4|g" "$2" > "$d/nginx.conf"
-	pin "$5" "$NGINX" -p "$d" -c "$d/nginx.conf" -e "$d/error.log" &
+	pin_bg "$5" "$NGINX" -p "$d" -c "$d/nginx.conf" -e "$d/error.log" &
 	PIDS+=($!)
 }
 
@@ -150,7 +155,7 @@ phase() {
 	if [ "$traced" = 1 ]; then
 		rm -f "$WORK/ready"
 		# shellcheck disable=SC2086
-		pin "$CPUS_TRACER" "$SERVETRACE" --router-pid "$ROUTER_W" --worker-pid "$UP_W" \
+		pin_bg "$CPUS_TRACER" "$SERVETRACE" --router-pid "$ROUTER_W" --worker-pid "$UP_W" \
 			-o "$csv" -q --ready-file "$WORK/ready" $TRACER_ARGS 2> "$err" &
 		TRACER_PID=$!
 		for _ in $(seq 200); do [ -f "$WORK/ready" ] && break; sleep 0.05; done
@@ -171,7 +176,7 @@ phase() {
 		[ "$BPF_STATS" = 1 ] && bpf_us=$(awk -v a="$bpf0" -v b="$(bpf_ns)" -v n="$reqs" 'BEGIN { printf "%.2f", (b - a) / 1e3 / n }')
 		rss=$(awk '/^VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$TRACER_PID/status")
 		# exit under load: a second wrk keeps the router busy meanwhile
-		BENCH_TAG=x$tag BENCH_STREAM=$STREAM pin "$CPUS_LOAD" "$WRK" -t "$THREADS" -c "$CONNS" -d 4s \
+		BENCH_TAG=x$tag BENCH_STREAM=$STREAM pin_bg "$CPUS_LOAD" "$WRK" -t "$THREADS" -c "$CONNS" -d 4s \
 			-s "$BENCH/generate.lua" "http://127.0.0.1:$PORT" > /dev/null 2>&1 &
 		local busy=$!
 		sleep 1
@@ -236,7 +241,7 @@ if [ "$MODE" = plain ]; then
 else
 	STREAM=1
 	for n in $EVENTS; do
-		pin "$CPUS_UP" "$SSE_UPSTREAM" "$UP_PORT" "$n" &
+		pin_bg "$CPUS_UP" "$SSE_UPSTREAM" "$UP_PORT" "$n" &
 		PIDS+=($!)
 		UP_W=${PIDS[-1]}
 		wait_port "$UP_PORT"
