@@ -24,6 +24,8 @@ import time
 import urllib.error
 import urllib.request
 
+import vllm  # tools/deploy/vllm.py: vLLM workers (--engine/--engines)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 POLICIES = ["round_robin", "cache_aware", "random", "power_of_two"]
 
@@ -95,7 +97,7 @@ def group_members(pgids):
         st = proc_stat(p)
         if st and st[2] in pgids:
             cl = cmdline(p)
-            if "sglang" in cl or venv in cl:
+            if "sglang" in cl or venv in cl or vllm.is_ours(cl):
                 out.append(p)
     return sorted(out)
 
@@ -252,7 +254,7 @@ def describe_worker(proc_pid):
     sched, detok, other = [], [], []
     for c in children(proc_pid):
         comm = proc_stat(c)[0] if proc_stat(c) else "?"
-        if comm.startswith("sglang::schedul"):
+        if comm.startswith("sglang::schedul") or vllm.role(comm) == "engine":
             sched.append(c)
         elif comm.startswith("sglang::detoken"):
             detok.append(c)
@@ -320,6 +322,8 @@ def cmd_up(args):
                           f"(pids {sorted(old)}): run tools/deploy/down.sh first")
     if not os.path.exists(os.path.join(venv, "bin", "python")):
         raise DeployError(f"no venv at {venv}: run tools/install_python.sh")
+    if "vllm" in args.engines and vllm.missing_install():
+        raise DeployError(vllm.missing_install())
     if not args.no_router and not os.path.exists(os.path.join(router_venv, "bin", "python")):
         raise DeployError(f"no router venv at {router_venv}: run tools/install_python.sh")
     if not os.path.exists(os.path.join(args.model, "config.json")):
@@ -356,7 +360,10 @@ def cmd_up(args):
         workers = []
         for i, port in enumerate(worker_ports):
             log_path = os.path.join(run_dir, f"worker-{port}.log")
-            proc = spawn(worker_cmd(args, venv, port), env, log_path)
+            if args.engines[i] == "vllm":
+                proc = spawn(vllm.worker_cmd(args, port), vllm.worker_env(env, args), log_path)
+            else:
+                proc = spawn(worker_cmd(args, venv, port), env, log_path)
             started.append(proc)
             workers.append((i, port, proc, log_path))
             log(f"worker {i}: pid {proc.pid} starting on {args.host}:{port} (log {log_path})")
@@ -394,7 +401,7 @@ def cmd_up(args):
         sched, detok, other = describe_worker(proc.pid)
         st = proc_stat(proc.pid)
         state_workers.append({
-            "index": i, "port": port, "url": f"http://{args.host}:{port}",
+            "index": i, "engine": args.engines[i], "port": port, "url": f"http://{args.host}:{port}",
             "pid": proc.pid, "pgid": st[2], "comm": st[0], "cmdline": cmdline(proc.pid),
             "scheduler_pids": sched, "detokenizer_pids": detok, "other_child_pids": other,
             "log": log_path, "healthy_after_s": round(ready_at[i], 2)})
@@ -554,6 +561,7 @@ def main():
     up.add_argument("--router-arg", action="append", default=[],
                     help="extra sglang_router.launch_router arguments (repeatable, shell-split)")
     up.add_argument("--run-dir", default=run_default, help="logs and state")
+    vllm.add_args(up)
 
     down = sub.add_parser("down", help="stop everything up started; verify",
                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -563,8 +571,8 @@ def main():
     args = ap.parse_args()
     try:
         if args.cmd == "up":
-            if args.workers < 1:
-                raise DeployError("--workers must be >= 1")
+            if vllm.resolve(args) or args.workers < 1:
+                raise DeployError(vllm.resolve(args) or "--workers must be >= 1")
             return cmd_up(args)
         return cmd_down(args)
     except DeployError as e:
