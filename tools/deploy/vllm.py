@@ -74,7 +74,11 @@ def missing_install():
 def worker_cmd(args, port):
     cmd = [os.path.join(venv(), "bin", "python"), "-m", "vllm.entrypoints.openai.api_server",
            "--model", args.model, "--host", args.host, "--port", str(port),
-           "--dtype", "float32", "--max-model-len", str(args.vllm_max_model_len)]
+           "--dtype", "float32", "--max-model-len", str(args.vllm_max_model_len),
+           # SGLang answers any "model"; vLLM only its served names: the
+           # path (as SGLang reports it) first, "default" as the tests send.
+           "--served-model-name", args.model, "default",
+           "--enable-log-requests"]
     if not getattr(args, "enable_metrics", True):
         cmd.append("--disable-log-stats")
     for extra in args.vllm_arg:
