@@ -52,7 +52,10 @@ def add_args(ap):
 
 
 def resolve(args):
-    """args.engines: the engine of each worker; returns an error or None."""
+    """args.engines: the engine of each worker; returns an error or None.
+    Idempotent (deploy.py may call it twice)."""
+    if isinstance(args.engines, list):
+        return None
     if args.engines:
         names = [e.strip() for e in args.engines.split(",") if e.strip()]
         bad = [e for e in names if e not in ENGINES]
