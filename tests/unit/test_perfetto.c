@@ -38,6 +38,18 @@ static cJSON *pf_events(struct pf_out *o, int closed)
 	return arr;
 }
 
+/* PERFETTO_SAMPLE=FILE keeps this output for tools/report's checker test. */
+static void save_sample(const struct pf_out *o)
+{
+	const char *path = getenv("PERFETTO_SAMPLE");
+	FILE *f = path ? fopen(path, "w") : NULL;
+
+	if (f) {
+		fwrite(o->buf, 1, o->len, f);
+		fclose(f);
+	}
+}
+
 static void pf_close(struct pf_out *o)
 {
 	perfetto_free(o->pf);
@@ -110,6 +122,7 @@ static void test_slices_lanes_flows(void)
 	perfetto_row(o.pf, &c);
 	perfetto_finish(o.pf);
 	arr = pf_events(&o, 1);
+	save_sample(&o);
 	if (!ASSERT_TRUE(cJSON_IsArray(arr), "closed file is one JSON array"))
 		goto out;
 	check_slice(slice(arr, "a", 100, 0), a.arrival_time, a.finish_time, "router request slice");
