@@ -7,6 +7,8 @@ PKGS=(
 	clang llvm libbpf-dev bpftool libelf-dev libcjson-dev zlib1g-dev	# servetrace
 	make pkg-config gcc
 	libcurl4-openssl-dev							# tools/loadgen
+	libmicrohttpd-dev							# --listen (query API, /metrics)
+	prometheus chromium							# e2e: scrape /metrics, render the report
 	nginx-light wrk								# make bench upstream and load
 	python3-venv iproute2 procps psmisc curl gawk util-linux	# deployments, tests, demo
 )
