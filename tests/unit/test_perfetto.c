@@ -254,6 +254,37 @@ out:
 	pf_close(&o);
 }
 
+/* Stamps with sub-microsecond digits: readers parse ts as a double, so
+ * consecutive stages must meet exactly (whole microseconds) or the viewer
+ * nests one inside the other. */
+static void test_adjacent_stages_share_boundary(void)
+{
+	static const char *order[] = { "tokenize", "scheduler queue", "prefill", "decode" };
+	const cJSON *prev = NULL, *ev;
+	struct timeline_row r;
+	struct pf_out o;
+	cJSON *arr;
+
+	pf_open(&o);
+	rows_make(&r, "r", 0, 1795412128 * SEC + 694273777);
+	r.queue_time_start += 333;
+	r.queue_time_end += 901;
+	perfetto_row(o.pf, &r);
+	arr = pf_events(&o, 0);
+	for (int i = 0; i < 4; i++) {
+		ev = slice(arr, order[i], 200, 0);
+		if (!ASSERT_TRUE(ev != NULL, order[i]))
+			break;
+		ASSERT_TRUE(num(ev, "ts") == (double)(uint64_t)num(ev, "ts"), "whole microseconds");
+		if (prev)
+			ASSERT_TRUE(num(prev, "ts") + num(prev, "dur") == num(ev, "ts"),
+				    "stage ends exactly where the next starts");
+		prev = ev;
+	}
+	cJSON_Delete(arr);
+	pf_close(&o);
+}
+
 /* More overlapping requests than tracks: they share, counted. */
 static void test_lane_cap(void)
 {
@@ -279,5 +310,6 @@ void test_area_perfetto(void)
 	RUN_SUBTEST(test_slices_lanes_flows);
 	RUN_SUBTEST(test_unknown_stages_skipped);
 	RUN_SUBTEST(test_counters_and_cut_file);
+	RUN_SUBTEST(test_adjacent_stages_share_boundary);
 	RUN_SUBTEST(test_lane_cap);
 }

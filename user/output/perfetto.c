@@ -66,11 +66,12 @@ static void json_str(FILE *f, const char *s)
 	fputc('"', f);
 }
 
-/* Microseconds with nanosecond digits: the format's unit is the us. */
-static void put_us(FILE *f, uint64_t ns)
+/* Whole epoch microseconds (the CSV's resolution): readers parse ts as a
+ * double, which holds integers of this size exactly but not fractions, so
+ * adjacent stages share their boundary exactly. */
+static uint64_t epoch_us(uint64_t mono)
 {
-	fprintf(f, "%llu.%03llu", (unsigned long long)(ns / 1000),
-		(unsigned long long)(ns % 1000));
+	return clock_mono_to_epoch_ns(mono) / 1000;
 }
 
 /* Opens an event object: separator, ph, pid, optional tid. */
@@ -148,10 +149,9 @@ static void slice_open(struct perfetto *pf, uint32_t pid, int tid, const char *n
 	ev_open(pf, "X", pid, tid);
 	fputs(",\"name\":", pf->f);
 	json_str(pf->f, name);
-	fprintf(pf->f, ",\"cat\":\"%s\",\"ts\":", cat);
-	put_us(pf->f, clock_mono_to_epoch_ns(start));
-	fputs(",\"dur\":", pf->f);
-	put_us(pf->f, end - start);
+	fprintf(pf->f, ",\"cat\":\"%s\",\"ts\":%llu,\"dur\":%llu", cat,
+		(unsigned long long)epoch_us(start),
+		(unsigned long long)(epoch_us(end) - epoch_us(start)));
 }
 
 /* The request's outer slice; its args say what the row says. */
@@ -205,8 +205,8 @@ static void flow(struct perfetto *pf, const char *ph, const struct lane_pos *l,
 		 unsigned long long id, uint64_t ts)
 {
 	ev_open(pf, ph, l->pid, l->tid);
-	fprintf(pf->f, ",\"name\":\"forward\",\"cat\":\"flow\",\"id\":%llu,\"ts\":", id);
-	put_us(pf->f, clock_mono_to_epoch_ns(ts));
+	fprintf(pf->f, ",\"name\":\"forward\",\"cat\":\"flow\",\"id\":%llu,\"ts\":%llu", id,
+		(unsigned long long)epoch_us(ts));
 	if (ph[0] == 'f')
 		fputs(",\"bp\":\"e\"", pf->f);
 	fputs("}", pf->f);
@@ -320,9 +320,8 @@ void perfetto_counter(struct perfetto *pf, const char *name, uint64_t mono_ns,
 	ev_open(pf, "C", pf->self_pid, -1);
 	fputs(",\"name\":", pf->f);
 	json_str(pf->f, c->name);
-	fputs(",\"ts\":", pf->f);
-	put_us(pf->f, clock_mono_to_epoch_ns(mono_ns));
-	fprintf(pf->f, ",\"args\":{\"value\":%llu}}", value);
+	fprintf(pf->f, ",\"ts\":%llu,\"args\":{\"value\":%llu}}",
+		(unsigned long long)epoch_us(mono_ns), value);
 	fflush(pf->f);
 }
 
