@@ -19,7 +19,7 @@ VMLINUX_DIR := vmlinux/$(ARCH)
 CFLAGS    ?= -g -O2
 CFLAGS    += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-format-truncation -Werror -MMD -MP
 INCLUDES  := -I$(OUTPUT) -Ibpf -Iuser
-LDLIBS    := -lbpf -lelf -lz -lcjson -lm
+LDLIBS    := -lbpf -lelf -lz -lcjson -lm -lmicrohttpd -lpthread
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	      -I$(VMLINUX_DIR) -I$(OUTPUT) -Ibpf -MMD -MP
 
@@ -41,7 +41,7 @@ SKELETONS  := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
 # libbpf or includes a skeleton: capture/ less recording, and the
 # program's entry points. Everything else is pure logic, linked into the
 # unit tests too.
-USER_DIRS  := capture procs proto conn correlate output util
+USER_DIRS  := capture procs proto conn correlate output query util
 USER_SRCS  := $(wildcard user/*.c $(patsubst %,user/%/*.c,$(USER_DIRS)))
 PLUMB_SRCS := $(filter-out user/capture/recording.c,$(wildcard user/capture/*.c)) \
 	      $(wildcard user/*.c)

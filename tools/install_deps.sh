@@ -8,6 +8,8 @@ PKGS=(
 	libclang-rt-14-dev							# make fuzz (sanitizer runtimes)
 	make pkg-config gcc
 	libcurl4-openssl-dev							# tools/loadgen
+	libmicrohttpd-dev							# --listen (query API, /metrics)
+	prometheus chromium							# e2e: scrape /metrics, render the report
 	nginx-light wrk								# make bench upstream and load
 	python3-venv iproute2 procps psmisc curl gawk util-linux	# deployments, tests, demo
 )

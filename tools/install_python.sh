@@ -28,6 +28,8 @@ EOF
 
 SGLANG_VERSION=0.5.15
 ROUTER_VERSION=0.3.2
+# tools/report (pandas comes pinned with SGLang in constraints.txt)
+REPORT_PKGS="pandas==3.1.1 matplotlib==3.11.2 contourpy==1.3.3 cycler==0.12.1 fonttools==4.68.0 kiwisolver==1.5.1 pyparsing==3.3.3"
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 DEPLOY=$ROOT/tools/deploy
 VENV=${SERVETRACE_VENV:-$ROOT/.venv}
@@ -71,7 +73,7 @@ smoke_test() {
 	local err rc=0
 	err=$(mktemp)
 	"$VENV/bin/python" - 2>"$err" <<-'EOF' || rc=$?
-		import torch, torchvision, sglang, zmq
+		import torch, torchvision, sglang, zmq, pandas, matplotlib
 		from sglang.srt.server_args import ServerArgs  # noqa: F401
 		assert torch.__version__.endswith("+cpu"), torch.__version__
 		assert torchvision.extension._has_ops(), "torchvision ops not loaded"
@@ -148,6 +150,9 @@ ${CC:-cc} -shared -fPIC -O2 -Wall -Wl,-soname,libc10_cuda.so \
 echo | ${CC:-cc} -shared -fPIC -x c -Wl,-soname,libtorch_cuda.so -o "$stubs/libtorch_cuda.so" -
 cp "$DEPLOY/torchvision_cpu_hook.py" "$site/_servetrace_torchvision_cpu.py"
 echo "import _servetrace_torchvision_cpu" >"$site/_servetrace_torchvision_cpu.pth"
+
+step "installing the report's plotting (tools/report)"
+pipq "$VENV/bin/python" install -q --progress-bar off -c "$CONS" $REPORT_PKGS
 
 step "installing sglang-router==$ROUTER_VERSION into $VENV/router"
 [[ -x $VENV/router/bin/python ]] || "$PYTHON" -m venv "$VENV/router"
