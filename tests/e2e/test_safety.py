@@ -94,10 +94,19 @@ def test_startup_error_leaves_no_file(tmp):
 # ---- probes after SIGKILL --------------------------------------------------
 
 def our_progs(pid):
-    """Ids of the BPF programs process pid holds (bpftool's pids field)."""
-    res = subprocess.run(["bpftool", "-j", "prog", "show"], stdout=subprocess.PIPE, text=True)
-    return {p["id"] for p in json.loads(res.stdout or "[]")
-            if any(x.get("pid") == pid for x in p.get("pids", []))}
+    """Ids of the BPF programs process pid holds: its fds' fdinfo (a
+    program fd, or a link's) names them as prog_id."""
+    ids = set()
+    d = "/proc/%d/fdinfo" % pid
+    for fd in os.listdir(d):
+        try:
+            with open(os.path.join(d, fd)) as f:
+                for line in f:
+                    if line.startswith("prog_id:"):
+                        ids.add(int(line.split()[1]))
+        except OSError:
+            pass
+    return ids
 
 
 def test_sigkill_leaves_no_probe(tmp):
