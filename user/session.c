@@ -555,6 +555,7 @@ static void write_ready_file(const char *path)
 /* --serve-after-replay: the API stays up on what the replay produced. */
 static void serve_until_signal(struct session *s)
 {
+	output_finish(&s->out);		/* the CSV complete before we say ready */
 	write_ready_file(s->o->ready_file);
 	fprintf(stderr, "servetrace: replay done; serving until SIGINT/SIGTERM\n");
 	while (!exiting)
