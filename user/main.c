@@ -35,8 +35,8 @@ static const char doc[] =
 "  servetrace --router-port 30000 --worker-port 30001,30002 -o t.csv\n"
 "  servetrace --worker-pid 4242 -d 60 -j      # one worker, 60 s, JSON lines\n"
 "  servetrace --replay run.strec -o t.csv     # offline, no root needed\n"
-"  servetrace -o t.csv --perfetto t.json      # + a timeline for ui.perfetto.dev\n"
-"  servetrace -o t.csv --listen 9464          # + /v1/traces and /metrics on 127.0.0.1\n"
+"  servetrace -o t.csv --perfetto t.json      # + a Perfetto timeline\n"
+"  servetrace -o t.csv --listen 9464          # + query API, /metrics\n"
 "\n"
 "Stops on SIGINT/SIGTERM or after --duration, writes what is pending and\n"
 "prints every loss counter. Needs root (BPF, tracepoints).";
@@ -88,7 +88,7 @@ static const struct argp_option opts[] = {
 	{ "trace-ttl", OPT_TRACE_TTL, "SEC", 0, "Traces the query API keeps are dropped after SEC (default 3600)", 3 },
 	{ "max-traces", OPT_MAX_TRACES, "N", 0, "Traces the query API keeps at most, oldest dropped first (default 10000)", 3 },
 	{ "routing-policy", OPT_ROUTING_POLICY, "NAME", 0,
-	  "The routing_policy the query API's traces carry (default: the router's --policy, else unknown)", 3 },
+	  "The routing_policy the query API's traces carry (default: the router's --policy if its command line shows it, else unknown)", 3 },
 	{ "serve-after-replay", OPT_SERVE_AFTER_REPLAY, NULL, 0,
 	  "With --replay and --listen: keep serving after the replay until SIGINT/SIGTERM", 3 },
 	{ "quiet", 'q', NULL, 0, "No progress line", 3 },
