@@ -55,7 +55,7 @@ TEST_SRCS  := $(wildcard tests/unit/test_*.c)
 TEST_LIBS  := $(filter-out $(TEST_SRCS),$(wildcard tests/unit/*.c))
 TEST_OBJS  := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%.o,$(TEST_SRCS) $(TEST_LIBS))
 
-.PHONY: all clean test unit loadgen-smoke e2e bench demo soak deps venv model tools setup
+.PHONY: all clean test unit loadgen-smoke views-test e2e bench demo soak deps venv model tools setup
 .DELETE_ON_ERROR:
 
 all: servetrace tools
@@ -126,7 +126,12 @@ e2e: servetrace tools
 loadgen-smoke: tools
 	$(Q)tools/loadgen/smoke_test.sh
 
-test: unit loadgen-smoke e2e
+# The views, no root: the report in headless Chromium, the trace-event
+# checker, the query API and /metrics on a --replay of the recording.
+views-test: servetrace
+	$(Q)$(VENV_PY) -m pytest -q -p no:cacheprovider tools/report tests/query
+
+test: unit loadgen-smoke views-test e2e
 
 # Overhead, side by side: on the router (HTTP), then on the SGLang scheduler.
 bench: servetrace tools

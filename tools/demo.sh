@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 # make demo: on this machine, from scratch: install what is missing, build,
 # make the tiny model, bring up 2 SGLang workers behind sglang-router, attach
-# servetrace, send a short Poisson load, write the timeline CSV, compare it
-# with what the client and SGLang report (in-band), print a summary, tear down.
+# servetrace, send a short Poisson load, write the timeline CSV (and a
+# Perfetto timeline), compare it with what the client and SGLang report
+# (in-band), print a summary, write the HTML report, tear down.
 set -euo pipefail
 
 usage() {
@@ -59,7 +60,8 @@ tools/deploy/up.sh --run-dir "$RUN" -n 2 --policy round_robin --enable-metrics
 step "attaching servetrace"
 rm -f "$OUT/ready"
 ./servetrace --router-port 30000 --worker-port 30001,30002 -q \
-	-o "$OUT/timeline.csv" --ready-file "$OUT/ready" 2>"$OUT/servetrace.log" &
+	-o "$OUT/timeline.csv" --perfetto "$OUT/timeline.json" \
+	--ready-file "$OUT/ready" 2>"$OUT/servetrace.log" &
 TRACER_PID=$!
 for _ in $(seq 100); do [ -f "$OUT/ready" ] && break; sleep 0.1; done
 [ -f "$OUT/ready" ] || { cat "$OUT/servetrace.log" >&2; exit 1; }
@@ -105,5 +107,12 @@ gawk -F, 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
 
 step "servetrace vs in-band (client + SGLang --enable-metrics), streaming run"
 tools/loadgen/compare "$OUT/timeline.csv" "$OUT/inband-stream.csv" || true
+step "report"
+# one in-band CSV for both runs (same columns)
+{ cat "$OUT/inband-nostream.csv"; tail -n +2 "$OUT/inband-stream.csv"; } >"$OUT/inband.csv"
+.venv/bin/python tools/report/report.py "$OUT/timeline.csv" --inband "$OUT/inband.csv" \
+	-o "$OUT/report.html" --title "servetrace demo: $N requests at $RATE/s" >/dev/null
 echo
-echo "CSV: $OUT/timeline.csv   in-band: $OUT/inband-*.csv"
+echo "CSV: $OUT/timeline.csv   in-band: $OUT/inband.csv"
+echo "timeline: $OUT/timeline.json (open in https://ui.perfetto.dev)"
+echo "report: $OUT/report.html"

@@ -7,6 +7,7 @@
 #include <string.h>
 #include "capture/sock_capture.h"
 #include "output/outfile.h"
+#include "query/query_server.h"
 #include "session.h"
 
 #define MAX_TARGETS SESSION_MAX_TARGETS
@@ -35,6 +36,8 @@ static const char doc[] =
 "  servetrace --router-port 30000 --worker-port 30001,30002 -o t.csv\n"
 "  servetrace --worker-pid 4242 -d 60 -j      # one worker, 60 s, JSON lines\n"
 "  servetrace --replay run.strec -o t.csv     # offline, no root needed\n"
+"  servetrace -o t.csv --perfetto t.json      # + a Perfetto timeline\n"
+"  servetrace -o t.csv --listen 9464          # + query API, /metrics\n"
 "\n"
 "Stops on SIGINT/SIGTERM or after --duration, writes what is pending and\n"
 "prints every loss counter. Needs root (BPF, tracepoints).\n"
@@ -47,7 +50,8 @@ enum {
 	OPT_ROUTER_PID = 256, OPT_WORKER_PID, OPT_ROUTER_PORT, OPT_WORKER_PORT,
 	OPT_CAPTURE, OPT_BODY_LIMIT, OPT_RINGBUF, OPT_LINGER, OPT_READY,
 	OPT_RECORD, OPT_REPLAY, OPT_WAIT, OPT_KEEP_TEXT, OPT_NO_SERVER,
-	OPT_FULL_CAPTURE, OPT_SHARDS, OPT_EXIT_DEADLINE, OPT_OUTPUT_MODE,
+	OPT_FULL_CAPTURE, OPT_SHARDS, OPT_EXIT_DEADLINE, OPT_OUTPUT_MODE, OPT_PERFETTO,
+	OPT_LISTEN, OPT_TRACE_TTL, OPT_MAX_TRACES, OPT_ROUTING_POLICY, OPT_SERVE_AFTER_REPLAY,
 };
 
 static const struct argp_option opts[] = {
@@ -83,6 +87,17 @@ static const struct argp_option opts[] = {
 	{ "ready-file", OPT_READY, "FILE", 0, "Create FILE once attached (for scripts)", 3 },
 	{ "record", OPT_RECORD, "FILE", 0, "Also save the raw events to FILE", 3 },
 	{ "replay", OPT_REPLAY, "FILE", 0, "Read events from a --record FILE instead of the kernel", 3 },
+	{ "perfetto", OPT_PERFETTO, "FILE", 0,
+	  "Also write a Chrome/Perfetto trace-event timeline to FILE (ui.perfetto.dev)", 3 },
+	{ "listen", OPT_LISTEN, "ADDR", 0,
+	  "Serve the query API (/v1/traces...) and Prometheus /metrics on ADDR: PORT "
+	  "(127.0.0.1), HOST:PORT or [V6]:PORT; port 0 picks a free one", 3 },
+	{ "trace-ttl", OPT_TRACE_TTL, "SEC", 0, "Traces the query API keeps are dropped after SEC (default 3600)", 3 },
+	{ "max-traces", OPT_MAX_TRACES, "N", 0, "Traces the query API keeps at most, oldest dropped first (default 10000)", 3 },
+	{ "routing-policy", OPT_ROUTING_POLICY, "NAME", 0,
+	  "The routing_policy the query API's traces carry (default: the router's --policy if its command line shows it, else unknown)", 3 },
+	{ "serve-after-replay", OPT_SERVE_AFTER_REPLAY, NULL, 0,
+	  "With --replay and --listen: keep serving after the replay until SIGINT/SIGTERM", 3 },
 	{ "quiet", 'q', NULL, 0, "No progress line", 3 },
 	{ "verbose", 'v', NULL, 0, "libbpf debug output", 3 },
 	{},
@@ -167,6 +182,24 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case OPT_FULL_CAPTURE: env.full_capture = true; break;
 	case OPT_SHARDS: env.limits.shards = parse_num(arg, 1, SOCK_CAPTURE_MAX_SHARDS, state); break;
 	case OPT_EXIT_DEADLINE: env.limits.exit_deadline_ms = parse_num(arg, 0, 600000, state); break;
+	case OPT_PERFETTO: env.perfetto = arg; break;
+	case OPT_LISTEN: {
+		struct sockaddr_storage ss;
+
+		if (query_parse_listen(arg, &ss))
+			argp_error(state, "invalid --listen '%s': want PORT, HOST:PORT or [V6]:PORT "
+				   "(HOST an IP address)", arg);
+		env.listen = arg;
+		break;
+	}
+	case OPT_TRACE_TTL: env.trace_ttl_s = parse_num(arg, 1, 30 * 86400, state); break;
+	case OPT_MAX_TRACES: env.max_traces = parse_num(arg, 1, 10000000, state); break;
+	case OPT_ROUTING_POLICY: env.routing_policy = arg; break;
+	case OPT_SERVE_AFTER_REPLAY: env.serve_after_replay = true; break;
+	case ARGP_KEY_END:
+		if (env.serve_after_replay && (!env.replay || !env.listen))
+			argp_error(state, "--serve-after-replay needs --replay and --listen");
+		break;
 	case ARGP_KEY_ARG: argp_usage(state); break;
 	default: return ARGP_ERR_UNKNOWN;
 	}

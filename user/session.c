@@ -6,7 +6,9 @@
  *
  * then run live (ring buffers polled, targets rescanned every second) or
  * from a recording, with a progress line and a summary of every loss. */
+#include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,8 +25,12 @@
 #include "output/clock.h"
 #include "output/outfile.h"
 #include "output/output.h"
+#include "output/perfetto.h"
 #include "procs/discover.h"
 #include "procs/procfs.h"
+#include "query/metrics.h"
+#include "query/query_server.h"
+#include "query/trace_store.h"
 #include "session.h"
 
 #define MAX_TARGETS SESSION_MAX_TARGETS
@@ -82,6 +88,13 @@ struct session {
 	int nfound;
 	uint64_t drain_deadline;		/* monotonic ns; 0 until a signal */
 	uint64_t unread_records, unread_bytes;	/* left in the rings at exit */
+	/* the views: each NULL unless asked for */
+	struct perfetto *pf;
+	FILE *pf_file;
+	struct trace_store *store;
+	struct metrics *metrics;
+	struct query_server *qs;
+	char policy[64];			/* the traces' routing_policy */
 };
 
 static mode_t file_mode(const struct session_opts *o)
@@ -94,6 +107,12 @@ static void emit_row(void *ctx, const struct timeline_row *row)
 	struct session *s = ctx;
 
 	output_row(&s->out, row);
+	if (s->pf)
+		perfetto_row(s->pf, row);
+	if (s->store)
+		trace_store_put(s->store, row);
+	if (s->metrics)
+		metrics_observe(s->metrics, row);
 }
 
 static int on_sock_event(void *ctx, void *data, size_t size)
@@ -132,6 +151,29 @@ static bool is_traced(struct session *s, uint32_t pid)
 	return false;
 }
 
+/* The router's --policy NAME (or --policy=NAME), for the traces. */
+static void router_policy(struct session *s, uint32_t pid)
+{
+	char argv[8192];
+	ssize_t n = procfs_cmdline(NULL, pid, argv, sizeof(argv) - 1);
+
+	if (s->o->routing_policy || s->policy[0] || n <= 0)
+		return;
+	argv[n] = 0;
+	for (char *a = argv; a < argv + n; a += strlen(a) + 1) {
+		const char *v = NULL;
+
+		if (!strncmp(a, "--policy=", 9))
+			v = a + 9;
+		else if (!strcmp(a, "--policy") && a + strlen(a) + 1 < argv + n)
+			v = a + strlen(a) + 1;
+		if (v && *v) {
+			snprintf(s->policy, sizeof(s->policy), "%s", v);
+			return;
+		}
+	}
+}
+
 static int trace_process(struct session *s, uint32_t pid, enum proc_role role)
 {
 	struct rec_role rr = { pid, role };
@@ -158,6 +200,8 @@ static int trace_process(struct session *s, uint32_t pid, enum proc_role role)
 	s->traced[s->ntraced++] = pid;
 	if (role == ROLE_WORKER && s->sp)
 		server_probes_track(s->sp, pid);
+	if (role == ROLE_ROUTER)
+		router_policy(s, pid);
 	discover_version(NULL, &pi);
 	if (pi.kind == PROC_KIND_NONE)
 		snprintf(what, sizeof(what), "%s pid %u", role == ROLE_ROUTER ? "router" : "worker", pid);
@@ -284,15 +328,16 @@ static void progress(struct session *s, const uint64_t *kc, bool final)
 		(unsigned long long)drops, final ? "\n" : "");
 }
 
-static void summary(struct session *s, const uint64_t *kc)
+typedef void (*counter_fn)(void *ctx, const char *label, unsigned long long v);
+
+/* Every counter of the summary, in its order: printed at exit, and
+ * published once a second to /metrics and the --perfetto counter tracks. */
+static void counters(struct session *s, const uint64_t *kc, counter_fn fn, void *ctx)
 {
 	const struct collector_stats *cs = collector_stats(s->col);
 	const struct correlator_stats *rs = correlator_stats(s->corr);
 
-#define P(label, v) fprintf(stderr, "  %-44s %llu\n", label, (unsigned long long)(v))
-	fprintf(stderr, "servetrace summary\n");
-	for (int i = 0; i < s->nfound; i++)
-		fprintf(stderr, "  traced: %s\n", s->found[i]);
+#define P(label, v) fn(ctx, label, (unsigned long long)(v))
 	P("rows written", rs->rows);
 	P("  router-level rows", rs->rows_router);
 	P("  node-level rows", rs->rows_node);
@@ -348,9 +393,181 @@ static void summary(struct session *s, const uint64_t *kc)
 		P("libzmq: health-check requests ignored", hs->health_checks);
 		P("libzmq: rid states evicted (memory limit)", hs->rid_states_evicted);
 	}
+#undef P
+}
+
+static void print_counter(void *ctx, const char *label, unsigned long long v)
+{
+	fprintf(ctx, "  %-44s %llu\n", label, v);
+}
+
+static void summary(struct session *s, const uint64_t *kc)
+{
+	fprintf(stderr, "servetrace summary\n");
+	for (int i = 0; i < s->nfound; i++)
+		fprintf(stderr, "  traced: %s\n", s->found[i]);
+	counters(s, kc, print_counter, stderr);
 	if (s->sp)
 		server_probes_summary(s->sp, stderr);
-#undef P
+}
+
+/* ---- the views: --perfetto and --listen (query API + /metrics) ---- */
+
+/* Every file servetrace creates: private to its user, and never through a
+ * symlink someone planted where it will be written. */
+static FILE *create_file(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	FILE *f;
+
+	if (fd < 0)
+		return NULL;
+	f = fdopen(fd, "w");
+	if (!f)
+		close(fd);
+	return f;
+}
+
+/* "kernel: events dropped, ring buffer full" -> "kernel_events_dropped_ring_buffer_full" */
+static void counter_name(const char *label, char *name, size_t size)
+{
+	size_t n = 0;
+
+	for (; *label && n + 1 < size; label++) {
+		if (isalnum((unsigned char)*label))
+			name[n++] = tolower((unsigned char)*label);
+		else if (n && name[n - 1] != '_')
+			name[n++] = '_';
+	}
+	while (n && name[n - 1] == '_')
+		n--;
+	name[n] = 0;
+}
+
+struct publish { struct session *s; uint64_t now; };
+
+static void publish_counter(void *ctx, const char *label, unsigned long long v)
+{
+	struct publish *p = ctx;
+	char name[96];
+
+	counter_name(label, name, sizeof(name));
+	if (p->s->metrics)
+		metrics_set_counter(p->s->metrics, name, v);
+	if (p->s->pf)
+		perfetto_counter(p->s->pf, name, p->now, v);
+}
+
+/* The libzmq probes print their counters only: read them back. */
+static void publish_probe_counters(struct publish *p)
+{
+	char *text = NULL, *line, *save = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	if (!f)
+		return;
+	server_probes_summary(p->s->sp, f);
+	fclose(f);
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *sp = strrchr(line, ' '), *end;
+		unsigned long long v;
+
+		if (!sp)
+			continue;
+		v = strtoull(sp + 1, &end, 10);
+		if (end == sp + 1 || *end)
+			continue;
+		*sp = 0;
+		publish_counter(p, line, v);
+	}
+	free(text);
+}
+
+/* Once a second and at exit: the requests in flight, every counter. */
+static void views_update(struct session *s, const uint64_t *kc, uint64_t now)
+{
+	struct publish p = { s, now };
+
+	if (s->store) {
+		trace_store_in_flight_begin(s->store);
+		correlator_foreach_in_flight(s->corr, trace_store_in_flight, s->store);
+		trace_store_in_flight_end(s->store);
+	}
+	if (!s->metrics && !s->pf)
+		return;
+	counters(s, kc, publish_counter, &p);
+	if (s->sp)
+		publish_probe_counters(&p);
+}
+
+static int views_open(struct session *s)
+{
+	const struct session_opts *o = s->o;
+
+	if (o->routing_policy)
+		snprintf(s->policy, sizeof(s->policy), "%s", o->routing_policy);
+	if (o->perfetto) {
+		s->pf_file = create_file(o->perfetto);
+		if (!s->pf_file || !(s->pf = perfetto_new(s->pf_file))) {
+			fprintf(stderr, "servetrace: cannot write %s: %s\n", o->perfetto, strerror(errno));
+			return -EIO;
+		}
+	}
+	if (!o->listen)
+		return 0;
+	s->store = trace_store_new(&(struct trace_store_opts){
+		.max_traces = o->max_traces,
+		.ttl_ns = (uint64_t)o->trace_ttl_s * 1000000000ULL,
+		.routing_policy = s->policy,	/* filled in when the router is found */
+	});
+	s->metrics = metrics_new();
+	if (!s->store || !s->metrics)
+		return -ENOMEM;
+	s->qs = query_server_start(o->listen, NULL, s->store, s->metrics);
+	if (!s->qs)
+		return -EADDRINUSE;	/* the reason is on stderr */
+	fprintf(stderr, "servetrace: query API and /metrics on %s (port %u)\n", o->listen,
+		query_server_port(s->qs));
+	return 0;
+}
+
+/* At exit, signal or not: the server stops, the timeline is closed. */
+static void views_close(struct session *s)
+{
+	query_server_stop(s->qs);
+	s->qs = NULL;
+	if (s->pf) {
+		struct perfetto_stats ps;
+
+		perfetto_finish(s->pf);
+		perfetto_get_stats(s->pf, &ps);
+		fprintf(stderr, "servetrace: %llu rows (%llu events) written to %s\n",
+			ps.rows, ps.events, s->o->perfetto);
+		perfetto_free(s->pf);
+	}
+	if (s->pf_file)
+		fclose(s->pf_file);
+	trace_store_free(s->store);
+	metrics_free(s->metrics);
+}
+
+static void write_ready_file(const char *path)
+{
+	FILE *f = path ? create_file(path) : NULL;
+
+	if (f)
+		fclose(f);
+}
+
+/* --serve-after-replay: the API stays up on what the replay produced. */
+static void serve_until_signal(struct session *s)
+{
+	output_finish(&s->out);		/* the CSV complete before we say ready */
+	write_ready_file(s->o->ready_file);
+	fprintf(stderr, "servetrace: replay done; serving until SIGINT/SIGTERM\n");
+	while (!exiting)
+		usleep(100 * 1000);
 }
 
 static int replay(struct session *s)
@@ -501,6 +718,7 @@ static void live_each_second(struct session *s, uint64_t *kc)
 	fflush(s->out.f);
 	if (s->record)
 		fflush(s->record);
+	views_update(s, kc, clock_mono_now_ns());
 }
 
 static int live_loop(struct session *s, struct ring_buffer *rb, uint64_t *kc)
@@ -562,6 +780,7 @@ static int run_live(struct session *s)
 	sock_capture_counters(s->sc, kc);
 	collector_flush(s->col);
 	correlator_flush(s->corr);
+	views_update(s, kc, clock_mono_now_ns());
 	progress(s, kc, true);
 	summary(s, kc);
 out:
@@ -679,17 +898,26 @@ int session_run(const struct session_opts *opts)
 		session_teardown(&s);
 		return 1;
 	}
+	if (views_open(&s)) {
+		views_close(&s);
+		session_teardown(&s);
+		return 1;
+	}
 	if (opts->replay) {
 		err = replay(&s);
 		collector_flush(s.col);
 		correlator_flush(s.corr);
+		views_update(&s, NULL, collector_last_ts(s.col));
 		if (!err)
 			summary(&s, NULL);
+		if (!err && opts->serve_after_replay)
+			serve_until_signal(&s);
 	} else {
 		err = run_live(&s);
 	}
 	if (!err)
 		output_finish(&s.out);
+	views_close(&s);
 	if (opts->output && s.started)
 		fprintf(stderr, "servetrace: %llu rows written to %s\n",
 			(unsigned long long)s.out.rows, opts->output);

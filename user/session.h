@@ -62,6 +62,13 @@ struct session_opts {
 	bool keep_text;
 	bool no_server_probes;
 	bool full_capture;		/* no SSE skipping in the kernel */
+	/* the views (issue 12): all off unless named */
+	const char *perfetto;		/* --perfetto FILE */
+	const char *listen;		/* --listen ADDR: query API + /metrics */
+	uint32_t trace_ttl_s;		/* 0: the store's default */
+	uint32_t max_traces;		/* 0: the store's default */
+	const char *routing_policy;	/* the traces' routing_policy; NULL: unknown */
+	bool serve_after_replay;	/* --replay then keep --listen up until a signal */
 	struct session_limits limits;
 };
 

@@ -110,7 +110,7 @@ def run(tmp_path_factory):
         pf = os.path.join(d, "trace.json")
         tracer = Tracer(d, "--router-port", str(ROUTER_PORT), "--worker-port",
                         ",".join(map(str, dep.worker_ports)), "--listen", "127.0.0.1:%d" % LISTEN_PORT,
-                        "--perfetto", pf, name="views")
+                        "--perfetto", pf, "--routing-policy", "round_robin", name="views")
         inband = os.path.join(d, "inband.csv")
         lg = subprocess.Popen([LOADGEN, "--port", str(ROUTER_PORT), "--stream", "--num-requests", str(REQUESTS),
                                "--request-rate", str(RATE), "--random-input-len", "32",
@@ -128,9 +128,11 @@ def run(tmp_path_factory):
         stats_end = get(LISTEN_PORT, "/v1/traces/stats")[1]
         # Prometheus has scraped everything once two scrapes agree with the store
         deadline = time.time() + 30
+        # (the rows at once, the counters once a second)
         while time.time() < deadline:
             res = promql("sum(servetrace_requests_total)")
-            if res and float(res[0]["value"][1]) == stats_end["total_requests"]:
+            rows = promql('servetrace_lost_total{counter="rows_written"}')
+            if all(r and float(r[0]["value"][1]) == stats_end["total_requests"] for r in (res, rows)):
                 break
             time.sleep(0.5)
         prom_results = {
@@ -162,8 +164,11 @@ def test_api_answers_during_load(run):
     assert all(s1 == 200 and s2 == 200 for s1, s2, *_ in live)
     totals = [st["total_requests"] for _, _, st, _, _ in live]
     assert totals == sorted(totals) and totals[-1] > 0, totals
-    assert any(st["in_flight_traces"] > 0 or any(t["status"] == "in_flight" for t in lst["traces"])
-               for _, _, st, lst, _ in live), "never saw a request in flight"
+    flying = [st["in_flight_traces"] for _, _, st, _, _ in live]
+    print("\n%d polls during the load; total_requests %d..%d; in flight at most %d"
+          % (len(live), totals[0], totals[-1], max(flying)))
+    assert any(n > 0 or any(t["status"] == "in_flight" for t in lst["traces"])
+               for (_, _, st, lst, _), n in zip(live, flying)), "never saw a request in flight"
 
 
 def test_stats_match_csv(run):
@@ -178,6 +183,7 @@ def test_stats_match_csv(run):
     row = next(r for r in rows if r["req_id"] == t["request_id"])
     assert status == 200 and t["node_id"] == row["host"] and t["status"] == "success"
     assert abs(t["timeline"]["ttft"] - float(row["ttft"])) < 2e-6
+    assert t["routing_policy"] == "round_robin" and t["worker_url"] == "http://" + row["host"]
 
 
 def test_prometheus_scrape(run):
@@ -196,7 +202,10 @@ def test_prometheus_scrape(run):
     per_worker = {r["metric"]["worker"]: float(r["value"][1]) for r in p["ttft_by_worker"]}
     assert per_worker == {h: float(sum(r["host"] == h and r["ttft"] != "" for r in rows))
                           for h in {r["host"] for r in rows}}
-    assert p["lost"], "loss counters exported"
+    lost = {r["metric"]["counter"]: float(r["value"][1]) for r in p["lost"]}
+    assert lost["rows_written"] == n and "kernel_events_dropped_ring_buffer_full" in lost, lost
+    assert "libzmq_messages_seen" in lost and "exit_records_left_unread_at_the_deadline" in lost, lost
+    print("\nPromQL: %d requests, %d buckets, %d counters" % (n, len(buckets), len(lost)))
 
 
 def test_perfetto_matches_csv(run):
@@ -226,6 +235,7 @@ def test_perfetto_matches_csv(run):
     near(stages["tokenize"], "server_created_time", "tokenize_time")
     near(stages["scheduler queue"], "queue_time_start", "pure_queue_time")
     assert abs(stages["prefill"]["ts"] - float(row["queue_time_end"]) * 1e6) <= 1.0
+    assert any(e.get("ph") == "C" and e["name"] == "kernel_events_dropped_ring_buffer_full" for e in events)
     flows = [e for e in events if e.get("ph") in ("s", "f")]
     assert len(flows) >= 2 * len(run["rows"]), "router->worker and worker->scheduler flows"
 

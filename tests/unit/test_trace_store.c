@@ -143,7 +143,7 @@ static void fly(struct trace_store *st, const char **ids, int n, uint64_t t0)
 	for (int i = 0; i < n; i++) {
 		rows_make(&r, ids[i], 0, t0);
 		r.finish_time = r.worker_finish_time = r.server_first_token_time = 0;
-		trace_store_in_flight(&r, st);
+		trace_store_in_flight(st, &r);
 	}
 	trace_store_in_flight_end(st);
 }

@@ -16,6 +16,7 @@ import argparse
 import base64
 import html
 import io
+import os
 import sys
 
 import matplotlib
@@ -281,7 +282,13 @@ def main(argv=None):
     except ReportError as e:
         print("report: " + str(e), file=sys.stderr)
         return 1
-    with open(a.output, "w", encoding="utf-8") as f:
+    # private to its user, never written through a planted symlink
+    try:
+        fd = os.open(a.output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except OSError as e:
+        print("report: cannot write %s: %s" % (a.output, e.strerror), file=sys.stderr)
+        return 1
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(page)
     print(a.output)
     return 0

@@ -237,7 +237,8 @@ char *metrics_render(struct metrics *m)
 	for (int st = 0; st < NSTAGES; st++)
 		render_hist(f, m, st);
 	render_status(f, m);
-	fputs("# HELP servetrace_lost_total Events servetrace lost or could not use, by counter\n", f);
+	fputs("# HELP servetrace_lost_total servetrace's own counters as its exit summary "
+	      "prints them: losses, and the totals they are out of\n", f);
 	fputs("# TYPE servetrace_lost_total counter\n", f);
 	for (unsigned i = 0; i < m->ncounters; i++) {
 		fputs("servetrace_lost_total{counter=", f);

@@ -59,7 +59,8 @@ cJSON *trace_json(const struct timeline_row *r, bool in_flight, const char *rout
 		cJSON_AddNullToObject(o, "node_id");
 		cJSON_AddNullToObject(o, "worker_url");
 	}
-	cJSON_AddStringToObject(o, "routing_policy", routing_policy ? routing_policy : "unknown");
+	cJSON_AddStringToObject(o, "routing_policy",
+				routing_policy && *routing_policy ? routing_policy : "unknown");
 	cJSON_AddStringToObject(o, "status", trace_json_status(r, in_flight));
 	if (first)
 		cJSON_AddNumberToObject(o, "timestamp",

@@ -12,7 +12,7 @@
 /* "in_flight", "success", "aborted" (the client went away) or "error". */
 const char *trace_json_status(const struct timeline_row *r, bool in_flight);
 /* Rendering goes through output_row(), which is not reentrant: call it on
- * the thread that writes the CSV. routing_policy NULL means "unknown". */
+ * the thread that writes the CSV. routing_policy NULL or "" means "unknown". */
 cJSON *trace_json(const struct timeline_row *r, bool in_flight, const char *routing_policy);
 /* The same, printed unformatted (malloc'd), or NULL on no memory. */
 char *trace_json_text(const struct timeline_row *r, bool in_flight, const char *routing_policy);

@@ -248,7 +248,7 @@ void trace_store_in_flight_begin(struct trace_store *st)
 	pthread_mutex_unlock(&st->lock);
 }
 
-void trace_store_in_flight(const struct timeline_row *r, void *ctx)
+void trace_store_in_flight(void *ctx, const struct timeline_row *r)
 {
 	struct trace_store *st = ctx;
 	char *json = trace_json_text(r, true, st->o.routing_policy), *old = NULL;

@@ -37,7 +37,7 @@ void trace_store_put(struct trace_store *st, const struct timeline_row *r);
  * drops the in-flight entries the refresh did not name. A finished entry
  * is only replaced by an in-flight one that arrived later (a reused id). */
 void trace_store_in_flight_begin(struct trace_store *st);
-void trace_store_in_flight(const struct timeline_row *r, void *st);
+void trace_store_in_flight(void *st, const struct timeline_row *r);
 void trace_store_in_flight_end(struct trace_store *st);
 
 /* Reader side, any thread; results are malloc'd text the caller frees. */
