@@ -537,6 +537,11 @@ static void pick_req_id(struct timeline_row *r, const struct exchange *front,
 /* vLLM sends every running request's outputs each step, streaming or
  * not: its first output frame is its first token. The queue end is vLLM's
  * own SCHEDULED stamp when stats are on, else the engine loop's. */
+static double ms_diff(uint64_t a, uint64_t b)
+{
+	return a && b ? ((double)a - (double)b) / 1e6 : 0;
+}
+
 static void fill_vllm_hops(struct timeline_row *r, const struct hop_rec *h)
 {
 	uint64_t sched = h->t[HOP_VLLM_SCHEDULED];
@@ -549,10 +554,19 @@ static void fill_vllm_hops(struct timeline_row *r, const struct hop_rec *h)
 		r->server_first_token_time = h->t[HOP_SCHED_FIRST_OUT];
 	r->scheduler_last_output_time = h->t[HOP_SCHED_LAST_OUT];
 	r->tokenizer_recv_time = h->t[HOP_MAIN_RECV];
-	if (!r->notes[0])
-		snprintf(r->notes, sizeof(r->notes), "%s", sched ?
-			 "vllm: queue_time_end is vLLM's SCHEDULED stamp" :
+	if (r->notes[0])
+		return;
+	if (!sched) {
+		snprintf(r->notes, sizeof(r->notes),
 			 "vllm stats off: queue_time_end from the engine loop");
+		return;
+	}
+	/* what servetrace alone would say, against vLLM's stamps (ms) */
+	snprintf(r->notes, sizeof(r->notes),
+		 "vllm: queue_time_end=SCHEDULED; loop %+.3f, recv %+.3f, out %+.3f ms",
+		 ms_diff(h->t[HOP_SCHED_QEND_STREAM], sched),
+		 ms_diff(h->t[HOP_SCHED_RECV], h->t[HOP_VLLM_QUEUED]),
+		 ms_diff(h->t[HOP_SCHED_FIRST_OUT], h->t[HOP_VLLM_FIRST_STAMP]));
 }
 
 /* The hop record is found under SGLang's rid, which is the body rid the

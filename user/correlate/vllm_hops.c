@@ -60,7 +60,7 @@ static void engine_recv(struct server_hops *sh, struct hop_proc *p, const char *
  * step_start: the previous step's output send. */
 static void engine_out(struct server_hops *sh, struct hop_proc *p, const char *rid,
 		       const char *key, const struct vllm_ipc_req *q, uint64_t ts,
-		       uint64_t step_start)
+		       uint64_t step_start, double stamp)
 {
 	struct rid_state *r = server_hops_rid_state(sh, rid, true);
 	uint32_t mp = p->main_pid;
@@ -79,6 +79,8 @@ static void engine_out(struct server_hops *sh, struct hop_proc *p, const char *r
 		return;
 	r->first_out_done = true;
 	server_hops_note(sh, key, HOP_SCHED_FIRST_OUT, ts, mp);
+	if (stamp > 0)
+		server_hops_note(sh, key, HOP_VLLM_FIRST_STAMP, mono_ns(stamp), mp);
 	if (!r->recv_ts) {
 		sh->st.no_recv_seen++;
 		return;
@@ -110,7 +112,8 @@ static void frame(struct server_hops *sh, struct hop_proc *p, const struct zmq_m
 		else if (m->kind == VLLM_IPC_ADD && !engine && send)
 			server_hops_note(sh, key, HOP_TOKENIZER_SEND, ev->ts, p->main_pid);
 		else if (m->kind == VLLM_IPC_OUTPUTS && engine && send)
-			engine_out(sh, p, rid, key, &m->reqs[i], ev->ts, step_start);
+			engine_out(sh, p, rid, key, &m->reqs[i], ev->ts, step_start,
+				   m->timestamp);
 		else if (m->kind == VLLM_IPC_OUTPUTS && !engine && !send)
 			server_hops_note(sh, key, HOP_MAIN_RECV, ev->ts, p->main_pid);
 	}
