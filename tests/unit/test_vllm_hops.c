@@ -101,12 +101,16 @@ static void zmsg(uint32_t tgid, int dir, uint64_t ts, const void *p, uint32_t n,
 
 /* Every frame as the probes would report it, plus the EngineCore's receive
  * of each request the API server sent. */
+static uint32_t cut_size;	/* engine frames of this size are captured ... */
+static uint32_t cut_at;		/* ... up to here only */
+
 static void replay_frames(void)
 {
 	for (int i = 0; i < nframes; i++) {
 		const struct frame *fr = &frames[i];
+		uint32_t cap = fr->engine && fr->size == cut_size ? cut_at : CAP;
 
-		zmsg(fr->engine ? ENGINE : API, ZMQ_DIR_SEND, fr->ts, fr->p, fr->size, CAP);
+		zmsg(fr->engine ? ENGINE : API, ZMQ_DIR_SEND, fr->ts, fr->p, fr->size, cap);
 		if (!fr->engine && fr->size > 100)
 			zmsg(ENGINE, ZMQ_DIR_RECV, fr->ts + RECV_DELAY, fr->p, fr->size, CAP);
 	}
@@ -308,6 +312,49 @@ static void test_stats_off(void)
 	}
 }
 
+/* The frame with batch-1's and batch-2's first outputs (and their
+ * SCHEDULED stamps) cut at the capture size, before their ids: their first
+ * token is unknown, never taken from the next frame; batch-0, seen whole
+ * in an earlier frame, keeps its columns. */
+static void test_cut_first_output(void)
+{
+	static const char *const ids[] = { "fx-stats-batch-0", "fx-stats-batch-1", "fx-stats-batch-2" };
+
+	if (!load_frames("stats-frames.jsonl"))
+		return;
+	setup();
+	for (int i = 0; i < 3; i++) {
+		char ext[64];
+		struct seen s;
+
+		snprintf(ext, sizeof(ext), "cmpl-%s", ids[i]);
+		s = find(ext);
+		exchange(20 + i, ids[i], false, s.add, s.last_out);
+	}
+	cut_size = 1106;	/* out3-ev: the batch's first frame with all three */
+	cut_at = 120;		/* inside batch-1's entry: batch-0 whole, the others not */
+	replay_frames();
+	cut_size = 0;
+	fixture_tick(fx, frames[nframes - 1].ts + 10000 * MS);
+	ASSERT_TRUE(server_hops_stats(sh)->vllm_cut >= 1, "cut frame counted");
+	for (int i = 0; i < 3; i++) {
+		const struct timeline_row *r = fixture_row(fx, ids[i]);
+
+		if (!ASSERT_TRUE(r != NULL, ids[i]))
+			continue;
+		if (i == 0) {
+			ASSERT_TRUE(r->server_first_token_time > 0, "batch-0: first token seen whole");
+			ASSERT_TRUE(strstr(r->notes, "SCHEDULED") != NULL, "and its stamp");
+		} else {
+			ASSERT_EQ(r->server_first_token_time, 0, "first token unknown, not guessed");
+			ASSERT_EQ(r->queue_time_end, 0, "queue end unknown");
+			ASSERT_TRUE(strstr(r->notes, "cut") != NULL, "notes say why");
+			ASSERT_TRUE(r->queue_time_start > 0, "the receive is still known");
+		}
+	}
+	teardown();
+}
+
 /* Hops gathered without the correlator, for the cut frames. */
 static int nhops;
 static char hop_key[8][128];
@@ -401,5 +448,6 @@ void test_area_vllm_hops(void)
 	RUN_SUBTEST(test_stats_on);
 	RUN_SUBTEST(test_stats_off);
 	RUN_SUBTEST(test_every_cut);
+	RUN_SUBTEST(test_cut_first_output);
 	RUN_SUBTEST(test_layout_mismatch);
 }

@@ -556,6 +556,11 @@ static void fill_vllm_hops(struct timeline_row *r, const struct hop_rec *h)
 	r->tokenizer_recv_time = h->t[HOP_MAIN_RECV];
 	if (r->notes[0])
 		return;
+	if (h->t[HOP_VLLM_FIRST_CUT] && !h->t[HOP_SCHED_FIRST_OUT]) {
+		snprintf(r->notes, sizeof(r->notes),
+			 "vllm: output frames cut at capture size: first token unknown");
+		return;
+	}
 	if (!sched) {
 		snprintf(r->notes, sizeof(r->notes),
 			 "vllm stats off: queue_time_end from the engine loop");

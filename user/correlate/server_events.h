@@ -35,6 +35,9 @@ enum server_hop {
 	HOP_VLLM_QUEUED,	/* vLLM's own QUEUED stamp (stats on) */
 	HOP_VLLM_SCHEDULED,	/* vLLM's own SCHEDULED stamp (stats on) */
 	HOP_VLLM_FINISHED,	/* the EngineCoreOutputs carrying its finish */
+	HOP_VLLM_FIRST_CUT,	/* marker: its first output may have been in a
+				 * frame cut at the capture size: first token
+				 * and queue end unknown */
 	HOP_VLLM_FIRST_STAMP,	/* EngineCoreOutputs.timestamp of the first output
 				 * (vLLM's first_token_ts) */
 	HOP_MAX,

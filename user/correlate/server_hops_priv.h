@@ -38,6 +38,8 @@ struct rid_state {
 	int stream;			/* -1 unknown */
 	bool first_out_done;
 	bool scheduled_seen;		/* vLLM: its SCHEDULED event was read */
+	bool first_out_unsure;		/* vLLM: an output frame cut before its
+					 * first one was read may have held it */
 };
 
 struct server_hops {

@@ -78,6 +78,11 @@ static void engine_out(struct server_hops *sh, struct hop_proc *p, const char *r
 	if (!r || r->first_out_done)
 		return;
 	r->first_out_done = true;
+	if (r->first_out_unsure) {
+		/* a cut frame may have carried it first: never a late guess */
+		server_hops_note(sh, key, HOP_VLLM_FIRST_CUT, ts, mp);
+		return;
+	}
 	server_hops_note(sh, key, HOP_SCHED_FIRST_OUT, ts, mp);
 	if (stamp > 0)
 		server_hops_note(sh, key, HOP_VLLM_FIRST_STAMP, mono_ns(stamp), mp);
@@ -87,6 +92,18 @@ static void engine_out(struct server_hops *sh, struct hop_proc *p, const char *r
 	}
 	server_hops_note(sh, key, HOP_SCHED_QEND_STREAM,
 			 step_start > r->recv_ts && step_start < ts ? step_start : r->recv_ts, mp);
+}
+
+/* Which requests a cut output frame held past the cut is unknown: every
+ * request received and not yet seen in an output may have been one. */
+static void mark_unsure(struct server_hops *sh)
+{
+	for (uint32_t i = 0; i < sh->max_rids; i++) {
+		struct rid_state *r = sh->fifo[i];
+
+		if (r && r->recv_ts && !r->first_out_done)
+			r->first_out_unsure = true;
+	}
 }
 
 static void frame(struct server_hops *sh, struct hop_proc *p, const struct zmq_msg_event *ev,
@@ -101,8 +118,10 @@ static void frame(struct server_hops *sh, struct hop_proc *p, const struct zmq_m
 	    !(m->flags & VLLM_IPC_F_UTILITY_OUT))
 		p->last_step_out = ev->ts;
 	if (engine && send && m->kind == VLLM_IPC_OUTPUTS &&
-	    m->flags & (VLLM_IPC_F_INCOMPLETE | VLLM_IPC_F_CAPPED))
+	    m->flags & (VLLM_IPC_F_INCOMPLETE | VLLM_IPC_F_CAPPED)) {
 		sh->st.vllm_cut++;
+		mark_unsure(sh);
+	}
 	for (uint32_t i = 0; i < m->nreqs; i++) {
 		if (vllm_ipc_rid_copy(m, data, i, rid, sizeof(rid)) <= 0)
 			continue;
