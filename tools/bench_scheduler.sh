@@ -10,6 +10,9 @@
 # scheduler sleeping when idle (SGLang --sleep-on-idle) and once spinning
 # (the default without it): a spinning scheduler calls zmq_msg_recv in a
 # tight loop, every call a uprobe hit, the worst case for the probes.
+# --engine vllm: the same for vLLM's EngineCore (one vLLM worker, stats
+# off, /v1/completions); its engine loop blocks on its input thread's
+# poll, so there is one idle mode ("vllm") and no spinning.
 # A benchmark: it prints numbers and asserts only that the setup worked.
 set -euo pipefail
 
@@ -36,13 +39,14 @@ Needs root, make servetrace tools, the .venv (tools/install_python.sh).
   --idle SEC        traced idle period per mode (default $IDLE)
   --modes LIST      sleep,spin (default $MODES)
   --port P          worker port (default $PORT)
+  --engine E        sglang (default) or vllm (the EngineCore; mode "vllm")
   --quick           2 rounds of 100 requests, 2 s idle
   --keep            keep the work directory
   -h, --help        this text
 EOF
 }
 
-ROUNDS=5 N=200 BURSTS=5 IDLE=5 MODES=sleep,spin PORT=26801 IN_LEN=32 OUT_LEN=4 KEEP=0
+ROUNDS=5 N=200 BURSTS=5 IDLE=5 MODES=sleep,spin PORT=26801 IN_LEN=32 OUT_LEN=4 KEEP=0 ENGINE=sglang
 while [ $# -gt 0 ]; do
 	case $1 in
 	--rounds) ROUNDS=$2; shift ;;
@@ -51,6 +55,7 @@ while [ $# -gt 0 ]; do
 	--idle) IDLE=$2; shift ;;
 	--modes) MODES=$2; shift ;;
 	--port) PORT=$2; shift ;;
+	--engine) ENGINE=$2; shift ;;
 	--quick) ROUNDS=2 N=100 BURSTS=3 IDLE=2 ;;
 	--keep) KEEP=1 ;;
 	-h|--help) usage; exit 0 ;;
@@ -58,6 +63,12 @@ while [ $# -gt 0 ]; do
 	esac
 	shift
 done
+BACKEND=sglang
+if [ "$ENGINE" = vllm ]; then
+	MODES=vllm BACKEND=openai
+elif [ "$ENGINE" != sglang ]; then
+	echo "bench_scheduler: --engine sglang|vllm" >&2; exit 2
+fi
 
 die() { echo "bench_scheduler: $*" >&2; exit 1; }
 log() { echo "bench_scheduler: $*" >&2; }
@@ -146,7 +157,7 @@ phase() {
 	k0=$(ticks_of "${SCHED_PIDS[@]}") v0=$(ticks_of "${SERVER_PIDS[@]}")
 	w0=$(date +%s%N)
 	for ((b = 1; b <= BURSTS; b++)); do
-		"$LOADGEN" --port "$PORT" --num-requests "$N" --request-rate inf --stream \
+		"$LOADGEN" --port "$PORT" --num-requests "$N" --request-rate inf --stream --backend "$BACKEND" \
 			--random-input-len "$IN_LEN" --random-output-len "$OUT_LEN" --random-range-ratio 1 \
 			--seed "$round$b" --timeout 300 --rid-prefix "b$tag-$b" \
 			--output-csv "$WORK/lg-$tag-$b.csv" -q > "$WORK/lg-$tag-$b.summary" 2>&1 ||
@@ -184,12 +195,13 @@ for idle in "${modes[@]}"; do
 	case $idle in
 	sleep) flag=--sleep-on-idle ;;
 	spin) flag=--no-sleep-on-idle ;;
+	vllm) flag="--engine vllm" ;;
 	*) die "--modes: sleep and/or spin" ;;
 	esac
 	RUN_DIR=$WORK/run-$idle
 	log "deploying 1 worker on :$PORT ($flag)"
 	"$ROOT/tools/deploy/up.sh" --run-dir "$RUN_DIR" -n 1 --no-router --worker-port "$PORT" \
-		"$flag" > "$WORK/deploy-$idle.log" 2>&1 || die "deployment failed: $(tail -20 "$WORK/deploy-$idle.log")"
+		$flag > "$WORK/deploy-$idle.log" 2>&1 || die "deployment failed: $(tail -20 "$WORK/deploy-$idle.log")"
 	# shellcheck disable=SC1091
 	read -r -a SCHED_PIDS <<< "$(. "$RUN_DIR/deploy.env"; echo "$SCHEDULER_PIDS")"
 	# shellcheck disable=SC1091
@@ -197,7 +209,7 @@ for idle in "${modes[@]}"; do
 	# warm-up: the first phases after start-up run slower (new batch
 	# shapes, allocator growth), whatever the mode
 	for ((b = 1; b <= 2 * BURSTS; b++)); do
-		"$LOADGEN" --port "$PORT" --num-requests "$N" --request-rate inf --stream \
+		"$LOADGEN" --port "$PORT" --num-requests "$N" --request-rate inf --stream --backend "$BACKEND" \
 			--random-input-len "$IN_LEN" --random-output-len "$OUT_LEN" --random-range-ratio 1 \
 			--seed "$b" --rid-prefix "warm-$idle-$b" -q > "$WORK/warm-$idle.summary" 2>&1 ||
 			die "warm-up failed: $(tail -5 "$WORK/warm-$idle.summary")"
@@ -223,8 +235,8 @@ for idle in "${modes[@]}"; do
 done
 
 # ---- the report --------------------------------------------------------
-echo "servetrace libzmq uprobes vs. the SGLang scheduler: $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, $(uname -r)"
-echo "1 SGLang worker (no router); a phase = $BURSTS bursts of $N streaming /generate requests sent" \
+echo "servetrace libzmq uprobes vs. the $([ "$ENGINE" = vllm ] && echo "vLLM EngineCore" || echo "SGLang scheduler"): $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, $(uname -r)"
+echo "1 $ENGINE worker (no router); a phase = $BURSTS bursts of $N streaming $([ "$ENGINE" = vllm ] && echo /v1/completions || echo /generate) requests sent" \
 	"at once ($IN_LEN-word prompts, $OUT_LEN output tokens), req/s = the median burst's;" \
 	"$ROUNDS rounds of base/http/traced phases in rotating order"
 awk -F'\t' -v n="$((N * BURSTS))" '

@@ -22,6 +22,7 @@
 #include "conn/collector.h"
 #include "correlate/correlator.h"
 #include "correlate/server_hops.h"
+#include "proto/vllm_ipc.h"
 #include "output/clock.h"
 #include "output/outfile.h"
 #include "output/output.h"
@@ -392,6 +393,13 @@ static void counters(struct session *s, const uint64_t *kc, counter_fn fn, void 
 		P("libzmq: outputs of requests received untraced", hs->no_recv_seen);
 		P("libzmq: health-check requests ignored", hs->health_checks);
 		P("libzmq: rid states evicted (memory limit)", hs->rid_states_evicted);
+		P("vllm: frames seen", hs->vllm_msgs);
+		P("vllm: frames in another layout than " VLLM_IPC_VERSION " (no ids read)",
+		  hs->vllm_layout_mismatch);
+		if (hs->vllm_mismatch[0])
+			fprintf(stderr, "  vllm: layout mismatch, first: %s\n", hs->vllm_mismatch);
+		P("vllm: outputs cut at capture size", hs->vllm_cut);
+		P("vllm: SCHEDULED stamps read (stats on)", hs->vllm_scheduled_events);
 	}
 #undef P
 }
@@ -668,6 +676,8 @@ static int live_attach(struct session *s, struct ring_buffer **rbp)
 			"traffic through those syscalls is not seen\n", sock_capture_missing(s->sc));
 	if (!s->o->no_server_probes)
 		s->sp = server_probes_open(s->hops, s->record, 0);
+	if (s->sp)
+		server_probes_enable_engine(s->sp, PROC_ENGINE_VLLM);
 	err = setup_targets(s);
 	if (err)
 		return err;

@@ -107,14 +107,27 @@ static long chunked_prefill_size(uint32_t main_pid)
 	return strtol(at, NULL, 10);
 }
 
+/* The role server_hops knows p by: an enum sglang_role, or for vLLM an
+ * enum server_hops_vllm_role (recorded the same way); 0: none. */
+static uint32_t hops_role(const struct proc_node *p)
+{
+	if (p->cls.engine == PROC_ENGINE_SGLANG)
+		return proc_kind_sglang_role(&p->cls);
+	if (p->cls.engine != PROC_ENGINE_VLLM)
+		return 0;
+	if (p->cls.kind == PROC_KIND_SERVER)
+		return HOPS_VLLM_API;
+	return p->cls.kind == PROC_KIND_ENGINE_CORE ? HOPS_VLLM_ENGINE_CORE : 0;
+}
+
 /* Roles first: records may arrive as soon as the probes are in. */
 static void announce(struct server_probes *sp, const struct proc_node *p, uint32_t main_pid)
 {
-	enum sglang_role role = proc_kind_sglang_role(&p->cls);
+	uint32_t role = hops_role(p);
 	struct rec_sglang_proc rec = { p->pid, role, main_pid };
 
-	if (p->cls.engine != PROC_ENGINE_SGLANG)
-		return;		/* server_hops and recordings know SGLang roles only */
+	if (!role)
+		return;
 	server_hops_set_proc(sp->hops, p->pid, role, main_pid);
 	if (role == SGLANG_ROLE_SCHEDULER)
 		server_hops_set_chunked_prefill(sp->hops, p->pid, chunked_prefill_size(main_pid));

@@ -22,7 +22,7 @@ void server_probes_close(struct server_probes *sp);
 int server_probes_add_ringbuf(struct server_probes *sp, struct ring_buffer *rb,
 			      ring_buffer_sample_fn fn, void *ctx);
 /* Probe the servers of this engine too (SGLang is on from the start;
- * vLLM once server_hops decodes its messages). */
+ * the session enables vLLM, whose frames server_hops decodes too). */
 void server_probes_enable_engine(struct server_probes *sp, enum proc_engine engine);
 /* Follow the server whose HTTP (or gRPC) process is main_pid. */
 void server_probes_track(struct server_probes *sp, uint32_t main_pid);

@@ -534,6 +534,46 @@ static void pick_req_id(struct timeline_row *r, const struct exchange *front,
 	r->rid_source = "assigned";
 }
 
+/* vLLM sends every running request's outputs each step, streaming or
+ * not: its first output frame is its first token. The queue end is vLLM's
+ * own SCHEDULED stamp when stats are on, else the engine loop's. */
+static double ms_diff(uint64_t a, uint64_t b)
+{
+	return a && b ? ((double)a - (double)b) / 1e6 : 0;
+}
+
+static void fill_vllm_hops(struct timeline_row *r, const struct hop_rec *h)
+{
+	uint64_t sched = h->t[HOP_VLLM_SCHEDULED];
+
+	r->engine = "vllm";
+	r->tokenizer_send_time = h->t[HOP_TOKENIZER_SEND];
+	r->queue_time_start = h->t[HOP_SCHED_RECV];
+	r->queue_time_end = sched ? sched : h->t[HOP_SCHED_QEND_STREAM];
+	if (h->t[HOP_SCHED_FIRST_OUT])
+		r->server_first_token_time = h->t[HOP_SCHED_FIRST_OUT];
+	r->scheduler_last_output_time = h->t[HOP_SCHED_LAST_OUT];
+	r->tokenizer_recv_time = h->t[HOP_MAIN_RECV];
+	if (r->notes[0])
+		return;
+	if (h->t[HOP_VLLM_FIRST_CUT] && !h->t[HOP_SCHED_FIRST_OUT]) {
+		snprintf(r->notes, sizeof(r->notes),
+			 "vllm: output frames cut at capture size: first token unknown");
+		return;
+	}
+	if (!sched) {
+		snprintf(r->notes, sizeof(r->notes),
+			 "vllm stats off: queue_time_end from the engine loop");
+		return;
+	}
+	/* what servetrace alone would say, against vLLM's stamps (ms) */
+	snprintf(r->notes, sizeof(r->notes),
+		 "vllm: queue_time_end=SCHEDULED; loop %+.3f, recv %+.3f, out %+.3f ms",
+		 ms_diff(h->t[HOP_SCHED_QEND_STREAM], sched),
+		 ms_diff(h->t[HOP_SCHED_RECV], h->t[HOP_VLLM_QUEUED]),
+		 ms_diff(h->t[HOP_SCHED_FIRST_OUT], h->t[HOP_VLLM_FIRST_STAMP]));
+}
+
 /* The hop record is found under SGLang's rid, which is the body rid the
  * client sent, or the id the response carried. take: the row is final,
  * the record goes with it. */
@@ -556,6 +596,13 @@ static void fill_hops(struct correlator *c, struct timeline_row *r,
 		return;
 	}
 	snprintf(r->sglang_rid, sizeof(r->sglang_rid), "%s", h->rid);
+	if (h->t[HOP_ENGINE_VLLM]) {
+		fill_vllm_hops(r, h);
+		if (take)
+			hop_remove(c, h);
+		return;
+	}
+	r->engine = "sglang";
 	r->tokenizer_send_time = h->t[HOP_TOKENIZER_SEND];
 	r->queue_time_start = h->t[HOP_SCHED_RECV];
 	/* A stream's first scheduler output is its prefill's; a non-streaming

@@ -25,6 +25,21 @@ enum server_hop {
 	HOP_DETOK_RECV,		/* detokenizer receives first output */
 	HOP_DETOK_SEND,		/* detokenizer sends first BatchStrOutput */
 	HOP_MAIN_RECV,		/* main process receives first BatchStrOutput */
+	/* vLLM (the hops above mean: TOKENIZER_SEND the API server sends
+	 * the EngineCoreRequest, SCHED_RECV the EngineCore receives it,
+	 * SCHED_QEND_STREAM the queue end derived from the engine loop,
+	 * SCHED_FIRST_OUT / LAST_OUT the EngineCore's first / latest
+	 * EngineCoreOutputs with the request, MAIN_RECV the API server's
+	 * first receive of them) */
+	HOP_ENGINE_VLLM,	/* marker: the request ran in vLLM */
+	HOP_VLLM_QUEUED,	/* vLLM's own QUEUED stamp (stats on) */
+	HOP_VLLM_SCHEDULED,	/* vLLM's own SCHEDULED stamp (stats on) */
+	HOP_VLLM_FINISHED,	/* the EngineCoreOutputs carrying its finish */
+	HOP_VLLM_FIRST_CUT,	/* marker: its first output may have been in a
+				 * frame cut at the capture size: first token
+				 * and queue end unknown */
+	HOP_VLLM_FIRST_STAMP,	/* EngineCoreOutputs.timestamp of the first output
+				 * (vLLM's first_token_ts) */
 	HOP_MAX,
 };
 

@@ -20,48 +20,8 @@
 #include "proto/ipc.h"
 #include "correlate/server_events.h"
 #include "correlate/server_hops.h"
+#include "correlate/server_hops_priv.h"
 #include "zmq_event.h"
-
-#define PROC_MAX 256
-#define RING 1024	/* drain ends and streaming queue ends kept per scheduler */
-
-struct ring {
-	uint64_t a[RING], b[RING];	/* a: time key, b: value (stream log) */
-	uint32_t head, n;
-};
-
-struct hop_proc {
-	uint32_t pid;
-	enum sglang_role role;
-	uint32_t main_pid;
-	uint64_t last_drain_end;
-	int64_t chunk_tokens;		/* chunked-prefill size */
-	struct ring drains;		/* a = drain end */
-	struct ring streams;		/* a = receive time, b = queue end */
-};
-
-struct rid_state {
-	struct hlist_node hn;
-	uint64_t key;
-	char rid[128];
-	uint64_t recv_ts;
-	int64_t prompt_tokens;		/* -1 unknown */
-	int stream;			/* -1 unknown */
-	bool first_out_done;
-};
-
-struct server_hops {
-	server_hop_fn on_hop;
-	void *ctx;
-	struct hop_proc *procs[PROC_MAX];
-	uint32_t nprocs;
-	struct hlist_head *buckets;
-	uint32_t nbuckets;
-	struct rid_state **fifo;	/* eviction order */
-	uint32_t max_rids, fifo_head, nrids;
-	struct server_hops_stats st;
-};
-
 
 static void ring_push(struct ring *r, uint64_t a, uint64_t b)
 {
@@ -148,8 +108,8 @@ static struct hop_proc *find_proc(struct server_hops *sh, uint32_t pid)
 	return NULL;
 }
 
-void server_hops_set_proc(struct server_hops *sh, uint32_t pid,
-			  enum sglang_role role, uint32_t main_pid)
+void server_hops_set_proc(struct server_hops *sh, uint32_t pid, uint32_t role,
+			  uint32_t main_pid)
 {
 	struct hop_proc *p = find_proc(sh, pid);
 
@@ -187,15 +147,14 @@ void server_hops_forget_proc(struct server_hops *sh, uint32_t pid)
 	}
 }
 
-static void note(struct server_hops *sh, const char *rid, enum server_hop hop,
+void server_hops_note(struct server_hops *sh, const char *rid, enum server_hop hop,
 		 uint64_t ts, uint32_t main_pid)
 {
 	if (sh->on_hop)
 		sh->on_hop(sh->ctx, rid, hop, ts, main_pid);
 }
 
-/* The state of rid, created (evicting the oldest when full) if asked. */
-static struct rid_state *rid_state(struct server_hops *sh, const char *rid, bool create)
+struct rid_state *server_hops_rid_state(struct server_hops *sh, const char *rid, bool create)
 {
 	uint64_t key = fnv_str(rid);
 	struct hlist_head *chain = &sh->buckets[key % sh->nbuckets];
@@ -248,7 +207,7 @@ static void first_output(struct server_hops *sh, struct hop_proc *p,
 
 	bool chunked = r->prompt_tokens > p->chunk_tokens;
 
-	note(sh, r->rid, HOP_SCHED_FIRST_OUT, ts, p->main_pid);
+	server_hops_note(sh, r->rid, HOP_SCHED_FIRST_OUT, ts, p->main_pid);
 	if (!r->recv_ts) {
 		sh->st.no_recv_seen++;
 		return;
@@ -256,9 +215,9 @@ static void first_output(struct server_hops *sh, struct hop_proc *p,
 	if (chunked) {
 		/* only the last chunk sends an output: its drain is too late */
 		sh->st.chunked_prefills++;
-		note(sh, r->rid, HOP_SCHED_CHUNKED, r->recv_ts, p->main_pid);
+		server_hops_note(sh, r->rid, HOP_SCHED_CHUNKED, r->recv_ts, p->main_pid);
 	} else if (p->last_drain_end > r->recv_ts) {
-		note(sh, r->rid, HOP_SCHED_QEND_STREAM, p->last_drain_end,
+		server_hops_note(sh, r->rid, HOP_SCHED_QEND_STREAM, p->last_drain_end,
 					 p->main_pid);
 		if (r->stream == 1)
 			ring_push(&p->streams, r->recv_ts, p->last_drain_end);
@@ -267,11 +226,11 @@ static void first_output(struct server_hops *sh, struct hop_proc *p,
 		return;
 	fcfs = drain;
 	if (chunked)
-		note(sh, r->rid, HOP_SCHED_QEND_STREAM, fcfs, p->main_pid);
+		server_hops_note(sh, r->rid, HOP_SCHED_QEND_STREAM, fcfs, p->main_pid);
 	if (ring_last_before(&p->streams, r->recv_ts, &prev_stream_qend) &&
 	    prev_stream_qend > fcfs && prev_stream_qend <= ts)
 		fcfs = prev_stream_qend;
-	note(sh, r->rid, HOP_SCHED_QEND_FCFS, fcfs, p->main_pid);
+	server_hops_note(sh, r->rid, HOP_SCHED_QEND_FCFS, fcfs, p->main_pid);
 }
 
 static void handle_rid(struct server_hops *sh, struct hop_proc *p,
@@ -284,23 +243,23 @@ static void handle_rid(struct server_hops *sh, struct hop_proc *p,
 	switch (p->role) {
 	case SGLANG_ROLE_MAIN:
 		if (send && is_request_kind(m->kind))
-			note(sh, rid, HOP_TOKENIZER_SEND, ev->ts, p->main_pid);
+			server_hops_note(sh, rid, HOP_TOKENIZER_SEND, ev->ts, p->main_pid);
 		else if (!send && (m->kind == IPC_KIND_BATCH_STR_OUTPUT ||
 				   m->kind == IPC_KIND_BATCH_EMBEDDING_OUTPUT))
-			note(sh, rid, HOP_MAIN_RECV, ev->ts, p->main_pid);
+			server_hops_note(sh, rid, HOP_MAIN_RECV, ev->ts, p->main_pid);
 		break;
 	case SGLANG_ROLE_SCHEDULER:
 		if (!send && is_request_kind(m->kind)) {
-			note(sh, rid, HOP_SCHED_RECV, ev->ts, p->main_pid);
-			r = rid_state(sh, rid, true);
+			server_hops_note(sh, rid, HOP_SCHED_RECV, ev->ts, p->main_pid);
+			r = server_hops_rid_state(sh, rid, true);
 			if (r) {
 				r->recv_ts = ev->ts;
 				r->stream = m->kind == IPC_KIND_TOKENIZED_GENERATE ? m->stream : -1;
 				r->prompt_tokens = m->nrids == 1 ? m->prompt_tokens : -1;
 			}
 		} else if (send && is_sched_output(m->kind)) {
-			note(sh, rid, HOP_SCHED_LAST_OUT, ev->ts, p->main_pid);
-			r = rid_state(sh, rid, true);
+			server_hops_note(sh, rid, HOP_SCHED_LAST_OUT, ev->ts, p->main_pid);
+			r = server_hops_rid_state(sh, rid, true);
 			if (r && !r->first_out_done) {
 				r->first_out_done = true;
 				first_output(sh, p, r, ev->ts);
@@ -309,9 +268,9 @@ static void handle_rid(struct server_hops *sh, struct hop_proc *p,
 		break;
 	case SGLANG_ROLE_DETOKENIZER:
 		if (!send && is_sched_output(m->kind))
-			note(sh, rid, HOP_DETOK_RECV, ev->ts, p->main_pid);
+			server_hops_note(sh, rid, HOP_DETOK_RECV, ev->ts, p->main_pid);
 		else if (send && m->kind == IPC_KIND_BATCH_STR_OUTPUT)
-			note(sh, rid, HOP_DETOK_SEND, ev->ts, p->main_pid);
+			server_hops_note(sh, rid, HOP_DETOK_SEND, ev->ts, p->main_pid);
 		break;
 	default:
 		break;
@@ -328,6 +287,10 @@ static void handle_msg(struct server_hops *sh, const struct zmq_msg_event *ev, s
 	sh->st.msgs++;
 	if (!p) {
 		sh->st.unknown_proc++;
+		return;
+	}
+	if (p->role >= HOPS_VLLM_API) {
+		vllm_hops_msg(sh, p, ev, len);
 		return;
 	}
 	if (p->role == SGLANG_ROLE_SCHEDULER && ev->fail_count) {

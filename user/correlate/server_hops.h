@@ -2,7 +2,9 @@
 /* libzmq message records from inside SGLang (bpf/zmq.bpf.c) -> per-request
  * hops (server_events.h): which process sent or received which message
  * kind says which hop it is; the scheduler's receive drains give the
- * moment a request left the waiting queue. Pure: unit-tested on records. */
+ * moment a request left the waiting queue. vLLM's API server and
+ * EngineCore frames go the same way (vllm_hops.c). Pure: unit-tested on
+ * records. */
 #ifndef SERVETRACE_SERVER_HOPS_H
 #define SERVETRACE_SERVER_HOPS_H
 
@@ -20,6 +22,14 @@ struct server_hops_stats {
 	uint64_t unknown_proc;		/* records from a pid we were not told about */
 	uint64_t no_recv_seen;		/* outputs of requests received before tracing */
 	uint64_t rid_states_evicted;
+	/* vLLM (vllm_hops.c) */
+	uint64_t vllm_msgs;		/* frames of vLLM processes */
+	uint64_t vllm_unparsed;		/* not vLLM frames */
+	uint64_t vllm_layout_mismatch;	/* frames not in the pinned layout: no rids read */
+	uint64_t vllm_cut;		/* outputs cut at the capture size */
+	uint64_t vllm_scheduled_events;	/* SCHEDULED stamps read (stats on) */
+	uint64_t vllm_no_id;		/* ids without cmpl-/chatcmpl-: keyed as sent */
+	char vllm_mismatch[96];		/* the first mismatch, "" if none */
 };
 
 struct server_hops_opts {
@@ -32,9 +42,17 @@ struct server_hops;
 
 struct server_hops *server_hops_new(const struct server_hops_opts *opts);
 void server_hops_free(struct server_hops *sh);
-/* pid is role within the server whose main (HTTP) process is main_pid. */
-void server_hops_set_proc(struct server_hops *sh, uint32_t pid,
-			  enum sglang_role role, uint32_t main_pid);
+/* vLLM's processes, as roles: recorded in rec_sglang_proc.role too, so
+ * above every enum sglang_role. */
+enum server_hops_vllm_role {
+	HOPS_VLLM_API = 0x100,		/* API server (uvicorn, HTTP) */
+	HOPS_VLLM_ENGINE_CORE,		/* VLLM::EngineCore: the engine loop */
+};
+
+/* pid is role (enum sglang_role or enum server_hops_vllm_role) within the
+ * server whose main (HTTP) process is main_pid. */
+void server_hops_set_proc(struct server_hops *sh, uint32_t pid, uint32_t role,
+			  uint32_t main_pid);
 void server_hops_forget_proc(struct server_hops *sh, uint32_t pid);
 /* Prompts longer than this are prefilled in chunks and only the last chunk
  * sends an output (default 2048, SGLang's on CPU; a smaller value than the

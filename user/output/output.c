@@ -38,6 +38,7 @@ static const struct col cols[] = {
 	{ "tokenizer_send_time", COL_NUM }, { "scheduler_last_output_time", COL_NUM },
 	{ "detokenizer_recv_time", COL_NUM }, { "detokenizer_send_time", COL_NUM },
 	{ "tokenizer_recv_time", COL_NUM }, { "notes", COL_STR },
+	{ "engine", COL_STR },
 };
 
 #define NCOLS (sizeof(cols) / sizeof(cols[0]))
@@ -157,6 +158,7 @@ static void render(const struct timeline_row *r, char v[NCOLS][VAL_MAX])
 	put_ts(v[i++], r->detokenizer_send_time);
 	put_ts(v[i++], r->tokenizer_recv_time);
 	put_str(v[i++], r->notes);
+	put_str(v[i++], r->engine);
 }
 
 static void csv_field(FILE *f, const char *s)

@@ -50,6 +50,7 @@ struct timeline_row {
 	uint64_t tokenizer_recv_time;		/* detokenizer -> main, first */
 	char notes[96];				/* why a value is empty or odd */
 	const char *prompt;			/* --keep-text only, else NULL */
+	const char *engine;			/* "sglang", "vllm"; NULL unknown (last column) */
 };
 
 #endif
