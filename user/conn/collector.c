@@ -14,6 +14,7 @@
 #include "conn/sse_tokens.h"
 #include "proto/http_stream.h"
 #include "proto/sse_parser.h"
+#include "util/str.h"
 
 enum conn_side { SIDE_UNKNOWN, SIDE_SERVER, SIDE_CLIENT, SIDE_IGNORED };
 
@@ -99,7 +100,7 @@ static struct conn *conn_oldest(struct collector *col)
 static void note_error(struct exchange *ex, const char *why)
 {
 	if (why && !ex->conn_error[0])
-		snprintf(ex->conn_error, sizeof(ex->conn_error), "%s", why);
+		str_copy(ex->conn_error, sizeof(ex->conn_error), why);
 }
 
 static void end_exchange(struct conn *c, struct exchange *ex, const char *why,
@@ -234,9 +235,9 @@ static void req_head(void *ctx, const struct http_head *h, uint64_t ts)
 	(void)ts;
 	if (!ex)
 		return;
-	snprintf(ex->method, sizeof(ex->method), "%s", h->method);
-	snprintf(ex->path, sizeof(ex->path), "%s", h->path);
-	snprintf(ex->header_id, sizeof(ex->header_id), "%s", h->request_id);
+	str_copy(ex->method, sizeof(ex->method), h->method);
+	str_copy(ex->path, sizeof(ex->path), h->path);
+	str_copy(ex->header_id, sizeof(ex->header_id), h->request_id);
 	ex->req_bytes = h->head_len;
 	if (!inference_path_match(h->method, h->path)) {
 		ex->ignored = true;
@@ -290,7 +291,9 @@ static void req_end(void *ctx, uint64_t ts, bool complete)
 	ex->req_done = true;
 	if (ex->req_body.truncated)
 		c->col->st.body_truncated++;
-	if (!ex->ignored && ex->req_body.len)
+	/* A forward that carries a request id is matched by it alone (the
+	 * correlator indexes it by nothing else): its body is not parsed. */
+	if (!ex->ignored && ex->req_body.len && !(ex->kind == EX_FORWARD && ex->header_id[0]))
 		request_fields_parse(ex->req_body.data, ex->req_body.len,
 				     c->col->o.keep_text, &ex->req);
 	body_buf_release(&ex->req_body);	/* never kept past parsing */
@@ -367,7 +370,7 @@ static void resp_head(void *ctx, const struct http_head *h, uint64_t ts)
 	if (!ex)
 		return;
 	ex->status = h->status;
-	snprintf(ex->reason, sizeof(ex->reason), "%s", h->reason);
+	str_copy(ex->reason, sizeof(ex->reason), h->reason);
 	ex->event_stream = h->event_stream;
 	ex->resp_bytes = h->head_len;
 	ex->t_last = c->piece_last;
