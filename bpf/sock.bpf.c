@@ -524,6 +524,29 @@ static __always_inline void keep_tail(struct tail_key *k, const struct pending_c
 	t->ts = now;
 }
 
+enum peek_result { PEEK_NONE, PEEK_MESSAGE, PEEK_OTHER, PEEK_CHUNK };
+
+/* The byte tests of sock_stream.h on one peek, as a global function: the
+ * verifier walks it once, not at each of the up to three calls in each of
+ * the eight exit programs. */
+__noinline int peek_parse(struct peek_buf *pb, __u32 n, int first, struct chunk_head *ch)
+{
+	int head;
+
+	if (!pb || !ch)
+		return PEEK_NONE;
+	if (n > PEEK_MAX)
+		n = PEEK_MAX;
+	if (first) {
+		head = stream_head_kind(pb->b, n);
+		if (head == HEAD_MESSAGE)
+			return PEEK_MESSAGE;
+		if (head == HEAD_OTHER)
+			return PEEK_OTHER;
+	}
+	return chunk_head_parse(pb->b, n, ch) ? PEEK_CHUNK : PEEK_NONE;
+}
+
 /* Whether the kernel may keep this call back: a middle event of an SSE
  * stream, i.e. one or more whole HTTP chunks whose data are SSE lines,
  * none of them the last (zero-size) chunk, after the stream's first event
@@ -543,16 +566,14 @@ static __always_inline int classify(const struct pending_call *pc, __u8 sc, __u6
 	if (!pb)
 		return CALL_SEND;
 	for (int k = 0; k < SSE_CHUNKS_MAX; k++) {
-		struct chunk_head ch;
+		struct chunk_head ch = {};
+		int r;
 
 		COPY_RANGE(n, iov_copy_peek, pb, b, PEEK_MAX, pc, sc, ret, off, PEEK_MAX);
-		if (k == 0) {
-			int head = stream_head_kind(pb->b, n);
-
-			if (head != HEAD_NONE)
-				return head == HEAD_MESSAGE ? CALL_MESSAGE : CALL_SEND;
-		}
-		if (!chunk_head_parse(pb->b, n, &ch))
+		r = peek_parse(pb, n, k == 0, &ch);
+		if (r == PEEK_MESSAGE)
+			return CALL_MESSAGE;
+		if (r != PEEK_CHUNK)
 			return k == 0 ? CALL_SEND : CALL_UNALIGNED;
 		if (ch.size == 0)
 			return CALL_SEND;	/* the stream's end: sent */
