@@ -541,35 +541,42 @@ static void handle_io_error(struct collector *col, struct conn *c)
 /* The SSE events the kernel held back: counted, and the kept tail of
  * the last one fed to the SSE parser (whole) or scanned for its token
  * counts (cut). Native SGLang streams then count by the tail's
- * meta_info.completion_tokens, OpenAI streams one token per event. */
+ * meta_info.completion_tokens, OpenAI streams one token per event. An
+ * event whose start was sent but whose rest was held back counts too. */
 static void account_skipped_events(struct conn *c, const struct sock_event *ev)
 {
 	struct exchange *ex = c->cur_resp;
 	uint32_t unseen = ev->skip_events;
+	bool native;
 
 	if (!ex)
 		goto out;
 	ex->resp_bytes += ev->skip_bytes - ev->skip_framing;
 	if (!c->sse)
 		goto out;
-	ex->sse_events += ev->skip_events;
+	if (sse_parser_skip(c->sse))
+		unseen++;
+	ex->sse_events += unseen;
 	ex->t_last = ev->skip_ts;
 	if (c->tail_len && c->tail_whole && unseen)
 		unseen--;	/* fed below, counted as it is parsed */
-	if (!(ex->resp.completion_tokens > 0 && wants_event_json(c, ex)))
+	native = ex->resp.completion_tokens > 0 && wants_event_json(c, ex);
+	if (!native)
 		ex->sse_tokens += unseen;
-	if (!c->tail_len)
-		goto out;
-	if (c->tail_whole) {
+	if (c->tail_len && c->tail_whole) {
+		ex->sse_events--;	/* counted again as it is parsed */
 		sse_parser_feed(c->sse, c->tail, c->tail_len, ev->skip_ts);
-	} else if (wants_event_json(c, ex)) {
+	} else if (c->tail_len && wants_event_json(c, ex)) {
 		long long before = ex->resp.completion_tokens;
 
 		response_fields_scan_tail(&ex->resp, c->tail, c->tail_len);
 		if (before > 0 && ex->resp.completion_tokens > before)
 			ex->sse_tokens += ex->resp.completion_tokens - before;
 	}
-	c->col->st.sse_tails++;
+	if (ev->skip_chunk_left && !(c->tail_len && c->tail_whole))
+		sse_parser_discard(c->sse);	/* the rest of a held-back event */
+	if (c->tail_len)
+		c->col->st.sse_tails++;
 out:
 	c->tail_len = 0;
 }
@@ -589,7 +596,7 @@ static void apply_skips(struct collector *col, struct conn *c, struct http_strea
 		col->st.skipped_calls += ev->skip_calls;
 		c->piece_first = c->piece_last = ev->skip_ts;
 		if ((ev->flags & SEF_SKIP_ALIGNED) &&
-		    http_stream_skip_chunks(s, ev->skip_bytes, ev->skip_ts)) {
+		    http_stream_skip_chunks(s, ev->skip_bytes, ev->skip_ts, ev->skip_chunk_left)) {
 			if (s == &c->resp)
 				account_skipped_events(c, ev);
 		} else {
@@ -612,8 +619,8 @@ static void keep_tail(struct conn *c, const struct sock_event *ev, const char *d
 		c->tail = malloc(SSE_TAIL_MAX);
 	if (!c->tail || n > SSE_TAIL_MAX)
 		return;
-	/* whole: the tail starts at the call's chunk-size line */
-	c->tail_whole = ev->cap_off == 0;
+	/* whole: the call, from its chunk-size line: fed as SSE bytes */
+	c->tail_whole = ev->flags & SEF_TAIL_WHOLE;
 	if (c->tail_whole) {
 		const char *nl = memchr(p, '\n', n);
 
@@ -621,6 +628,8 @@ static void keep_tail(struct conn *c, const struct sock_event *ev, const char *d
 			return;
 		n -= nl + 1 - p;
 		p = nl + 1;
+		if (n >= 2 && p[n - 2] == '\r' && p[n - 1] == '\n')
+			n -= 2;	/* the chunk's own CRLF */
 	}
 	memcpy(c->tail, p, n);
 	c->tail_len = n;

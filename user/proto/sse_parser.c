@@ -11,6 +11,7 @@ enum sse_state {
 	SS_VALUE,
 	SS_IGNORE,	/* comment, or the tail of a line cut by a gap */
 	SS_PROBE,	/* after a gap: does a field line start here? */
+	SS_DISCARD,	/* dropping the rest of an event, to its blank line */
 };
 
 enum sse_field { F_OTHER, F_DATA, F_EVENT };
@@ -233,6 +234,16 @@ static void feed_bytes(struct sse_parser *p, const char *buf, size_t n,
 		case SS_PROBE:
 			i += do_probe(p, c, ts);
 			break;
+		case SS_DISCARD:
+			if (c == '\n') {
+				if (p->discard_nl)
+					p->state = SS_LINE_START;
+				p->discard_nl = true;
+			} else if (c != '\r') {
+				p->discard_nl = false;
+			}
+			i++;
+			break;
 		}
 	}
 }
@@ -266,6 +277,30 @@ void sse_parser_gap(struct sse_parser *p, size_t n, uint64_t ts)
 	p->probe_len = 0;
 	p->ev_gap = true;
 	p->gap_ts = ts;
+}
+
+bool sse_parser_skip(struct sse_parser *p)
+{
+	bool partial = p->data_total || p->state == SS_VALUE ||
+		       p->state == SS_VALUE_START || p->state == SS_FIELD;
+
+	reset_event(p);
+	p->state = SS_LINE_START;
+	p->after_cr = false;
+	p->bom_pos = 3;
+	p->probe_len = 0;
+	if (partial)
+		p->stats.skipped_partial++;
+	return partial;
+}
+
+void sse_parser_discard(struct sse_parser *p)
+{
+	reset_event(p);
+	p->state = SS_DISCARD;
+	p->discard_nl = false;
+	p->after_cr = false;
+	p->bom_pos = 3;
 }
 
 void sse_parser_finish(struct sse_parser *p, uint64_t ts)
