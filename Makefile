@@ -55,7 +55,7 @@ TEST_SRCS  := $(wildcard tests/unit/test_*.c)
 TEST_LIBS  := $(filter-out $(TEST_SRCS),$(wildcard tests/unit/*.c))
 TEST_OBJS  := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%.o,$(TEST_SRCS) $(TEST_LIBS))
 
-.PHONY: all clean test unit loadgen-smoke e2e bench demo deps venv model tools setup
+.PHONY: all clean test unit loadgen-smoke e2e bench demo soak deps venv model tools setup
 .DELETE_ON_ERROR:
 
 all: servetrace tools
@@ -135,6 +135,11 @@ bench: servetrace tools
 
 demo: servetrace tools
 	$(Q)tools/demo.sh
+
+# Left running under a steady load (real router + 2 SGLang): RSS slope, CPU
+# per request, rows vs requests. SOAK_MINUTES (default 2) lengthens it.
+soak: servetrace tools
+	$(Q)tools/soak.sh
 
 clean:
 	$(call msg,CLEAN)

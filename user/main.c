@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "capture/sock_capture.h"
+#include "output/outfile.h"
 #include "session.h"
 
 #define MAX_TARGETS SESSION_MAX_TARGETS
@@ -36,18 +37,24 @@ static const char doc[] =
 "  servetrace --replay run.strec -o t.csv     # offline, no root needed\n"
 "\n"
 "Stops on SIGINT/SIGTERM or after --duration, writes what is pending and\n"
-"prints every loss counter. Needs root (BPF, tracepoints).";
+"prints every loss counter. Needs root (BPF, tracepoints).\n"
+"\n"
+"Files are created mode 0600 (--output-mode widens it); a symlink, FIFO or\n"
+"other non-regular file at an output path is refused. --record files hold\n"
+"the captured payloads (prompts, outputs): keep them private.";
 
 enum {
 	OPT_ROUTER_PID = 256, OPT_WORKER_PID, OPT_ROUTER_PORT, OPT_WORKER_PORT,
 	OPT_CAPTURE, OPT_BODY_LIMIT, OPT_RINGBUF, OPT_LINGER, OPT_READY,
 	OPT_RECORD, OPT_REPLAY, OPT_WAIT, OPT_KEEP_TEXT, OPT_NO_SERVER,
-	OPT_FULL_CAPTURE, OPT_SHARDS, OPT_EXIT_DEADLINE,
+	OPT_FULL_CAPTURE, OPT_SHARDS, OPT_EXIT_DEADLINE, OPT_OUTPUT_MODE,
 };
 
 static const struct argp_option opts[] = {
 	{ "output", 'o', "FILE", 0, "Write rows to FILE (default: stdout)", 0 },
 	{ "json", 'j', NULL, 0, "JSON lines instead of CSV", 0 },
+	{ "output-mode", OPT_OUTPUT_MODE, "MODE", 0,
+	  "Octal mode of the files written (-o, --record, --ready-file; default 0600, at most 0666)", 0 },
 	{ "router-pid", OPT_ROUTER_PID, "PID[,PID]", 0, "Router process(es) to trace", 1 },
 	{ "worker-pid", OPT_WORKER_PID, "PID[,PID]", 0, "SGLang server main process(es) to trace", 1 },
 	{ "router-port", OPT_ROUTER_PORT, "PORT[,PORT]", 0, "Trace the router listening on PORT", 1 },
@@ -143,6 +150,14 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 			argp_error(state, "--ringbuf-size must be a power of 2");
 		break;
 	case OPT_LINGER: env.limits.linger_ms = parse_num(arg, 0, 600000, state); break;
+	case OPT_OUTPUT_MODE: {
+		int mode = outfile_parse_mode(arg);
+
+		if (mode < 0)
+			argp_error(state, "invalid --output-mode '%s' (octal, at most 0666, no execute bits)", arg);
+		env.output_mode = mode;
+		break;
+	}
 	case OPT_READY: env.ready_file = arg; break;
 	case OPT_RECORD: env.record = arg; break;
 	case OPT_REPLAY: env.replay = arg; break;

@@ -21,6 +21,7 @@
 #include "correlate/correlator.h"
 #include "correlate/server_hops.h"
 #include "output/clock.h"
+#include "output/outfile.h"
 #include "output/output.h"
 #include "procs/discover.h"
 #include "procs/procfs.h"
@@ -72,6 +73,8 @@ struct session {
 	struct server_probes *sp;
 	struct output out;
 	FILE *record;
+	struct outfile out_file, rec_file;	/* -o, --record */
+	bool started;				/* past start-up: files are kept */
 	uint32_t traced[2 * MAX_TARGETS];
 	int ntraced;
 	bool auto_discover;
@@ -80,6 +83,11 @@ struct session {
 	uint64_t drain_deadline;		/* monotonic ns; 0 until a signal */
 	uint64_t unread_records, unread_bytes;	/* left in the rings at exit */
 };
+
+static mode_t file_mode(const struct session_opts *o)
+{
+	return o->output_mode ? o->output_mode : OUTFILE_MODE_DEFAULT;
+}
 
 static void emit_row(void *ctx, const struct timeline_row *row)
 {
@@ -364,6 +372,7 @@ static int replay(struct session *s)
 		return -EINVAL;
 	}
 	clock_set_offset(off);
+	s->started = true;
 	while ((n = recording_read(f, &source, &buf, &cap)) > 0) {
 		if (source == REC_ROLE && n == sizeof(struct rec_role)) {
 			const struct rec_role *rr = (const void *)buf;
@@ -462,11 +471,14 @@ static int live_attach(struct session *s, struct ring_buffer **rbp)
 		server_probes_close(s->sp);
 		s->sp = NULL;
 	}
+	s->started = true;
 	if (s->o->ready_file) {
-		FILE *f = fopen(s->o->ready_file, "w");
+		struct outfile rf;
+		char msg[512];
 
-		if (f)
-			fclose(f);
+		if (outfile_open(&rf, s->o->ready_file, file_mode(s->o), msg, sizeof(msg)))
+			fprintf(stderr, "servetrace: WARNING: %s\n", msg);
+		outfile_close(&rf);
 	}
 	fprintf(stderr, "servetrace: attached (%u ring buffers of %u KiB%s); Ctrl-C to stop\n",
 		so.shards, so.ringbuf_bytes >> 10, so.full_capture ? ", full capture" : "");
@@ -602,26 +614,40 @@ static void session_teardown(struct session *s)
 	collector_free(s->col);
 	correlator_free(s->corr);
 	server_hops_free(s->hops);
-	if (s->record)
-		fclose(s->record);
+	/* an error before the run started leaves no half-written file */
+	if (!s->started) {
+		outfile_discard(&s->rec_file);
+		outfile_discard(&s->out_file);
+	}
+	if (outfile_close(&s->rec_file))
+		fprintf(stderr, "servetrace: WARNING: writing %s failed\n", s->o->record);
+	s->record = NULL;
 }
 
-/* The output and --record files. */
+/* The output and --record files: see output/outfile.h. */
 static int open_files(struct session *s, FILE **out)
 {
 	const struct session_opts *o = s->o;
+	char msg[512];
+	int err;
 
 	*out = stdout;
 	if (o->output) {
-		*out = fopen(o->output, "w");
-		if (!*out) {
-			fprintf(stderr, "servetrace: cannot write %s: %s\n", o->output, strerror(errno));
-			return -errno;
+		err = outfile_open(&s->out_file, o->output, file_mode(o), msg, sizeof(msg));
+		if (err) {
+			fprintf(stderr, "servetrace: %s\n", msg);
+			return err;
 		}
+		*out = s->out_file.f;
 	}
 	if (o->record) {
-		s->record = fopen(o->record, "w");
-		if (!s->record || recording_write_header(s->record, clock_offset())) {
+		err = outfile_open(&s->rec_file, o->record, file_mode(o), msg, sizeof(msg));
+		if (err) {
+			fprintf(stderr, "servetrace: %s\n", msg);
+			return err;
+		}
+		s->record = s->rec_file.f;
+		if (recording_write_header(s->record, clock_offset())) {
 			fprintf(stderr, "servetrace: cannot write %s: %s\n", o->record, strerror(errno));
 			return -EIO;
 		}
@@ -644,10 +670,13 @@ int session_run(const struct session_opts *opts)
 	signal(SIGPIPE, SIG_IGN);
 	clock_sync();
 
-	if (open_files(&s, &out))
+	if (open_files(&s, &out)) {
+		session_teardown(&s);
 		return 1;
+	}
 	if (session_build(&s)) {
 		fprintf(stderr, "servetrace: out of memory\n");
+		session_teardown(&s);
 		return 1;
 	}
 	if (opts->replay) {
@@ -661,13 +690,13 @@ int session_run(const struct session_opts *opts)
 	}
 	if (!err)
 		output_finish(&s.out);
-	if (opts->output)
+	if (opts->output && s.started)
 		fprintf(stderr, "servetrace: %llu rows written to %s\n",
 			(unsigned long long)s.out.rows, opts->output);
 	session_teardown(&s);
-	if (out != stdout)
-		fclose(out);
-	else
+	if (out == stdout)
 		fflush(stdout);
+	else if (outfile_close(&s.out_file))
+		fprintf(stderr, "servetrace: WARNING: writing %s failed\n", opts->output);
 	return err ? 1 : 0;
 }

@@ -54,6 +54,7 @@ struct session_opts {
 	uint16_t router_ports[SESSION_MAX_TARGETS], worker_ports[SESSION_MAX_TARGETS];
 	int nrouter_ports, nworker_ports;
 	double duration;		/* seconds, 0 = until a signal */
+	uint32_t output_mode;		/* files created with it; 0: 0600 */
 	const char *ready_file;
 	const char *record;
 	const char *replay;

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-"""Reads a --record file (user/capture/recording.h: "STREC1\\n", int64 clock offset,
+"""Reads a --record file (user/capture/recording.h: "STREC2\\n", a notice line, int64 clock offset,
 then u32 source, u32 length, bytes) and its socket events (bpf/sock_event.h
 struct sock_event, host byte order), so a test can check what the kernel
 side really delivered, not only what the collector made of it."""
@@ -7,6 +7,7 @@ import struct
 import sys
 
 MAGIC = b"STREC1\n"
+MAGIC2 = b"STREC2\n"   # followed by one notice line: the file holds payloads
 REC_SOCK_V1, REC_SOCK = 1, 5
 EV_DATA, EV_SSE_TAIL = 1, 6
 DIR_READ, DIR_WRITE = 0, 1
@@ -20,19 +21,31 @@ FIELDS = ("type", "tgid", "tid", "fd", "ts_enter", "ts_exit", "ret", "sock_id",
           "stream_off", "skip_bytes", "skip_ts", "skip_calls", "skip_events", "cap_off", "skip_framing")
 
 
+def _skip_header(f, path):
+    magic = f.read(len(MAGIC))
+    if magic == MAGIC2:
+        f.readline()
+    elif magic != MAGIC:
+        raise ValueError("%s is not a servetrace recording" % path)
+
+
+def notice(path):
+    """The header's notice line ('' for a version-1 recording)."""
+    with open(path, "rb") as f:
+        return f.readline().decode() if f.read(len(MAGIC)) == MAGIC2 else ""
+
+
 def clock_offset(path):
     """realtime - monotonic, in ns, as the writer measured it."""
     with open(path, "rb") as f:
-        if f.read(len(MAGIC)) != MAGIC:
-            raise ValueError("%s is not a servetrace recording" % path)
+        _skip_header(f, path)
         return struct.unpack("=q", f.read(8))[0]
 
 
 def records(path):
     """(source, bytes) per record; a cut-off tail ends the iteration."""
     with open(path, "rb") as f:
-        if f.read(len(MAGIC)) != MAGIC:
-            raise ValueError("%s is not a servetrace recording" % path)
+        _skip_header(f, path)
         f.read(8)
         while True:
             head = f.read(8)

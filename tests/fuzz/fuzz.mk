@@ -3,7 +3,7 @@
 # A harness is tests/fuzz/fuzz_<name>.c plus one FUZZ_SRCS_<name> line
 # below naming the pure sources (under user/) it links. Its seeds are
 # tests/fuzz/corpus/<name>/, inputs of past crashes tests/fuzz/regress/<name>/.
-#   make fuzz                 build, replay regress/, fuzz each FUZZ_SECONDS (30)
+#   make fuzz                 build, replay regress/, fuzz each FUZZ_SECONDS (30; CI: 15)
 #   make fuzz FUZZ=sse_parser only that harness
 #   make fuzz-build           build only (sanitizer runtimes linked statically)
 
@@ -14,6 +14,15 @@ FUZZ_SRCS_body_request  := proto/body_fields.c
 FUZZ_SRCS_body_response := proto/body_fields.c
 FUZZ_SRCS_ipc_pickle    := proto/ipc.c proto/pickle.c proto/msgpack.c
 FUZZ_SRCS_ipc_msgpack   := proto/ipc.c proto/pickle.c proto/msgpack.c
+FUZZ_SRCS_h2_grpc       := proto/grpc.c proto/h2.c proto/hpack.c
+FUZZ_SRCS_hpack         := proto/hpack.c
+FUZZ_SRCS_grpc_proto    := proto/grpc.c proto/h2.c proto/hpack.c
+FUZZ_SRCS_vllm_ipc      := proto/vllm_ipc.c
+# the collector harness builds the whole pure pipeline, through the unit
+# tests' fixture (its event generator and row catcher)
+FUZZ_PIPELINE           := $(filter-out $(PLUMB_SRCS),$(USER_SRCS))
+FUZZ_SRCS_collector     := $(patsubst user/%,%,$(FUZZ_PIPELINE))
+FUZZ_EXTRA_collector    := tests/unit/fixture.c
 
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 30
@@ -23,21 +32,21 @@ FUZZ_DIR     := $(OUTPUT)/fuzz
 FUZZ_BINS    := $(patsubst %,$(FUZZ_DIR)/fuzz_%,$(FUZZ))
 # -fno-sanitize-recover: a UBSan finding is a crash, not a log line.
 FUZZ_CFLAGS  := -g -O1 -fno-omit-frame-pointer -std=gnu11 -Wall -Wextra \
-		-Wno-unused-parameter -Werror \
+		-Wno-unused-parameter -Wno-string-plus-int -Werror \
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-		-Iuser -Ibpf -Itests/fuzz
-FUZZ_LDLIBS  := -lcjson -lm -static-libstdc++ -static-libgcc
+		-Iuser -Ibpf -Itests/fuzz -Itests/unit
+FUZZ_LDLIBS  := -lcjson -lm -lmicrohttpd -lpthread -static-libstdc++ -static-libgcc
 # One compile per harness, several sources: depend on every header.
 FUZZ_HDRS    := $(wildcard tests/fuzz/*.h user/*/*.h)
 
 .PHONY: fuzz fuzz-build
 
 define fuzz_rule
-$(FUZZ_DIR)/fuzz_$(1): tests/fuzz/fuzz_$(1).c $(addprefix user/,$(FUZZ_SRCS_$(1))) $(FUZZ_HDRS)
+$(FUZZ_DIR)/fuzz_$(1): tests/fuzz/fuzz_$(1).c $(addprefix user/,$(FUZZ_SRCS_$(1))) $(FUZZ_EXTRA_$(1)) $(FUZZ_HDRS)
 	$$(call msg,FUZZ-CC,$$@)
 	$$(Q)mkdir -p $$(@D)
 	$$(Q)$$(FUZZ_CC) $$(FUZZ_CFLAGS) $$< \
-		$(addprefix user/,$(FUZZ_SRCS_$(1))) $$(FUZZ_LDLIBS) -o $$@
+		$(addprefix user/,$(FUZZ_SRCS_$(1))) $(FUZZ_EXTRA_$(1)) $$(FUZZ_LDLIBS) -o $$@
 endef
 $(foreach h,$(FUZZ_ALL),$(eval $(call fuzz_rule,$(h))))
 

@@ -141,11 +141,98 @@ def pick(items, limit):
     return out[:limit]
 
 
+def h2_frames(stream):
+    """(type, payload) of the frames of a captured HTTP/2 direction."""
+    pos = 24 if stream.startswith(b"PRI * HTTP/2.0") else 0
+    while pos + 9 <= len(stream):
+        n = int.from_bytes(stream[pos:pos + 3], "big")
+        yield stream[pos + 3], stream[pos + 9:pos + 9 + n]
+        pos += 9 + n
+
+
+def collector_seeds(path):
+    """Event streams of the recording in the fuzz_collector encoding: the
+    router's sockets become the harness's 0/5 (clients) and 1/2 (to the
+    workers), the two workers' 3 and 4; 60 events per seed."""
+    roles = {}
+    for source, b in strec.records(path):
+        if source == 3:  # REC_ROLE
+            tgid, role = struct.unpack("=II", b[:8])
+            roles[tgid] = role
+    router = {t for t, r in roles.items() if r == 1}
+    workers = sorted(t for t, r in roles.items() if r == 2)
+    socks, ops, seeds, count = {}, bytearray(), [], 0
+    free = {"client": [0, 5], "fwd": [1, 2]}
+    for ev in strec.sock_events(path):
+        key = (ev["tgid"], ev["fd"])
+        if key not in socks:
+            if ev["tgid"] in router:
+                kind = "client" if ev["dir"] == strec.DIR_READ else "fwd"
+                socks[key] = free[kind][len([k for k in socks if k[0] in router]) % 2]
+            elif ev["tgid"] in workers:
+                socks[key] = 3 + workers.index(ev["tgid"]) % 2
+            else:
+                continue
+        k = socks[key]
+        t = ev["type"]
+        if t == 1:  # EV_DATA
+            data = ev["data"][:0xfff]
+            gap = 0x80 | min(0x7f, (ev["ret"] - len(data)) // 512) if ev["ret"] > len(data) else 0
+            ops += bytes([k << 3 | ev["dir"]]) + len(data).to_bytes(2, "little") + bytes([gap]) + data
+        elif t in (2, 3, 4):  # accept, connect, close
+            ops.append(k << 3 | {2: 2, 3: 3, 4: 5}[t])
+        else:
+            continue
+        count += 1
+        if count % 60 == 0:
+            seeds.append(bytes([1]) + bytes(ops))
+            ops = bytearray()
+            ops.append(7 | 4 << 4)  # time moves on between seeds
+    if ops:
+        seeds.append(bytes([1]) + bytes(ops))
+    return seeds
+
+
+def extra_seeds(path):
+    """The harnesses of the HTTP/2 + gRPC, HPACK and vLLM parsers, and the
+    collector's: from tests/unit/data/h2/, tests/unit/data/vllm/ and path."""
+    data = os.path.join(ROOT, "tests", "unit", "data")
+    out = {"h2_grpc": [], "hpack": [], "grpc_proto": [], "vllm_ipc": []}
+    h2dir = os.path.join(data, "h2")
+    for name in sorted(os.listdir(h2dir)):
+        if not name.endswith((".c2s", ".s2c")):
+            continue
+        with open(os.path.join(h2dir, name), "rb") as f:
+            stream = f.read()
+        client = name.endswith(".c2s")
+        out["h2_grpc"].append(b"\x01\x02" + bytes([1 if client else 0]) + stream)
+        blocks = bytearray([1 if client else 0])
+        for typ, payload in h2_frames(stream):
+            if typ == 1 and 0 < len(payload) < 256:
+                blocks += bytes([len(payload)]) + payload
+            elif typ == 0 and len(payload) > 5:
+                out["grpc_proto"].append(bytes([0 if client else 1]) + payload[5:])
+        out["hpack"].append(bytes(blocks))
+    vdir = os.path.join(data, "vllm")
+    for name in sorted(os.listdir(vdir)):
+        if name.endswith(".bin"):
+            with open(os.path.join(vdir, name), "rb") as f:
+                frame = f.read()
+            out["vllm_ipc"] += [b"\x00" + frame, b"\x01" + frame[:len(frame) // 2]]
+    out["collector"] = collector_seeds(path)
+    return out
+
+
 def main():
     path = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
         ROOT, "tests", "unit", "data", "router_sglang.strec")
     total = 0
-    for harness, items in collect(path).items():
+    found = collect(path)
+    found.update(extra_seeds(path))
+    for harness, items in found.items():
+        if not items:  # keep the committed seeds rather than none
+            print("%-14s   nothing found: seeds kept" % harness)
+            continue
         out = os.path.join(HERE, "corpus", harness)
         os.makedirs(out, exist_ok=True)
         for old in os.listdir(out):

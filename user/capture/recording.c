@@ -5,6 +5,7 @@
 #include "sock_event.h"
 
 #define MAGIC "STREC1\n"	/* record sources say the versions */
+#define MAGIC2 "STREC2\n"	/* the same, with RECORDING_NOTICE after it */
 #define RECORD_MAX (1u << 20)
 
 _Static_assert(SOCK_EVENT_V1_SIZE == __builtin_offsetof(struct sock_event, stream_off),
@@ -12,7 +13,8 @@ _Static_assert(SOCK_EVENT_V1_SIZE == __builtin_offsetof(struct sock_event, strea
 
 int recording_write_header(FILE *f, int64_t clock_offset)
 {
-	if (fwrite(MAGIC, 1, strlen(MAGIC), f) != strlen(MAGIC) ||
+	if (fwrite(MAGIC2, 1, strlen(MAGIC2), f) != strlen(MAGIC2) ||
+	    fputs(RECORDING_NOTICE, f) == EOF ||
 	    fwrite(&clock_offset, sizeof(clock_offset), 1, f) != 1)
 		return -1;
 	return 0;
@@ -29,10 +31,18 @@ int recording_write(FILE *f, uint32_t source, const void *data, uint32_t len)
 int recording_read_header(FILE *f, int64_t *clock_offset)
 {
 	char magic[sizeof(MAGIC)] = "";
+	char notice[256] = "";
 
-	if (fread(magic, 1, strlen(MAGIC), f) != strlen(MAGIC) ||
-	    memcmp(magic, MAGIC, strlen(MAGIC)) ||
-	    fread(clock_offset, sizeof(*clock_offset), 1, f) != 1)
+	if (fread(magic, 1, strlen(MAGIC), f) != strlen(MAGIC))
+		return -1;
+	if (!memcmp(magic, MAGIC2, strlen(MAGIC2))) {
+		/* any notice line a later writer puts there, up to its newline */
+		if (!fgets(notice, sizeof(notice), f) || !strchr(notice, '\n'))
+			return -1;
+	} else if (memcmp(magic, MAGIC, strlen(MAGIC))) {
+		return -1;
+	}
+	if (fread(clock_offset, sizeof(*clock_offset), 1, f) != 1)
 		return -1;
 	return 0;
 }

@@ -1,13 +1,18 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /* Raw ring-buffer records saved to a file, to replay through the
  * collector without BPF or root (bug reports, unit tests). Format:
- * "STREC1\n", int64 realtime-minus-monotonic ns, then per record
- * u32 source, u32 length, bytes. Host byte order. */
+ * "STREC2\n", RECORDING_NOTICE (one text line: whoever opens the file
+ * reads that it holds payloads), int64 realtime-minus-monotonic ns, then
+ * per record u32 source, u32 length, bytes. Host byte order. Version 1
+ * ("STREC1\n", no notice line) is still read. */
 #ifndef SERVETRACE_RECORDING_H
 #define SERVETRACE_RECORDING_H
 
 #include <stdint.h>
 #include <stdio.h>
+
+#define RECORDING_NOTICE "servetrace recording: CONTAINS CAPTURED PAYLOADS " \
+	"(prompts, outputs, headers as sent on the wire); keep it private\n"
 
 /* REC_SOCK_V1 records hold the version-1 struct sock_event (96 bytes of
  * header); recording_upgrade() turns them into REC_SOCK. */
