@@ -598,6 +598,8 @@ struct walk {
 	__u32 framing;
 	__u32 kind;		/* CALL_SSE so far, CALL_MESSAGE, or CALL_SEND */
 	__u32 done_only;
+	__u32 in_stream;	/* a router re-chunks: chunks may start mid-event */
+	__u32 pad;
 };
 
 enum step_result { STEP_MORE, STEP_END_OF_CALL, STEP_LOST, STEP_LAST_CHUNK };
@@ -624,8 +626,10 @@ __noinline int walk_step(struct peek_buf *pb, const struct pending_call *pc, __u
 			w->events++;
 			w->done_only = 0;
 		}
-	} else if (!ch.sse_other && w->off + ch.head_len + 6 <= w->ret && w->kind == CALL_SSE) {
-		w->kind = CALL_SEND;	/* chunked, not SSE */
+	} else if (!ch.sse_other) {
+		w->done_only = 0;	/* an event's middle, re-chunked by a router */
+		if (w->off + ch.head_len + 6 <= w->ret && w->kind == CALL_SSE && !w->in_stream)
+			w->kind = CALL_SEND;	/* chunked, not SSE */
 	}
 	w->off += ch.head_len + ch.size + 2;
 	w->framing += ch.head_len + 2;
@@ -692,7 +696,7 @@ static __always_inline int classify(const struct pending_call *pc, __u8 sc, __u6
 {
 	__u32 zero = 0;
 	struct peek_buf *pb = bpf_map_lookup_elem(&peek_space, &zero);
-	struct walk w = { .ret = ret };
+	struct walk w = { .ret = ret, .in_stream = d->in_stream };
 	int kind = classify_call(pb, pc, sc, &w, d);
 
 	*events = w.events;

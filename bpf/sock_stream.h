@@ -12,7 +12,7 @@
 #endif
 
 #define PEEK_MAX	32	/* bytes looked at per chunk head */
-#define SSE_CHUNKS_MAX	16	/* chunk heads followed in one call */
+#define SSE_CHUNKS_MAX	64	/* chunk heads followed in one call */
 #define HEAD_SCAN_MAX	1024	/* bytes searched for a head's end */
 
 /* Per direction of a connection, kept in the kernel. */

@@ -99,8 +99,10 @@ static int classify(struct conn_dir *d, const char *b, uint64_t len, bool comple
 				*events += 1;
 				*done_only = false;
 			}
-		} else if (!ch.sse_other && off + ch.head_len + 6 <= len && kind == CALL_SSE) {
-			kind = CALL_SEND;
+		} else if (!ch.sse_other) {
+			*done_only = false;
+			if (off + ch.head_len + 6 <= len && kind == CALL_SSE && !d->in_stream)
+				kind = CALL_SEND;
 		}
 		off += ch.head_len + ch.size + 2;
 		*framing += ch.head_len + 2;

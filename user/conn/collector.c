@@ -573,8 +573,10 @@ static void account_skipped_events(struct conn *c, const struct sock_event *ev)
 		if (before > 0 && ex->resp.completion_tokens > before)
 			ex->sse_tokens += ex->resp.completion_tokens - before;
 	}
-	if (ev->skip_chunk_left && !(c->tail_len && c->tail_whole))
-		sse_parser_discard(c->sse);	/* the rest of a held-back event */
+	/* a whole tail leads straight into what follows; else the next bytes
+	 * may be the middle of an event */
+	if (!(c->tail_len && c->tail_whole))
+		sse_parser_resync(c->sse);
 	if (c->tail_len)
 		c->col->st.sse_tails++;
 out:

@@ -11,7 +11,6 @@ enum sse_state {
 	SS_VALUE,
 	SS_IGNORE,	/* comment, or the tail of a line cut by a gap */
 	SS_PROBE,	/* after a gap: does a field line start here? */
-	SS_DISCARD,	/* dropping the rest of an event, to its blank line */
 };
 
 enum sse_field { F_OTHER, F_DATA, F_EVENT };
@@ -234,16 +233,7 @@ static void feed_bytes(struct sse_parser *p, const char *buf, size_t n,
 		case SS_PROBE:
 			i += do_probe(p, c, ts);
 			break;
-		case SS_DISCARD:
-			if (c == '\n') {
-				if (p->discard_nl)
-					p->state = SS_LINE_START;
-				p->discard_nl = true;
-			} else if (c != '\r') {
-				p->discard_nl = false;
-			}
-			i++;
-			break;
+
 		}
 	}
 }
@@ -294,13 +284,13 @@ bool sse_parser_skip(struct sse_parser *p)
 	return partial;
 }
 
-void sse_parser_discard(struct sse_parser *p)
+void sse_parser_resync(struct sse_parser *p)
 {
 	reset_event(p);
-	p->state = SS_DISCARD;
-	p->discard_nl = false;
 	p->after_cr = false;
 	p->bom_pos = 3;
+	p->state = SS_PROBE;
+	p->probe_len = 0;
 }
 
 void sse_parser_finish(struct sse_parser *p, uint64_t ts)

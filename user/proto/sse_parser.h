@@ -52,7 +52,6 @@ struct sse_parser {
 	char probe[SSE_PROBE_MAX];	/* bytes seen after a gap */
 	size_t probe_len;
 	bool ev_gap;
-	bool discard_nl;	/* SS_DISCARD: the last byte ended a line */
 	uint64_t gap_ts;
 	char type[SSE_TYPE_MAX];
 	size_t type_len;
@@ -76,9 +75,10 @@ void sse_parser_gap(struct sse_parser *p, size_t n, uint64_t ts);
  * event boundaries). Drops the event in progress, if any, and returns
  * whether there was one (its start was seen, its end was not). */
 bool sse_parser_skip(struct sse_parser *p);
-/* The bytes that follow are the rest of an event whose start was not
- * sent: they are dropped up to the next blank line, without a count. */
-void sse_parser_discard(struct sse_parser *p);
+/* The bytes that follow may start inside an event whose start was not
+ * sent: as after a gap, a line that does not start a field is skipped,
+ * but nothing is flagged or counted (the kernel counted those events). */
+void sse_parser_resync(struct sse_parser *p);
 /* End of the body. An event without its blank line is dropped, as the
  * spec says, and counted in partial_dropped. Resets the parser. */
 void sse_parser_finish(struct sse_parser *p, uint64_t ts);
