@@ -85,7 +85,7 @@ struct sock_event {
 /* Size of struct sock_event in version-1 recordings (up to flags). */
 #define SOCK_EVENT_V1_SIZE 96
 
-#define SSE_TAIL_MAX 512	/* tail of the last held-back SSE call kept */
+#define SSE_TAIL_MAX 1024	/* tail of the last held-back SSE call kept */
 
 /* Kernel-side loss and health counters (per-CPU array, summed by user). */
 enum counter_id {
