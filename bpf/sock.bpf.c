@@ -79,7 +79,7 @@ struct sse_tail {
 	__u64 call_len;
 	__u64 ts;
 	__u32 len;
-	__u32 pad;
+	__u32 whole;		/* the whole call, starting on a chunk-size line */
 	char data[2 * SSE_TAIL_MAX];	/* twice: masked offsets stay in bounds */
 };
 
@@ -197,6 +197,8 @@ static __always_inline void fill_header(struct sock_event *ev, __u32 type,
 	ev->skip_events = 0;
 	ev->cap_off = 0;
 	ev->skip_framing = 0;
+	ev->skip_chunk_left = 0;
+	ev->pad3 = 0;
 }
 
 /* A record with no payload (accept, connect, close, process exit). */
@@ -279,7 +281,8 @@ int enter_accept4(struct trace_event_raw_sys_enter *ctx)
 
 static __always_inline void emit_tail(struct tail_key *k, const struct pending_call *pc,
 				      __u8 dir);
-static __always_inline void fill_skips(struct sock_event *ev, struct conn_dir *d);
+static __always_inline void fill_skips(struct sock_event *ev, struct conn_dir *d,
+				       __u32 start_left);
 
 /* close: the socket is gone after the call, so report at enter, after
  * whatever the kernel still held back for it. */
@@ -321,7 +324,7 @@ int enter_close(struct trace_event_raw_sys_enter *ctx)
 			ev->dir = dir;
 			ev->flags |= SEF_FLUSH;
 			ev->stream_off = d->off;
-			fill_skips(ev, d);
+			fill_skips(ev, d, d->framing ? d->chunk_left : 0);
 			bpf_ringbuf_submit(ev, 0);
 			count(CNT_EVENTS);
 		}
@@ -375,48 +378,58 @@ static __always_inline bool call_iovecs(const struct pending_call *pc, __u8 sc,
  * One global (separately verified) function per destination: the
  * 64-iovec loop is then verified once, not at every call site. */
 #define DEFINE_IOV_COPY(name, type, field, cap)					\
+struct name##_walk {								\
+	type *t;								\
+	__u64 iov_ptr, vlen, from, pos;						\
+	__u32 n, got;								\
+};										\
+										\
+/* one iovec; bpf_loop runs it, so the verifier sees it once */		\
+static long name##_step(__u64 i, void *ctx)					\
+{										\
+	struct name##_walk *w = ctx;						\
+	struct iovec iov;							\
+	__u64 skip, take;							\
+	__u32 at;								\
+										\
+	if (i >= w->vlen || w->got >= w->n)					\
+		return 1;							\
+	if (bpf_probe_read_user(&iov, sizeof(iov),				\
+				(void *)(w->iov_ptr + i * sizeof(iov)))) {	\
+		count(CNT_READ_FAULT);						\
+		return 1;							\
+	}									\
+	if (w->pos + iov.iov_len <= w->from + w->got) {				\
+		w->pos += iov.iov_len;						\
+		return 0;							\
+	}									\
+	skip = w->from + w->got - w->pos;					\
+	take = iov.iov_len - skip;						\
+	if (take > w->n - w->got)						\
+		take = w->n - w->got;						\
+	if (take > (cap))							\
+		take = (cap);							\
+	at = w->got & ((cap) - 1);						\
+	if (take && bpf_probe_read_user(w->t->field + at, take,			\
+				(void *)((__u64)iov.iov_base + skip))) {	\
+		count(CNT_READ_FAULT);						\
+		return 1;							\
+	}									\
+	w->got += take;								\
+	w->pos += iov.iov_len;							\
+	return 0;								\
+}										\
+										\
 __noinline int name(type *t, __u64 iov_ptr, __u64 vlen, __u64 from, __u32 n)	\
 {										\
-	__u64 pos = 0;								\
-	__u32 got = 0;								\
+	struct name##_walk w = { .t = t, .iov_ptr = iov_ptr, .vlen = vlen,	\
+				 .from = from, .n = n > (cap) ? (cap) : n };	\
 										\
 	if (!t)									\
 		return 0;							\
-	if (n > (cap))								\
-		n = (cap);							\
-	for (int i = 0; i < MAX_IOVECS; i++) {					\
-		struct iovec iov;						\
-		__u64 skip, take;						\
-										\
-		if (i >= vlen || got >= n)					\
-			break;							\
-		if (bpf_probe_read_user(&iov, sizeof(iov),			\
-					(void *)(iov_ptr + i * sizeof(iov)))) {	\
-			count(CNT_READ_FAULT);					\
-			break;							\
-		}								\
-		if (pos + iov.iov_len <= from + got) {				\
-			pos += iov.iov_len;					\
-			continue;						\
-		}								\
-		skip = from + got - pos;					\
-		take = iov.iov_len - skip;					\
-		if (take > n - got)						\
-			take = n - got;						\
-		if (take > (cap))						\
-			take = (cap);						\
-		got &= (cap) - 1;						\
-		if (take && bpf_probe_read_user(t->field + got, take,		\
-					(void *)((__u64)iov.iov_base + skip))) {\
-			count(CNT_READ_FAULT);					\
-			break;							\
-		}								\
-		got += take;							\
-		pos += iov.iov_len;						\
-	}									\
-	return got;								\
+	bpf_loop(MAX_IOVECS, name##_step, &w, 0);				\
+	return w.got;								\
 }
-
 
 DEFINE_IOV_COPY(iov_copy_peek, struct peek_buf, b, PEEK_MAX)
 DEFINE_IOV_COPY(iov_copy_tail, struct sse_tail, data, SSE_TAIL_MAX)
@@ -447,8 +460,10 @@ DEFINE_IOV_COPY(iov_copy_scratch, struct scratch, data, MAX_CAPTURE)
 
 /* ---- what the kernel keeps back ------------------------------------ */
 
-static __always_inline void fill_skips(struct sock_event *ev, struct conn_dir *d)
+static __always_inline void fill_skips(struct sock_event *ev, struct conn_dir *d,
+				       __u32 start_left)
 {
+	ev->skip_chunk_left = d->skip_calls ? start_left : 0;
 	ev->skip_bytes = d->skip_bytes;
 	ev->skip_ts = d->skip_ts;
 	ev->skip_calls = d->skip_calls;
@@ -486,7 +501,9 @@ static __always_inline void emit_tail(struct tail_key *k, const struct pending_c
 	fill_header(ev, EV_SSE_TAIL, pc, t->call_len, t->ts);
 	ev->dir = dir;
 	ev->stream_off = t->call_off;
-	ev->cap_off = t->call_len - 2 - len;	/* the chunk's CRLF is not kept */
+	ev->cap_off = t->call_len - len;
+	if (t->whole)
+		ev->flags |= SEF_TAIL_WHOLE;
 	ev->cap_len = len;
 	bpf_probe_read_kernel((char *)(ev + 1), len, t->data);
 	bpf_ringbuf_submit(ev, 0);
@@ -496,7 +513,8 @@ static __always_inline void emit_tail(struct tail_key *k, const struct pending_c
 /* Keep the tail of a skipped SSE event: its meta_info / usage hold the
  * token counts the row needs. */
 static __always_inline void keep_tail(struct tail_key *k, const struct pending_call *pc,
-				      __u8 sc, __u64 call_off, __u64 ret, __u64 now)
+				      __u8 sc, __u64 call_off, __u64 ret, __u64 now,
+				      __u32 start_left)
 {
 	struct sse_tail *t = bpf_map_lookup_elem(&sse_tails, k);
 	__u64 from;
@@ -516,62 +534,175 @@ static __always_inline void keep_tail(struct tail_key *k, const struct pending_c
 		if (!t)
 			return;
 	}
-	/* the chunk's own CRLF ends the call: leave it out */
-	from = ret > SSE_TAIL_MAX + 2 ? ret - SSE_TAIL_MAX - 2 : 0;
-	COPY_RANGE(t->len, iov_copy_tail, t, data, SSE_TAIL_MAX, pc, sc, ret - 2, from, SSE_TAIL_MAX);
+	from = ret > SSE_TAIL_MAX ? ret - SSE_TAIL_MAX : 0;
+	COPY_RANGE(t->len, iov_copy_tail, t, data, SSE_TAIL_MAX, pc, sc, ret, from, SSE_TAIL_MAX);
+	t->whole = from == 0 && start_left == 0;
 	t->call_off = call_off;
 	t->call_len = ret;
 	t->ts = now;
 }
 
-/* Whether the kernel may keep this call back: a middle event of an SSE
- * stream, i.e. one or more whole HTTP chunks whose data are SSE lines,
- * none of them the last (zero-size) chunk, after the stream's first event
- * was sent. Fills *events with the data events it carries. */
+enum peek_result { PEEK_NONE, PEEK_MESSAGE, PEEK_OTHER, PEEK_CHUNK };
+
+/* The byte tests of sock_stream.h on one peek, as a global function: the
+ * verifier walks it once, not at each of the up to three calls in each of
+ * the eight exit programs. */
+__noinline int peek_parse(struct peek_buf *pb, __u32 n, int first, struct chunk_head *ch)
+{
+	int head;
+
+	if (!pb || !ch)
+		return PEEK_NONE;
+	if (n > PEEK_MAX)
+		n = PEEK_MAX;
+	if (first) {
+		head = stream_head_kind(pb->b, n);
+		if (head == HEAD_MESSAGE)
+			return PEEK_MESSAGE;
+		if (head == HEAD_OTHER)
+			return PEEK_OTHER;
+	}
+	return chunk_head_parse(pb->b, n, ch) ? PEEK_CHUNK : PEEK_NONE;
+}
+
+/* Where a message head ends in the call ("\r\n\r\n"), within its
+ * first HEAD_SCAN_MAX bytes; 0 if not there. Global: verified once. */
+__noinline __u32 head_end(struct peek_buf *pb, const struct pending_call *pc, __u8 sc,
+			  __u64 ret)
+{
+	/* windows overlap by 3 bytes, so a "\r\n\r\n" across two is seen */
+	for (__u32 off = 0; off < HEAD_SCAN_MAX; off += PEEK_MAX - 3) {
+		__u32 n;
+
+		if (!pb || !pc || off >= ret)
+			return 0;
+		COPY_RANGE(n, iov_copy_peek, pb, b, PEEK_MAX, pc, sc, ret, off, PEEK_MAX);
+		for (__u32 i = 0; i + 4 <= PEEK_MAX; i++) {
+			__u32 v;
+
+			if (i + 4 > n)
+				break;
+			__builtin_memcpy(&v, &pb->b[i & (PEEK_MAX - 1)], 4);
+			if (v == 0x0a0d0a0d)	/* "\r\n\r\n", little-endian */
+				return off + i + 4;
+		}
+	}
+	return 0;
+}
+
+/* The walk through one call's chunks. */
+struct walk {
+	__u64 ret;
+	__u64 off;		/* next chunk-size line */
+	__u32 events;
+	__u32 framing;
+	__u32 kind;		/* CALL_SSE so far, CALL_MESSAGE, or CALL_SEND */
+	__u32 done_only;
+	__u32 in_stream;	/* a router re-chunks: chunks may start mid-event */
+	__u32 pad;
+};
+
+enum step_result { STEP_MORE, STEP_END_OF_CALL, STEP_LOST, STEP_LAST_CHUNK };
+
+/* One chunk-size line at w->off: counted, and w->off moved past its
+ * chunk. Global, so the verifier walks it once for all the steps. */
+__noinline int walk_step(struct peek_buf *pb, const struct pending_call *pc, __u8 sc,
+			 struct walk *w)
+{
+	struct chunk_head ch = {};
+	__u32 n;
+
+	if (!pb || !pc || !w)
+		return STEP_LOST;
+	if (w->off >= w->ret)
+		return STEP_END_OF_CALL;
+	COPY_RANGE(n, iov_copy_peek, pb, b, PEEK_MAX, pc, sc, w->ret, w->off, PEEK_MAX);
+	if (peek_parse(pb, n, 0, &ch) != PEEK_CHUNK)
+		return STEP_LOST;
+	if (ch.size == 0)
+		return STEP_LAST_CHUNK;
+	if (ch.sse_data) {
+		if (!ch.sse_done) {
+			w->events++;
+			w->done_only = 0;
+		}
+	} else if (!ch.sse_other) {
+		w->done_only = 0;	/* an event's middle, re-chunked by a router */
+		if (w->off + ch.head_len + 6 <= w->ret && w->kind == CALL_SSE && !w->in_stream)
+			w->kind = CALL_SEND;	/* chunked, not SSE */
+	}
+	w->off += ch.head_len + ch.size + 2;
+	w->framing += ch.head_len + 2;
+	return STEP_MORE;
+}
+
+/* Follows the chunk framing of a stream through the call (from where the
+ * last call left it, or from a head or a chunk-size line at its start)
+ * and says whether the call may be held back: only chunks of SSE events,
+ * not the last (zero-size) chunk, after the stream's first event was
+ * sent. The framing position is kept in d for the next call either way.
+ * Global: one verification, and the exit programs see a single result. */
+__noinline int classify_call(struct peek_buf *pb, const struct pending_call *pc, __u8 sc,
+			     struct walk *w, struct conn_dir *d)
+{
+	int kind = CALL_UNALIGNED;
+
+	if (!pb || !pc || !w || !d)
+		return CALL_SEND;
+	w->kind = CALL_SSE;
+	w->done_only = 1;
+	w->events = w->framing = 0;
+	if (d->framing) {
+		w->off = d->chunk_left;
+	} else {
+		struct chunk_head ch = {};
+		__u32 n;
+		int r;
+
+		COPY_RANGE(n, iov_copy_peek, pb, b, PEEK_MAX, pc, sc, w->ret, 0, PEEK_MAX);
+		r = peek_parse(pb, n, 1, &ch);
+		if (r == PEEK_MESSAGE) {
+			w->kind = CALL_MESSAGE;
+			w->off = head_end(pb, pc, sc, w->ret);
+			if (!w->off)
+				return CALL_MESSAGE;	/* framing unknown */
+		} else if (r != PEEK_CHUNK) {
+			return CALL_SEND;
+		}
+	}
+	d->framing = 0;
+	for (int k = 0; k < SSE_CHUNKS_MAX; k++) {
+		int r = walk_step(pb, pc, sc, w);
+
+		if (r == STEP_MORE)
+			continue;
+		if (r == STEP_END_OF_CALL) {
+			d->chunk_left = w->off - w->ret;
+			d->framing = 1;
+			kind = w->kind;
+		} else if (r == STEP_LAST_CHUNK) {
+			kind = w->kind == CALL_MESSAGE ? CALL_MESSAGE : CALL_SEND;
+		} else {
+			kind = w->kind == CALL_MESSAGE ? CALL_MESSAGE : CALL_UNALIGNED;
+		}
+		break;
+	}
+	return kind;
+}
+
 static __always_inline int classify(const struct pending_call *pc, __u8 sc, __u64 ret,
 				    struct conn_dir *d, __u32 *events, bool *done_only,
 				    __u32 *framing)
 {
 	__u32 zero = 0;
 	struct peek_buf *pb = bpf_map_lookup_elem(&peek_space, &zero);
-	__u64 off = 0;
-	__u32 n;
+	struct walk w = { .ret = ret, .in_stream = d->in_stream };
+	int kind = classify_call(pb, pc, sc, &w, d);
 
-	*events = 0;
-	*done_only = true;
-	*framing = 0;
-	if (!pb)
-		return CALL_SEND;
-	for (int k = 0; k < SSE_CHUNKS_MAX; k++) {
-		struct chunk_head ch;
-
-		COPY_RANGE(n, iov_copy_peek, pb, b, PEEK_MAX, pc, sc, ret, off, PEEK_MAX);
-		if (k == 0) {
-			int head = stream_head_kind(pb->b, n);
-
-			if (head != HEAD_NONE)
-				return head == HEAD_MESSAGE ? CALL_MESSAGE : CALL_SEND;
-		}
-		if (!chunk_head_parse(pb->b, n, &ch))
-			return k == 0 ? CALL_SEND : CALL_UNALIGNED;
-		if (ch.size == 0)
-			return CALL_SEND;	/* the stream's end: sent */
-		if (ch.sse_data) {
-			if (!ch.sse_done) {
-				*events += 1;
-				*done_only = false;
-			}
-		} else if (!ch.sse_other) {
-			return k == 0 ? CALL_SEND : CALL_UNALIGNED;
-		}
-		off += ch.head_len + ch.size + 2;
-		*framing += ch.head_len + 2;
-		if (off == ret)
-			return CALL_SSE;
-		if (off > ret)
-			return CALL_UNALIGNED;
-	}
-	return CALL_UNALIGNED;
+	*events = w.events;
+	*done_only = w.done_only;
+	*framing = w.framing;
+	return kind;
 }
 
 /* ---- exit side ----------------------------------------------------- */
@@ -619,7 +750,8 @@ static __always_inline struct pending_call *take_pending(__u8 sc)
 /* Sends a data call: its first `want` bytes, straight into the ring
  * record for one buffer, through the scratch for iovecs. */
 static __always_inline void emit_data(const struct pending_call *pc, __u8 sc, __s64 ret, __u8 dir,
-				      __u64 now, struct conn_dir *d, __u64 call_off)
+				      __u64 now, struct conn_dir *d, __u64 call_off,
+				      __u32 start_left)
 {
 	void *rb = ring_for(pc->sock_id);
 	struct sock_event *ev;
@@ -648,7 +780,7 @@ static __always_inline void emit_data(const struct pending_call *pc, __u8 sc, __
 		ev->dir = dir;
 		ev->stream_off = call_off;
 		if (d)
-			fill_skips(ev, d);
+			fill_skips(ev, d, start_left);
 		ev->cap_len = got;
 		if ((__u64)ret > got) {
 			ev->truncated = 1;
@@ -673,7 +805,7 @@ static __always_inline void emit_data(const struct pending_call *pc, __u8 sc, __
 		ev->dir = dir;							\
 		ev->stream_off = call_off;					\
 		if (d)								\
-			fill_skips(ev, d);					\
+			fill_skips(ev, d, start_left);				\
 		/* re-bound after an opaque copy: clang would drop it */	\
 		n = want;							\
 		asm volatile("" : "+r"(n));					\
@@ -727,7 +859,7 @@ static __always_inline int exit_data_call(struct trace_event_raw_sys_exit *ctx,
 	bool have_sock = false, done_only;
 	struct conn_dir *d = NULL;
 	__u64 now, call_off = 0;
-	__u32 events, framing;
+	__u32 events, framing, start_left = 0;
 	int kind;
 
 	pc = take_pending(sc);
@@ -751,7 +883,8 @@ static __always_inline int exit_data_call(struct trace_event_raw_sys_exit *ctx,
 		if (ret > 0)
 			d->off += ret;
 	}
-	if (d && skip_sse && ret > 2) {
+	if (d && skip_sse && ret > 0) {
+		start_left = d->framing ? d->chunk_left : 0;
 		kind = classify(pc, sc, ret, d, &events, &done_only, &framing);
 		if (kind == CALL_MESSAGE) {
 			d->in_stream = 0;
@@ -764,7 +897,7 @@ static __always_inline int exit_data_call(struct trace_event_raw_sys_exit *ctx,
 			d->skip_framing += framing;
 			d->skip_ts = now;
 			if (!done_only) {
-				keep_tail(&k, pc, sc, call_off, ret, now);
+				keep_tail(&k, pc, sc, call_off, ret, now, start_left);
 				d->tail_valid = 1;
 			}
 			count(CNT_SKIPPED_CALLS);
@@ -781,7 +914,7 @@ static __always_inline int exit_data_call(struct trace_event_raw_sys_exit *ctx,
 
 		emit_tail(&k, pc, dir);
 	}
-	emit_data(pc, sc, ret, dir, now, d, call_off);
+	emit_data(pc, sc, ret, dir, now, d, call_off, start_left);
 out:
 	if (pc != &rebuilt)
 		pc->syscall = 0;

@@ -43,6 +43,7 @@ enum sock_event_flags {
 	SEF_SKIP_ALIGNED = 1,	/* skipped bytes are whole HTTP chunks: the
 				 * stream is at a chunk-size line again */
 	SEF_FLUSH        = 2,	/* no call: the skip summary alone (at close) */
+	SEF_TAIL_WHOLE   = 4,	/* EV_SSE_TAIL: the whole call, from a chunk-size line */
 };
 
 /* Streams are followed per connection and direction (the socket's
@@ -75,13 +76,16 @@ struct sock_event {
 	__u32 skip_events;	/* SSE events in them ([DONE] not counted) */
 	__u32 cap_off;		/* captured bytes start this far into the call */
 	__u32 skip_framing;	/* of skip_bytes: chunk-size lines and CRLFs */
+	__u32 skip_chunk_left;	/* skips: this call starts this many bytes before
+				 * the next chunk-size line (0: on one) */
+	__u32 pad3;
 	/* cap_len payload bytes follow the struct in the record */
 };
 
 /* Size of struct sock_event in version-1 recordings (up to flags). */
 #define SOCK_EVENT_V1_SIZE 96
 
-#define SSE_TAIL_MAX 1024	/* tail of the last skipped SSE event kept */
+#define SSE_TAIL_MAX 1024	/* tail of the last held-back SSE call kept */
 
 /* Kernel-side loss and health counters (per-CPU array, summed by user). */
 enum counter_id {

@@ -12,7 +12,8 @@
 #endif
 
 #define PEEK_MAX	32	/* bytes looked at per chunk head */
-#define SSE_CHUNKS_MAX	3	/* chunks followed in one call */
+#define SSE_CHUNKS_MAX	64	/* chunk heads followed in one call */
+#define HEAD_SCAN_MAX	1024	/* bytes searched for a head's end */
 
 /* Per direction of a connection, kept in the kernel. */
 struct conn_dir {
@@ -22,10 +23,11 @@ struct conn_dir {
 	__u32 skip_calls;
 	__u32 skip_events;
 	__u32 skip_framing;
-	__u32 pad0;
+	__u32 chunk_left;	/* with framing: bytes to the next chunk-size line */
 	__u8  in_stream;	/* the current stream's first event was sent */
 	__u8  tail_valid;	/* sse_tails holds the last skipped event's tail */
-	__u8  pad[6];
+	__u8  framing;		/* chunk_left is known */
+	__u8  pad[5];
 };
 
 struct conn_stream {
@@ -35,8 +37,8 @@ struct conn_stream {
 enum call_kind {
 	CALL_SEND,		/* anything else: sent as is */
 	CALL_MESSAGE,		/* starts an HTTP/1.x message: sent */
-	CALL_SSE,		/* whole chunks of SSE events: may be held back */
-	CALL_UNALIGNED,		/* chunked, but not ending on a chunk boundary */
+	CALL_SSE,		/* chunks of SSE events, framing followed: may be held back */
+	CALL_UNALIGNED,		/* chunked, but the framing was lost in it: sent */
 };
 
 enum head_kind { HEAD_NONE, HEAD_MESSAGE, HEAD_OTHER };

@@ -190,7 +190,8 @@ phase() {
 		cpu=$(awk -v t="$((t1 - t0))" -v hz="$HZ" -v s="$secs" 'BEGIN { printf "%.1f", 100 * t / hz / s }')
 		cpu_us=$(awk -v t="$((t1 - t0))" -v hz="$HZ" -v n="$reqs" 'BEGIN { printf "%.2f", 1e6 * t / hz / n }')
 		drops=$(summ "$err" "kernel: events dropped, ring buffer full")
-		recs=$(awk -v e="$(summ "$err" "kernel: events submitted")" -v n="$reqs" 'BEGIN { printf "%.1f", e / n }')
+		# per row written: the exit phase's load is in both counts
+		recs=$(awk -v e="$(summ "$err" "kernel: events submitted")" -v n="$(summ "$err" "rows written")" 'BEGIN { printf "%.1f", n ? e / n : 0 }')
 		rows=$(awk -F, -v p="wrk$tag-" 'index($1, p) == 1 { n++ } END { print n + 0 }' "$csv")
 	fi
 	echo "$tag $reqs $(awk -v n="$reqs" -v s="$secs" 'BEGIN { printf "%.0f", n / s }') $(field "$out" p50_us) $(field "$out" p99_us) $cpu $cpu_us $rss $drops $recs $rows $exit_ms $bpf_us" >> "$WORK/phases"

@@ -78,7 +78,7 @@ static const struct argp_option opts[] = {
 	  "Send every read and write to user space: no SSE events held back in the kernel "
 	  "(costs more; for comparisons)", 2 },
 	{ "exit-deadline", OPT_EXIT_DEADLINE, "MS", 0,
-	  "After SIGINT/SIGTERM, read what the rings hold for at most MS, then count the rest and exit (default 1500)", 2 },
+	  "After SIGINT/SIGTERM, read what the rings hold for at most MS, then count the rest and exit (default 700; detaching takes about a second more)", 2 },
 	{ "linger", OPT_LINGER, "MS", 0, "Wait after a request ends before writing it (default 300)", 2 },
 	{ "http-only", OPT_NO_SERVER, NULL, 0,
 	  "No libzmq uprobes inside SGLang: the queue columns stay empty", 2 },

@@ -769,7 +769,7 @@ static void drain_at_exit(struct session *s, struct ring_buffer *rb)
 {
 	s->drain_deadline = clock_mono_now_ns() +
 			    (uint64_t)s->o->limits.exit_deadline_ms * 1000000ULL;
-	sock_capture_detach(s->sc);
+	sock_capture_quiesce(s->sc);
 	while (ring_buffer__consume(rb) > 0)
 		;
 	for (int i = 0; i < sock_capture_shards(s->sc); i++)

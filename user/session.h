@@ -25,7 +25,7 @@
 #define LIMIT_BODY_BYTES_DEFAULT	(64 * 1024)	/* body kept per message (--body-limit) */
 #define LIMIT_CAPTURE_BYTES_DEFAULT	DEFAULT_CAPTURE	/* payload per syscall (--capture-size) */
 #define LIMIT_RINGBUF_MB_DEFAULT	16	/* ring buffers in all (--ringbuf-size) */
-#define LIMIT_EXIT_DEADLINE_MS_DEFAULT	1500	/* drain after SIGINT/SIGTERM, then go */
+#define LIMIT_EXIT_DEADLINE_MS_DEFAULT	700	/* drain after SIGINT/SIGTERM, then go */
 
 struct session_limits {
 	uint32_t max_conns;

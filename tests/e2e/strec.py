@@ -14,11 +14,11 @@ DIR_READ, DIR_WRITE = 0, 1
 SYSCALLS = {1: "read", 2: "readv", 3: "recvfrom", 4: "recvmsg", 5: "write", 6: "writev",
             7: "sendto", 8: "sendmsg", 9: "accept", 10: "connect", 11: "close"}
 SOCK_EVENT_V1 = struct.Struct("=IIIiQQqQ16sHH16sHHIBBBB")
-SOCK_EVENT = struct.Struct("=IIIiQQqQ16sHH16sHHIBBBBQQQIIII")
+SOCK_EVENT = struct.Struct("=IIIiQQqQ16sHH16sHHIBBBBQQQIIIIII")
 FIELDS = ("type", "tgid", "tid", "fd", "ts_enter", "ts_exit", "ret", "sock_id",
           "laddr", "lport", "lfamily", "paddr", "pport", "pfamily",
           "cap_len", "dir", "syscall", "truncated", "flags",
-          "stream_off", "skip_bytes", "skip_ts", "skip_calls", "skip_events", "cap_off", "skip_framing")
+          "stream_off", "skip_bytes", "skip_ts", "skip_calls", "skip_events", "cap_off", "skip_framing", "skip_chunk_left", "pad3")
 
 
 def _skip_header(f, path):

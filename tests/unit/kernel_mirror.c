@@ -15,6 +15,7 @@ struct mirror_conn {
 	struct conn_dir d[2];
 	char tail[2][SSE_TAIL_MAX];
 	uint32_t tail_len[2];
+	bool tail_whole[2];
 	uint64_t tail_call_off[2], tail_call_len[2], tail_ts[2];
 };
 
@@ -37,45 +38,77 @@ static struct mirror_conn *conn_of(struct kernel_mirror *km, uint64_t sock_id, b
 	return c;
 }
 
-/* classify() of the kernel, over the call's whole data. */
-static int classify(const char *b, uint64_t len, bool complete, uint32_t *events,
-		    bool *done_only, uint32_t *framing)
+/* head_end() of the kernel: "\r\n\r\n" within the first HEAD_SCAN_MAX bytes. */
+static uint64_t head_end(const char *b, uint64_t len)
 {
+	for (uint64_t i = 0; i + 4 <= len && i + 4 <= HEAD_SCAN_MAX + PEEK_MAX; i++)
+		if (!memcmp(b + i, "\r\n\r\n", 4))
+			return i + 4 <= HEAD_SCAN_MAX + 3 ? i + 4 : 0;
+	return 0;
+}
+
+static uint32_t peek_len(uint64_t off, uint64_t len)
+{
+	return off < len ? (len - off < PEEK_MAX ? len - off : PEEK_MAX) : 0;
+}
+
+/* classify_call() of the kernel, over the call's whole data. */
+static int classify(struct conn_dir *d, const char *b, uint64_t len, bool complete,
+		    uint32_t *events, bool *done_only, uint32_t *framing)
+{
+	int kind = CALL_SSE, result = CALL_UNALIGNED;
 	uint64_t off = 0;
 
 	*events = 0;
 	*done_only = true;
 	*framing = 0;
+	if (!complete) {
+		d->framing = 0;
+		return stream_head_kind(b, peek_len(0, len)) == HEAD_MESSAGE ? CALL_MESSAGE : CALL_SEND;
+	}
+	if (d->framing) {
+		off = d->chunk_left;
+	} else {
+		struct chunk_head ch;
+		int head = stream_head_kind(b, peek_len(0, len));
+
+		if (head == HEAD_MESSAGE) {
+			kind = CALL_MESSAGE;
+			off = head_end(b, len);
+			if (!off)
+				return CALL_MESSAGE;
+		} else if (head == HEAD_OTHER || !chunk_head_parse(b, peek_len(0, len), &ch)) {
+			return CALL_SEND;
+		}
+	}
+	d->framing = 0;
 	for (int k = 0; k < SSE_CHUNKS_MAX; k++) {
 		struct chunk_head ch;
-		uint32_t n = off < len ? (len - off < PEEK_MAX ? len - off : PEEK_MAX) : 0;
 
-		if (k == 0) {
-			int head = stream_head_kind(b, n);
-
-			if (head != HEAD_NONE)
-				return head == HEAD_MESSAGE ? CALL_MESSAGE : CALL_SEND;
+		if (off >= len) {
+			d->chunk_left = off - len;
+			d->framing = 1;
+			return kind;
 		}
-		if (!complete || !chunk_head_parse(b + off, n, &ch))
-			return k == 0 ? CALL_SEND : CALL_UNALIGNED;
+		if (!chunk_head_parse(b + off, peek_len(off, len), &ch))
+			return kind == CALL_MESSAGE ? kind : CALL_UNALIGNED;
 		if (ch.size == 0)
-			return CALL_SEND;
+			return kind == CALL_MESSAGE ? kind : CALL_SEND;
 		if (ch.sse_data) {
 			if (!ch.sse_done) {
 				*events += 1;
 				*done_only = false;
 			}
 		} else if (!ch.sse_other) {
-			return k == 0 ? CALL_SEND : CALL_UNALIGNED;
+			*done_only = false;
+			if (off + ch.head_len + 6 <= len && kind == CALL_SSE && !d->in_stream)
+				kind = CALL_SEND;
 		}
 		off += ch.head_len + ch.size + 2;
 		*framing += ch.head_len + 2;
-		if (off == len)
-			return CALL_SSE;
-		if (off > len)
-			return CALL_UNALIGNED;
 	}
-	return CALL_UNALIGNED;
+	(void)result;
+	return kind == CALL_MESSAGE ? kind : CALL_UNALIGNED;
 }
 
 static void send(struct kernel_mirror *km, const struct sock_event *ev, const char *data)
@@ -87,8 +120,9 @@ static void send(struct kernel_mirror *km, const struct sock_event *ev, const ch
 	km->out(km->ctx, out, (const char *)(out + 1));
 }
 
-static void take_skips(struct sock_event *ev, struct conn_dir *d)
+static void take_skips(struct sock_event *ev, struct conn_dir *d, uint32_t start_left)
 {
+	ev->skip_chunk_left = d->skip_calls ? start_left : 0;
 	ev->skip_bytes = d->skip_bytes;
 	ev->skip_ts = d->skip_ts;
 	ev->skip_calls = d->skip_calls;
@@ -113,9 +147,10 @@ static void send_tail(struct kernel_mirror *km, struct mirror_conn *c, const str
 	t.ts_exit = c->tail_ts[dir];
 	t.stream_off = c->tail_call_off[dir];
 	t.cap_len = c->tail_len[dir];
-	t.cap_off = c->tail_call_len[dir] - 2 - c->tail_len[dir];
+	t.cap_off = c->tail_call_len[dir] - c->tail_len[dir];
 	t.truncated = 0;
-	t.flags = 0;
+	t.flags = c->tail_whole[dir] ? SEF_TAIL_WHOLE : 0;
+	t.skip_chunk_left = 0;
 	t.skip_bytes = t.skip_ts = 0;
 	t.skip_calls = t.skip_events = t.skip_framing = 0;
 	send(km, &t, c->tail[dir]);
@@ -127,15 +162,17 @@ static void on_data(struct kernel_mirror *km, const struct sock_event *in, const
 	int dir = in->dir & 1;
 	struct conn_dir *d = &c->d[dir];
 	struct sock_event ev = *in;
-	uint32_t events, framing;
+	uint32_t events, framing, start_left = 0;
 	bool done_only;
 
 	ev.stream_off = d->off;
 	if (in->ret > 0)
 		d->off += in->ret;
-	if (in->ret > 2) {
-		int kind = classify(data, in->ret, !in->truncated, &events, &done_only,
-				    &framing);
+	if (in->ret > 0) {
+		int kind;
+
+		start_left = d->framing ? d->chunk_left : 0;
+		kind = classify(d, data, in->ret, !in->truncated, &events, &done_only, &framing);
 
 		if (kind == CALL_MESSAGE) {
 			d->in_stream = 0;
@@ -146,10 +183,11 @@ static void on_data(struct kernel_mirror *km, const struct sock_event *in, const
 			d->skip_framing += framing;
 			d->skip_ts = in->ts_exit;
 			if (!done_only) {
-				uint64_t end = in->ret - 2;
+				uint64_t end = in->ret;
 				uint64_t from = end > SSE_TAIL_MAX ? end - SSE_TAIL_MAX : 0;
 
 				c->tail_len[dir] = end - from;
+				c->tail_whole[dir] = from == 0 && start_left == 0;
 				memcpy(c->tail[dir], data + from, end - from);
 				c->tail_call_off[dir] = ev.stream_off;
 				c->tail_call_len[dir] = in->ret;
@@ -163,7 +201,7 @@ static void on_data(struct kernel_mirror *km, const struct sock_event *in, const
 		}
 	}
 	send_tail(km, c, &ev, dir);
-	take_skips(&ev, d);
+	take_skips(&ev, d, start_left);
 	send(km, &ev, data);
 }
 
@@ -183,7 +221,7 @@ static void on_close(struct kernel_mirror *km, const struct sock_event *in)
 		ev.flags = SEF_FLUSH;
 		ev.stream_off = c->d[dir].off;
 		ev.cap_len = 0;
-		take_skips(&ev, &c->d[dir]);
+		take_skips(&ev, &c->d[dir], c->d[dir].framing ? c->d[dir].chunk_left : 0);
 		send(km, &ev, "");
 	}
 	conn_of(km, in->sock_id, true);

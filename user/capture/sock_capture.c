@@ -174,10 +174,21 @@ fail:
 	return NULL;
 }
 
-void sock_capture_detach(struct sock_capture *sc)
+/* The programs become no-ops at once (they check the tgid first); the
+ * links themselves go at close, which waits out a grace period per
+ * tracepoint (about a second for all of them). */
+void sock_capture_quiesce(struct sock_capture *sc)
 {
-	if (sc && sc->skel)
-		sock_bpf__detach(sc->skel);
+	uint32_t key, next;
+	int fd;
+
+	if (!sc || !sc->skel)
+		return;
+	fd = bpf_map__fd(sc->skel->maps.traced_tgids);
+	while (!bpf_map_get_next_key(fd, NULL, &next)) {
+		key = next;
+		bpf_map_delete_elem(fd, &key);
+	}
 }
 
 void sock_capture_close(struct sock_capture *sc)

@@ -31,8 +31,9 @@ int sock_capture_shards(const struct sock_capture *sc);
 int sock_capture_shard_fd(const struct sock_capture *sc, int shard);
 /* Bytes written to the shard's ring and not consumed yet. */
 uint64_t sock_capture_unread(const struct sock_capture *sc, int shard);
-/* Stops the programs (no new records); the rings stay readable. */
-void sock_capture_detach(struct sock_capture *sc);
+/* No new records from now on (the rings stay readable); detaching
+ * itself happens at close. */
+void sock_capture_quiesce(struct sock_capture *sc);
 void sock_capture_counters(struct sock_capture *sc, uint64_t out[CNT_MAX]);
 /* Names of tracepoints that did not attach (empty when all did). */
 const char *sock_capture_missing(struct sock_capture *sc);

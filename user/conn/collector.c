@@ -14,6 +14,7 @@
 #include "conn/sse_tokens.h"
 #include "proto/http_stream.h"
 #include "proto/sse_parser.h"
+#include "util/str.h"
 
 enum conn_side { SIDE_UNKNOWN, SIDE_SERVER, SIDE_CLIENT, SIDE_IGNORED };
 
@@ -99,7 +100,7 @@ static struct conn *conn_oldest(struct collector *col)
 static void note_error(struct exchange *ex, const char *why)
 {
 	if (why && !ex->conn_error[0])
-		snprintf(ex->conn_error, sizeof(ex->conn_error), "%s", why);
+		str_copy(ex->conn_error, sizeof(ex->conn_error), why);
 }
 
 static void end_exchange(struct conn *c, struct exchange *ex, const char *why,
@@ -234,9 +235,9 @@ static void req_head(void *ctx, const struct http_head *h, uint64_t ts)
 	(void)ts;
 	if (!ex)
 		return;
-	snprintf(ex->method, sizeof(ex->method), "%s", h->method);
-	snprintf(ex->path, sizeof(ex->path), "%s", h->path);
-	snprintf(ex->header_id, sizeof(ex->header_id), "%s", h->request_id);
+	str_copy(ex->method, sizeof(ex->method), h->method);
+	str_copy(ex->path, sizeof(ex->path), h->path);
+	str_copy(ex->header_id, sizeof(ex->header_id), h->request_id);
 	ex->req_bytes = h->head_len;
 	if (!inference_path_match(h->method, h->path)) {
 		ex->ignored = true;
@@ -290,7 +291,9 @@ static void req_end(void *ctx, uint64_t ts, bool complete)
 	ex->req_done = true;
 	if (ex->req_body.truncated)
 		c->col->st.body_truncated++;
-	if (!ex->ignored && ex->req_body.len)
+	/* A forward that carries a request id is matched by it alone (the
+	 * correlator indexes it by nothing else): its body is not parsed. */
+	if (!ex->ignored && ex->req_body.len && !(ex->kind == EX_FORWARD && ex->header_id[0]))
 		request_fields_parse(ex->req_body.data, ex->req_body.len,
 				     c->col->o.keep_text, &ex->req);
 	body_buf_release(&ex->req_body);	/* never kept past parsing */
@@ -367,7 +370,7 @@ static void resp_head(void *ctx, const struct http_head *h, uint64_t ts)
 	if (!ex)
 		return;
 	ex->status = h->status;
-	snprintf(ex->reason, sizeof(ex->reason), "%s", h->reason);
+	str_copy(ex->reason, sizeof(ex->reason), h->reason);
 	ex->event_stream = h->event_stream;
 	ex->resp_bytes = h->head_len;
 	ex->t_last = c->piece_last;
@@ -538,35 +541,44 @@ static void handle_io_error(struct collector *col, struct conn *c)
 /* The SSE events the kernel held back: counted, and the kept tail of
  * the last one fed to the SSE parser (whole) or scanned for its token
  * counts (cut). Native SGLang streams then count by the tail's
- * meta_info.completion_tokens, OpenAI streams one token per event. */
+ * meta_info.completion_tokens, OpenAI streams one token per event. An
+ * event whose start was sent but whose rest was held back counts too. */
 static void account_skipped_events(struct conn *c, const struct sock_event *ev)
 {
 	struct exchange *ex = c->cur_resp;
 	uint32_t unseen = ev->skip_events;
+	bool native;
 
 	if (!ex)
 		goto out;
 	ex->resp_bytes += ev->skip_bytes - ev->skip_framing;
 	if (!c->sse)
 		goto out;
-	ex->sse_events += ev->skip_events;
+	if (sse_parser_skip(c->sse))
+		unseen++;
+	ex->sse_events += unseen;
 	ex->t_last = ev->skip_ts;
 	if (c->tail_len && c->tail_whole && unseen)
 		unseen--;	/* fed below, counted as it is parsed */
-	if (!(ex->resp.completion_tokens > 0 && wants_event_json(c, ex)))
+	native = ex->resp.completion_tokens > 0 && wants_event_json(c, ex);
+	if (!native)
 		ex->sse_tokens += unseen;
-	if (!c->tail_len)
-		goto out;
-	if (c->tail_whole) {
+	if (c->tail_len && c->tail_whole) {
+		ex->sse_events--;	/* counted again as it is parsed */
 		sse_parser_feed(c->sse, c->tail, c->tail_len, ev->skip_ts);
-	} else if (wants_event_json(c, ex)) {
+	} else if (c->tail_len && wants_event_json(c, ex)) {
 		long long before = ex->resp.completion_tokens;
 
 		response_fields_scan_tail(&ex->resp, c->tail, c->tail_len);
 		if (before > 0 && ex->resp.completion_tokens > before)
 			ex->sse_tokens += ex->resp.completion_tokens - before;
 	}
-	c->col->st.sse_tails++;
+	/* a whole tail leads straight into what follows; else the next bytes
+	 * may be the middle of an event */
+	if (!(c->tail_len && c->tail_whole))
+		sse_parser_resync(c->sse);
+	if (c->tail_len)
+		c->col->st.sse_tails++;
 out:
 	c->tail_len = 0;
 }
@@ -586,7 +598,7 @@ static void apply_skips(struct collector *col, struct conn *c, struct http_strea
 		col->st.skipped_calls += ev->skip_calls;
 		c->piece_first = c->piece_last = ev->skip_ts;
 		if ((ev->flags & SEF_SKIP_ALIGNED) &&
-		    http_stream_skip_chunks(s, ev->skip_bytes, ev->skip_ts)) {
+		    http_stream_skip_chunks(s, ev->skip_bytes, ev->skip_ts, ev->skip_chunk_left)) {
 			if (s == &c->resp)
 				account_skipped_events(c, ev);
 		} else {
@@ -609,8 +621,8 @@ static void keep_tail(struct conn *c, const struct sock_event *ev, const char *d
 		c->tail = malloc(SSE_TAIL_MAX);
 	if (!c->tail || n > SSE_TAIL_MAX)
 		return;
-	/* whole: the tail starts at the call's chunk-size line */
-	c->tail_whole = ev->cap_off == 0;
+	/* whole: the call, from its chunk-size line: fed as SSE bytes */
+	c->tail_whole = ev->flags & SEF_TAIL_WHOLE;
 	if (c->tail_whole) {
 		const char *nl = memchr(p, '\n', n);
 
@@ -618,6 +630,8 @@ static void keep_tail(struct conn *c, const struct sock_event *ev, const char *d
 			return;
 		n -= nl + 1 - p;
 		p = nl + 1;
+		if (n >= 2 && p[n - 2] == '\r' && p[n - 1] == '\n')
+			n -= 2;	/* the chunk's own CRLF */
 	}
 	memcpy(c->tail, p, n);
 	c->tail_len = n;

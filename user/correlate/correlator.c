@@ -15,6 +15,7 @@
 #include "correlate/correlator.h"
 #include "conn/endpoint.h"
 #include "util/hash.h"
+#include "util/str.h"
 
 struct idx_node {
 	struct hlist_node hn;
@@ -44,7 +45,11 @@ struct correlator {
 	struct list_head live;		/* all live exchanges, oldest first */
 	struct list_head fin;		/* finalize queue */
 	uint64_t next_serial;
-	struct ex_index fwd_by_id, fwd_by_fp, worker_by_pair;
+	struct ex_index fwd_by_id, fwd_by_fp;
+	/* worker requests by connection, oldest first: a forward takes the
+	 * first one after it, so the walk stops there (a keep-alive pair
+	 * holds every request of the linger window) */
+	struct list_head worker_by_pair[IDX_BUCKETS];
 	struct hlist_head hops[HOP_BUCKETS];
 	struct list_head hop_age;
 	uint32_t nhops;
@@ -96,7 +101,7 @@ static void unindex(struct correlator *c, struct exchange *ex)
 	if (ex->key_fp)
 		idx_del(&c->fwd_by_fp, ex->key_fp, ex);
 	if (ex->key_pair)
-		idx_del(&c->worker_by_pair, ex->key_pair, ex);
+		list_del(&ex->pair_node);
 	ex->key_id = ex->key_fp = ex->key_pair = 0;
 }
 
@@ -118,6 +123,8 @@ struct correlator *correlator_new(const struct correlator_opts *opts)
 	c->o = *opts;
 	list_init(&c->live);
 	list_init(&c->fin);
+	for (int i = 0; i < IDX_BUCKETS; i++)
+		list_init(&c->worker_by_pair[i]);
 	list_init(&c->hop_age);
 	return c;
 }
@@ -220,7 +227,7 @@ void correlator_request_done(struct correlator *c, struct exchange *ex)
 		}
 	} else if (ex->kind == EX_WORKER_IN) {
 		ex->key_pair = endpoint_pair_hash(&ex->local, &ex->peer, false);
-		idx_add(&c->worker_by_pair, ex->key_pair, ex);
+		list_add_tail(&ex->pair_node, &c->worker_by_pair[ex->key_pair % IDX_BUCKETS]);
 	}
 }
 
@@ -295,7 +302,7 @@ static struct hop_rec *hop_new(struct correlator *c, const char *rid)
 	h = calloc(1, sizeof(*h));
 	if (!h)
 		return NULL;
-	snprintf(h->rid, sizeof(h->rid), "%s", rid);
+	str_copy(h->rid, sizeof(h->rid), rid);
 	h->key = fnv_str(h->rid);
 	hlist_add_head(&h->hn, &c->hops[h->key % HOP_BUCKETS]);
 	list_add_tail(&h->age, &c->hop_age);
@@ -439,26 +446,23 @@ static struct exchange *worker_for_forward(struct correlator *c, const struct ex
 {
 	uint64_t key = endpoint_pair_hash(&f->local, &f->peer, true);
 	const char *fid = exchange_id(f);
-	struct exchange *best = NULL;
-	struct hlist_node *pos, *tmp;
+	struct list_head *pos, *tmp;
 
-	hlist_for_each_safe(pos, tmp, idx_chain(&c->worker_by_pair, key)) {
-		struct idx_node *nd = container_of(pos, struct idx_node, hn);
-		struct exchange *w = nd->ex;
+	list_for_each_safe(pos, tmp, &c->worker_by_pair[key % IDX_BUCKETS]) {
+		struct exchange *w = list_entry(pos, struct exchange, pair_node);
 		const char *wid = exchange_id(w);
 
-		if (nd->key != key || w->consumed || w->t_req_first < f->t_req_first)
+		if (w->key_pair != key || w->consumed || w->t_req_first < f->t_req_first)
 			continue;
 		if (f->t_resp_first && w->t_req_first > f->t_resp_first)
-			continue;
+			break;	/* later ones were read later still */
 		if (fid[0] && wid[0] && strcmp(fid, wid))
 			continue;
 		if (!endpoint_equal(&w->local, &f->peer) || !endpoint_equal(&w->peer, &f->local))
 			continue;
-		if (!best || w->t_req_first < best->t_req_first)
-			best = w;
+		return w;	/* oldest first: the earliest that fits */
 	}
-	return best;
+	return NULL;
 }
 
 /* ---- rows ---------------------------------------------------------- */
@@ -477,12 +481,12 @@ static void set_error(struct timeline_row *r, const struct exchange *ex)
 		return;
 	}
 	if (ex->conn_error[0])
-		snprintf(r->error, sizeof(r->error), "%s", ex->conn_error);
+		str_copy(r->error, sizeof(r->error), ex->conn_error);
 	else if (ex->status && !ok_status)
 		snprintf(r->error, sizeof(r->error), "HTTP %d %s%s%s", ex->status,
 			 ex->reason, ex->resp.error[0] ? ": " : "", ex->resp.error);
 	else if (ex->resp.error[0])
-		snprintf(r->error, sizeof(r->error), "%s", ex->resp.error);
+		str_copy(r->error, sizeof(r->error), ex->resp.error);
 	else if (!ex->resp_complete)
 		snprintf(r->error, sizeof(r->error), "%s",
 			 ex->resp_started ? "incomplete_response" : "no_response");
@@ -501,7 +505,7 @@ static void fill_from_front(struct timeline_row *r, const struct exchange *ex)
 	r->output_tokens_from_trace = ex->event_stream ? (long long)ex->sse_tokens : -1;
 	r->arrival_time = ex->t_req_first;
 	r->finish_time = ex->resp_complete ? ex->t_resp_last : 0;
-	snprintf(r->path, sizeof(r->path), "%s", ex->path);
+	str_copy(r->path, sizeof(r->path), ex->path);
 	r->stream = ex->event_stream ? 1 : ex->req.stream;
 	r->status = ex->status;
 	r->request_bytes = ex->req_bytes;
@@ -524,7 +528,7 @@ static void pick_req_id(struct timeline_row *r, const struct exchange *front,
 
 	for (size_t i = 0; i < sizeof(cands) / sizeof(cands[0]); i++) {
 		if (cands[i][0]) {
-			snprintf(r->req_id, sizeof(r->req_id), "%s", cands[i]);
+			str_copy(r->req_id, sizeof(r->req_id), cands[i]);
 			r->rid_source = src[i];
 			return;
 		}
@@ -595,7 +599,7 @@ static void fill_hops(struct correlator *c, struct timeline_row *r,
 				 "n>1: samples have their own ids inside SGLang");
 		return;
 	}
-	snprintf(r->sglang_rid, sizeof(r->sglang_rid), "%s", h->rid);
+	str_copy(r->sglang_rid, sizeof(r->sglang_rid), h->rid);
 	if (h->t[HOP_ENGINE_VLLM]) {
 		fill_vllm_hops(r, h);
 		if (take)
@@ -637,7 +641,7 @@ static void fill_worker(struct timeline_row *r, const struct exchange *w)
 	r->server_first_token_time = w->t_first_event;
 	r->worker_finish_time = w->resp_complete ? w->t_resp_last : 0;
 	if (!r->sglang_rid[0])
-		snprintf(r->sglang_rid, sizeof(r->sglang_rid), "%s", w->resp.sglang_id);
+		str_copy(r->sglang_rid, sizeof(r->sglang_rid), w->resp.sglang_id);
 }
 
 static void row_init(struct timeline_row *r)
@@ -806,7 +810,7 @@ static void force_done(struct correlator *c, struct exchange *ex, const char *wh
 		       uint64_t now)
 {
 	if (!ex->conn_error[0])
-		snprintf(ex->conn_error, sizeof(ex->conn_error), "%s", why);
+		str_copy(ex->conn_error, sizeof(ex->conn_error), why);
 	ex->consumed = true;	/* the connection forgets consumed exchanges */
 	if (!ex->resp_done) {
 		ex->resp_done = true;

@@ -35,6 +35,7 @@ struct exchange {
 	bool consumed;			/* part of an emitted row */
 	bool finalize_queued;
 	struct list_head fin_node;	/* finalize queue, in t_done order */
+	struct list_head pair_node;	/* worker requests of a connection, oldest first */
 	void *conn;			/* owning connection while not done */
 	uint64_t key_id, key_fp, key_pair;	/* index keys, 0 = not indexed */
 	uint64_t t_last;		/* last activity */

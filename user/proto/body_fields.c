@@ -7,6 +7,7 @@
 #include <cjson/cJSON.h>
 #include "proto/body_fields.h"
 #include "util/hash.h"
+#include "util/str.h"
 
 int count_words(const char *s)
 {
@@ -59,7 +60,7 @@ static long long add_counts(long long a, long long b)
 static void copy_str(char *dst, size_t len, const cJSON *item)
 {
 	if (cJSON_IsString(item) && item->valuestring)
-		snprintf(dst, len, "%s", item->valuestring);
+		str_copy(dst, len, item->valuestring);
 	else if (cJSON_IsNumber(item))
 		snprintf(dst, len, "%.0f", item->valuedouble);
 }
@@ -209,7 +210,7 @@ static void take_error(struct response_fields *rf, const cJSON *obj)
 	if (!msg && !cJSON_IsObject(err))
 		return;
 	if (cJSON_IsString(msg))
-		snprintf(rf->error, sizeof(rf->error), "%s", msg->valuestring);
+		str_copy(rf->error, sizeof(rf->error), msg->valuestring);
 	else
 		snprintf(rf->error, sizeof(rf->error), "error");
 }

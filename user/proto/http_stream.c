@@ -793,15 +793,44 @@ void http_stream_feed(struct http_stream *s, const char *data,
 		feed_gap(s, total_len - cap_len, ts);
 }
 
-bool http_stream_skip_chunks(struct http_stream *s, size_t n, uint64_t ts)
+bool http_stream_skip_chunks(struct http_stream *s, size_t n, uint64_t ts, size_t left)
 {
-	if (s->state != HS_CHUNK_SIZE || s->chunk_line_len || !s->msg_open)
+	size_t need;
+
+	if (!s->msg_open)
+		return false;
+	switch (s->state) {
+	case HS_CHUNK_SIZE:
+		if (s->chunk_line_len)
+			return false;
+		need = 0;
+		break;
+	case HS_CHUNK_DATA:
+		need = s->body_left + 2;
+		break;
+	case HS_CHUNK_CRLF:
+		need = 2 - s->crlf_pos;
+		break;
+	default:
+		return false;
+	}
+	if (n < need)
 		return false;
 	s->stats.skipped_chunk_bytes += n;
 	if (s->cb->on_body_skipped)
 		s->cb->on_body_skipped(s->ctx, n, ts);
 	else
 		body_gap(s, n, ts);
+	/* where the next byte falls in its chunk */
+	if (left == 0) {
+		chunk_size_init(s);
+	} else if (left <= 2) {
+		s->state = HS_CHUNK_CRLF;
+		s->crlf_pos = 2 - left;
+	} else {
+		s->state = HS_CHUNK_DATA;
+		s->body_left = left - 2;
+	}
 	return true;
 }
 

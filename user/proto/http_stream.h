@@ -138,10 +138,12 @@ void http_stream_init(struct http_stream *s, enum http_kind kind,
  * the rest (total_len - cap_len) is an uncaptured gap. */
 void http_stream_feed(struct http_stream *s, const char *data,
 		      size_t cap_len, size_t total_len, uint64_t ts);
-/* n bytes of whole chunks passed uncaptured (the kernel held them back).
- * True if the stream was at a chunk boundary of a chunked body, so they
- * were taken as such; false (nothing done) otherwise: feed them as a gap. */
-bool http_stream_skip_chunks(struct http_stream *s, size_t n, uint64_t ts);
+/* n bytes of a chunked body passed uncaptured (the kernel held them back
+ * and followed the framing): they finish the chunk in progress, if any,
+ * and end `left` bytes before the next chunk-size line (0: on it). True
+ * if taken so; false (nothing done) if the stream is not in a chunked
+ * body or they end inside the current chunk: feed them as a gap. */
+bool http_stream_skip_chunks(struct http_stream *s, size_t n, uint64_t ts, size_t left);
 /* Connection closed: ends a read-until-close body (complete), ends any
  * other open message as incomplete, and returns to seeking. */
 void http_stream_close(struct http_stream *s, uint64_t ts);

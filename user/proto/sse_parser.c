@@ -233,6 +233,7 @@ static void feed_bytes(struct sse_parser *p, const char *buf, size_t n,
 		case SS_PROBE:
 			i += do_probe(p, c, ts);
 			break;
+
 		}
 	}
 }
@@ -266,6 +267,30 @@ void sse_parser_gap(struct sse_parser *p, size_t n, uint64_t ts)
 	p->probe_len = 0;
 	p->ev_gap = true;
 	p->gap_ts = ts;
+}
+
+bool sse_parser_skip(struct sse_parser *p)
+{
+	bool partial = p->data_total || p->state == SS_VALUE ||
+		       p->state == SS_VALUE_START || p->state == SS_FIELD;
+
+	reset_event(p);
+	p->state = SS_LINE_START;
+	p->after_cr = false;
+	p->bom_pos = 3;
+	p->probe_len = 0;
+	if (partial)
+		p->stats.skipped_partial++;
+	return partial;
+}
+
+void sse_parser_resync(struct sse_parser *p)
+{
+	reset_event(p);
+	p->after_cr = false;
+	p->bom_pos = 3;
+	p->state = SS_PROBE;
+	p->probe_len = 0;
 }
 
 void sse_parser_finish(struct sse_parser *p, uint64_t ts)

@@ -36,6 +36,7 @@ struct sse_stats {
 	uint64_t done;		/* of which [DONE] */
 	uint64_t comments;	/* ':' lines (keep-alive pings) */
 	uint64_t gaps;		/* sse_parser_gap calls */
+	uint64_t skipped_partial;	/* events cut by sse_parser_skip */
 	uint64_t partial_dropped; /* unfinished event at sse_parser_finish */
 };
 
@@ -70,6 +71,14 @@ void sse_parser_feed(struct sse_parser *p, const char *buf, size_t n,
  * when a large "data: ...\n\n" write is cut): it is dispatched with gap
  * set and ts of the gap. Otherwise the cut line is skipped to its end. */
 void sse_parser_gap(struct sse_parser *p, size_t n, uint64_t ts);
+/* Events went by that the kernel counted instead of sending (whole, at
+ * event boundaries). Drops the event in progress, if any, and returns
+ * whether there was one (its start was seen, its end was not). */
+bool sse_parser_skip(struct sse_parser *p);
+/* The bytes that follow may start inside an event whose start was not
+ * sent: as after a gap, a line that does not start a field is skipped,
+ * but nothing is flagged or counted (the kernel counted those events). */
+void sse_parser_resync(struct sse_parser *p);
 /* End of the body. An event without its blank line is dropped, as the
  * spec says, and counted in partial_dropped. Resets the parser. */
 void sse_parser_finish(struct sse_parser *p, uint64_t ts);

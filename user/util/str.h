@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* snprintf(dst, size, "%s", src) without the format machinery: copies
+ * happen several times per request, and printf costs more than the rest. */
+#ifndef SERVETRACE_STR_H
+#define SERVETRACE_STR_H
+
+#include <stddef.h>
+#include <string.h>
+
+/* Copies src into dst (size bytes), truncated and always terminated. */
+static inline void str_copy(char *dst, size_t size, const char *src)
+{
+	size_t n = 0;
+
+	if (!size)
+		return;
+	/* a loop, not strnlen: src may be a shorter array than dst */
+	while (src && src[n] && n < size - 1) {
+		dst[n] = src[n];
+		n++;
+	}
+	dst[n] = 0;
+}
+
+#endif
