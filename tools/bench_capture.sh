@@ -34,7 +34,7 @@ Columns: req/s untraced and traced and their ratio; p50/p99 latency deltas;
 servetrace CPU (% of one core) and CPU per request, peak RSS, ring-buffer
 drops, kernel records per request, rows vs requests wrk completed, and the
 time servetrace took to exit after SIGINT with the load still running.
-Environment: SERVETRACE, NGINX, WRK, SSE_UPSTREAM override the binaries.
+Environment: SERVETRACE, NGINX_BIN, WRK, SSE_UPSTREAM override the binaries.
 EOF
 }
 
@@ -71,7 +71,7 @@ log() { echo "bench_capture: $*" >&2; }
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BENCH=$ROOT/tools/bench
 SERVETRACE=${SERVETRACE:-$ROOT/servetrace}
-NGINX=${NGINX:-nginx}
+NGINX_BIN=${NGINX_BIN:-nginx}
 WRK=${WRK:-wrk}
 SSE_UPSTREAM=${SSE_UPSTREAM:-$BENCH/sse_upstream}
 HZ=$(getconf CLK_TCK)
@@ -80,7 +80,7 @@ UP_PORT=$((PORT + 1))
 case $MODE in plain|stream) ;; *) die "--mode is plain or stream" ;; esac
 [ "$(id -u)" = 0 ] || die "needs root (BPF)"
 [ -x "$SERVETRACE" ] || die "no $SERVETRACE: run 'make' first"
-command -v "$NGINX" >/dev/null || die "needs nginx (tools/install_deps.sh)"
+command -v "$NGINX_BIN" >/dev/null || die "needs nginx (tools/install_deps.sh)"
 command -v "$WRK" >/dev/null || die "needs wrk (tools/install_deps.sh)"
 [ "$MODE" = plain ] || [ -x "$SSE_UPSTREAM" ] || die "no $SSE_UPSTREAM: run 'make tools'"
 for p in "$PORT" "$UP_PORT"; do
@@ -121,7 +121,7 @@ fi
 
 extra_temp=""
 for m in uwsgi scgi; do
-	"$NGINX" -V 2>&1 | grep -q -- "--without-http_${m}_module" || extra_temp+=" ${m}_temp_path @DIR@/$m;"
+	"$NGINX_BIN" -V 2>&1 | grep -q -- "--without-http_${m}_module" || extra_temp+=" ${m}_temp_path @DIR@/$m;"
 done
 
 start_nginx() {	# start_nginx NAME TEMPLATE PORT WORKERS CPUS
@@ -129,7 +129,7 @@ start_nginx() {	# start_nginx NAME TEMPLATE PORT WORKERS CPUS
 	mkdir -p "$d"
 	sed -e "s|@EXTRA_TEMP@|$extra_temp|" -e "s|@DIR@|$d|g" -e "s|@PORT@|$3|g" \
 		-e "s|@UPSTREAM@|$UP_PORT|g" -e "s|@WORKERS@|$4|g" "$2" > "$d/nginx.conf"
-	pin_bg "$5" "$NGINX" -p "$d" -c "$d/nginx.conf" -e "$d/error.log" &
+	pin_bg "$5" "$NGINX_BIN" -p "$d" -c "$d/nginx.conf" -e "$d/error.log" &
 	PIDS+=($!)
 }
 
