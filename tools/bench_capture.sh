@@ -83,8 +83,9 @@ case $MODE in plain|stream) ;; *) die "--mode is plain or stream" ;; esac
 command -v "$NGINX_BIN" >/dev/null || die "needs nginx (tools/install_deps.sh)"
 command -v "$WRK" >/dev/null || die "needs wrk (tools/install_deps.sh)"
 [ "$MODE" = plain ] || [ -x "$SSE_UPSTREAM" ] || die "no $SSE_UPSTREAM: run 'make tools'"
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }	# no ss needed
 for p in "$PORT" "$UP_PORT"; do
-	[ -z "$(ss -ltnH "sport = :$p" 2>/dev/null)" ] || die "port $p is in use; pick another with --port"
+	! listening "$p" || die "port $p is in use; pick another with --port"
 done
 others=$(pgrep -d, -x servetrace || true)
 [ -z "$others" ] || log "WARNING: servetrace already runs here (pid $others): it taxes the untraced rounds too"
@@ -135,7 +136,7 @@ start_nginx() {	# start_nginx NAME TEMPLATE PORT WORKERS CPUS
 
 wait_port() {
 	for _ in $(seq 100); do
-		[ -n "$(ss -ltnH "sport = :$1" 2>/dev/null)" ] && return 0
+		listening "$1" && return 0
 		sleep 0.1
 	done
 	die "nothing listens on port $1 (see $WORK)"
