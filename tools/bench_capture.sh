@@ -116,6 +116,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 if [ "$BPF_STATS" = 1 ]; then
+	command -v bpftool >/dev/null || die "--bpf-stats needs bpftool"
 	STATS_WAS=$(cat /proc/sys/kernel/bpf_stats_enabled)
 	echo 1 > /proc/sys/kernel/bpf_stats_enabled
 fi
@@ -162,7 +163,7 @@ phase() {
 		for _ in $(seq 200); do [ -f "$WORK/ready" ] && break; sleep 0.05; done
 		[ -f "$WORK/ready" ] || die "servetrace did not attach: $(tail -3 "$err")"
 		t0=$(ticks "$TRACER_PID")
-		bpf0=$(bpf_ns)
+		[ "$BPF_STATS" = 0 ] || bpf0=$(bpf_ns)
 	fi
 	BENCH_TAG=$tag BENCH_STREAM=$STREAM pin "$CPUS_LOAD" "$WRK" -t "$THREADS" -c "$CONNS" \
 		-d "${DURATION}s" --latency -s "$BENCH/generate.lua" "http://127.0.0.1:$PORT" > "$out" 2>&1 ||
