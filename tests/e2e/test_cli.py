@@ -164,7 +164,7 @@ def test_output_not_writable(tmp):
     path = os.path.join(tmp, "no/such/dir/t.csv")
     rc, _, err = run("--replay", "/dev/null", "-o", path)
     assert rc == 1
-    assert first_line(err) == "servetrace: cannot write %s: No such file or directory" % path
+    assert first_line(err) == "servetrace: cannot create %s: No such file or directory" % path
 
 
 def test_empty_run_still_writes_csv_header(tmp):

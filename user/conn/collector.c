@@ -563,6 +563,11 @@ static void account_skipped_events(struct conn *c, const struct sock_event *ev)
 	native = ex->resp.completion_tokens > 0 && wants_event_json(c, ex);
 	if (!native)
 		ex->sse_tokens += unseen;
+	/* OpenAI streams: the first event sent is the role-only one, the
+	 * content came in what was held back (approximation: a held-back
+	 * event other than the last is taken to carry text) */
+	if (!native && unseen)
+		ex->resp.has_text = true;
 	if (c->tail_len && c->tail_whole) {
 		ex->sse_events--;	/* counted again as it is parsed */
 		sse_parser_feed(c->sse, c->tail, c->tail_len, ev->skip_ts);

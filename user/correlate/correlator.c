@@ -269,6 +269,9 @@ void correlator_exchange_done(struct correlator *c, struct exchange *ex, uint64_
 	}
 	if (!is_row_source(c, ex) || ex->finalize_queued)
 		return;
+	/* the collector ends what its connections held at exit */
+	if (ex->conn_error[0] && !strcmp(ex->conn_error, "in_flight_at_exit"))
+		c->st.incomplete_at_exit++;
 	queue_finalize(c, ex);
 }
 
@@ -422,15 +425,21 @@ static int forwards_by_time(struct correlator *c, const struct exchange *cl,
 			    struct exchange **out)
 {
 	uint64_t until = cl->t_resp_first ? cl->t_resp_first : cl->t_done;
-	struct list_head *pos, *tmp;
+	struct list_head *pos;
 
-	list_for_each_safe(pos, tmp, &c->live) {
+	/* The store is in creation order: forwards made while the client
+	 * request was open come after it, and the walk ends past `until`
+	 * (from the start it would be O(live) per row: quadratic when
+	 * records are lost and ids find nothing). */
+	for (pos = cl->node.next; pos != &c->live; pos = pos->next) {
 		struct exchange *f = ex_of(pos);
 
+		if (f->t_req_first > until && until)
+			break;
 		if (f->kind != EX_FORWARD || f->consumed || f->ignored ||
 		    f->tgid != cl->tgid || !f->req_done)
 			continue;
-		if (f->t_req_first >= cl->t_req_first && f->t_req_first <= until) {
+		if (f->t_req_first >= cl->t_req_first && (f->t_req_first <= until || !until)) {
 			out[0] = f;
 			return 1;
 		}
