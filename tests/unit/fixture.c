@@ -75,6 +75,11 @@ void gen_data(struct gen_conn *c, int dir, const char *data, long ret)
 	emit_event(c, EV_DATA, dir, data, data ? strlen(data) : 0, ret);
 }
 
+void gen_bytes(struct gen_conn *c, int dir, const void *data, size_t cap, long ret)
+{
+	emit_event(c, EV_DATA, dir, data, cap, ret);
+}
+
 void gen_read(struct gen_conn *c, const char *data)
 {
 	gen_data(c, DIR_READ, data, (long)strlen(data));

@@ -55,6 +55,8 @@ void gen_read_at(struct gen_conn *c, double t_ms, const char *data);
 void gen_write_at(struct gen_conn *c, double t_ms, const char *data);
 /* ret bytes moved, of which only data was captured (ret < 0: -errno). */
 void gen_data(struct gen_conn *c, int dir, const char *data, long ret);
+/* Binary: cap bytes of data captured of the ret moved. */
+void gen_bytes(struct gen_conn *c, int dir, const void *data, size_t cap, long ret);
 /* The peer closed its side: a read returning 0. */
 void gen_eof(struct gen_conn *c);
 void gen_close(struct gen_conn *c);
