@@ -10,6 +10,7 @@
 #include <string.h>
 #include "conn/collector.h"
 #include "conn/conn.h"
+#include "conn/endpoint.h"
 #include "conn/grpc_calls.h"
 #include "conn/http_sniff.h"
 #include "conn/inference_path.h"
@@ -122,8 +123,8 @@ static struct conn *conn_open(struct collector *col, const struct sock_event *ev
 	c->tgid = ev->tgid;
 	c->fd = ev->fd;
 	c->sock_id = ev->sock_id;
-	c->local = ev->local;
-	c->peer = ev->peer;
+	c->local = endpoint_normal(&ev->local);
+	c->peer = endpoint_normal(&ev->peer);
 	c->role = collector_role(col, ev->tgid);
 	hlist_add_head(&c->hn, conn_chain(col, ev->tgid, ev->fd));
 	list_add_tail(&c->lru, &col->lru);
@@ -779,8 +780,8 @@ void collector_handle(struct collector *col, const struct sock_event *ev,
 			conn_set_side(c, SIDE_SERVER);
 		break;
 	case EV_CONNECT:
-		c->peer = ev->peer;
-		c->local = ev->local;
+		c->peer = endpoint_normal(&ev->peer);
+		c->local = endpoint_normal(&ev->local);
 		if (c->side == SIDE_UNKNOWN)
 			conn_set_side(c, SIDE_CLIENT);
 		break;
@@ -790,7 +791,7 @@ void collector_handle(struct collector *col, const struct sock_event *ev,
 	case EV_DATA:
 		/* a connect in progress had no local port yet */
 		if (!c->local.port)
-			c->local = ev->local;
+			c->local = endpoint_normal(&ev->local);
 		handle_data(col, c, ev, data);
 		break;
 	}
