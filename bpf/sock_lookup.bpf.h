@@ -72,9 +72,10 @@ static __always_inline bool sock_lookup_fd(__s32 fd, __u64 *sock_id,
 		a = BPF_CORE_READ(sk, __sk_common.skc_daddr);
 		__builtin_memcpy(peer->addr, &a, 4);
 	} else {
-		BPF_CORE_READ_INTO(local->addr, sk,
+		/* &addr: the macro reads sizeof(*dst) bytes, 16 here, not 1 */
+		BPF_CORE_READ_INTO(&local->addr, sk,
 				   __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
-		BPF_CORE_READ_INTO(peer->addr, sk,
+		BPF_CORE_READ_INTO(&peer->addr, sk,
 				   __sk_common.skc_v6_daddr.in6_u.u6_addr8);
 	}
 	return true;

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 # make bench: what does servetrace cost the router it watches? The real
-# sglang-router (round_robin) in front of two nginx upstreams answering a
-# canned /generate, loaded by wrk; baseline and traced phases alternate in
-# one run and the table gives the ratios. A benchmark: it prints numbers
+# sglang-router, then smg (both round_robin, HTTP mode), in front of two
+# nginx upstreams answering a canned /generate, loaded by wrk; baseline and
+# traced phases alternate in one run and a table per router gives the ratios. A benchmark: it prints numbers
 # and asserts nothing beyond "the setup worked".
 set -euo pipefail
 
@@ -15,8 +15,11 @@ Runs, after a warm-up, ROUNDS rounds of: saturation baseline, saturation
 traced (wrk -c CONNS -t THREADS), paced baseline, paced traced (wrk -c
 PACED_CONNS, each connection pausing PACED_DELAY ms between requests).
 Traced = servetrace attached to the router and the nginx worker processes,
-writing its CSV to a temporary file. Needs root, wrk, nginx, curl and the
-sglang-router venv (tools/install_python.sh).
+writing its CSV to a temporary file. Each router in ROUTERS in turn, on the
+same upstreams. Needs root, wrk, nginx, curl and the router venvs
+(tools/install_python.sh, tools/install_smg.sh).
+
+  --router NAME       sglang-router, smg, or all (default: all, one table each)
 
   --quick             1 round of 3 s phases, 2 s warm-up (smoke run)
   --rounds N          rounds (default $ROUNDS)
@@ -40,13 +43,14 @@ sglang-router venv (tools/install_python.sh).
   --keep              keep the work directory (logs, CSVs)
   -h, --help          this text
 
-Environment: ROUTER_PYTHON (python with sglang_router), SERVETRACE (binary).
+Environment: ROUTER_PYTHON (python with sglang_router), SMG (the smg
+command, default .venv-smg/bin/smg), SERVETRACE (binary).
 EOF
 }
 
 ROUNDS=4 DURATION=8 WARMUP=5 CONNS=32 THREADS=2
 PACED_CONNS=4 PACED_DELAY=1 SAME_PROMPT=0 ROUTER_LOG=info PORT=18800
-TRACER_ARGS="" TRACE=1 KEEP=0 BPF_STATS=0
+TRACER_ARGS="" TRACE=1 KEEP=0 BPF_STATS=0 ROUTERS="sglang-router smg"
 while [ $# -gt 0 ]; do
 	case $1 in
 	--quick) ROUNDS=1 DURATION=3 WARMUP=2 ;;
@@ -60,6 +64,9 @@ while [ $# -gt 0 ]; do
 	--same-prompt) SAME_PROMPT=1 ;;
 	--router-log) ROUTER_LOG=$2; shift ;;
 	--port) PORT=$2; shift ;;
+	--router) case $2 in all) ;; sglang-router|smg) ROUTERS=$2 ;;
+		  *) echo "bench_tracer: --router sglang-router|smg|all" >&2; exit 2 ;; esac
+		  shift ;;
 	--tracer-args) TRACER_ARGS=$2; shift ;;
 	--bpf-stats) BPF_STATS=1 ;;
 	--no-trace) TRACE=0 ;;
@@ -96,7 +103,13 @@ if [ -z "${ROUTER_PYTHON:-}" ]; then
 		[ -x "$py" ] && "$py" -c 'import sglang_router' 2>/dev/null && { ROUTER_PYTHON=$py; break; }
 	done
 fi
-[ -n "${ROUTER_PYTHON:-}" ] || die "no python with sglang_router: run tools/install_python.sh (or set ROUTER_PYTHON)"
+SMG=${SMG:-$ROOT/.venv-smg/bin/smg}
+case " $ROUTERS " in *" sglang-router "*)
+	[ -n "${ROUTER_PYTHON:-}" ] || die "no python with sglang_router: run tools/install_python.sh (or set ROUTER_PYTHON)" ;;
+esac
+case " $ROUTERS " in *" smg "*)
+	[ -x "$SMG" ] || die "no $SMG: run tools/install_smg.sh (or set SMG, or --router sglang-router)" ;;
+esac
 for p in "$PORT" "$METRICS_PORT" "${UP_PORTS[@]}"; do
 	users=$(ss -ltnpH "sport = :$p" 2>/dev/null || true)
 	[ -z "$users" ] || die "port $p is already in use ($(echo "$users" | grep -o 'users:.*' | head -1)); pick another base with --port"
@@ -155,35 +168,65 @@ for p in "${UP_PORTS[@]}"; do
 	UP_PIDS+=($(ps -o pid= --ppid "${PIDS[-1]}" | tr -d ' '))
 done
 
-"$ROUTER_PYTHON" -m sglang_router.launch_router \
-	--worker-urls "http://127.0.0.1:${UP_PORTS[0]}" "http://127.0.0.1:${UP_PORTS[1]}" \
-	--policy round_robin --host 127.0.0.1 --port "$PORT" \
-	--prometheus-host 127.0.0.1 --prometheus-port "$METRICS_PORT" \
-	--log-level "$ROUTER_LOG" > "$WORK/router.log" 2>&1 &
-PIDS+=($!)
-ROUTER_PID=$!
+# start_router NAME: the router on PORT in front of both upstreams, ready.
+start_router() {
+	local name=$1 log=$WORK/router-$1.log ready=0 activated healthy
+	local urls=("http://127.0.0.1:${UP_PORTS[0]}" "http://127.0.0.1:${UP_PORTS[1]}")
 
-# Ready = both workers activated (the router's log says so at info level,
-# /workers at any level) and a /generate answered 200: until then the
-# router answers 503.
-ready=0
-for _ in $(seq 120); do
-	kill -0 "$ROUTER_PID" 2>/dev/null || die "the router exited: $(tail -5 "$WORK/router.log")"
-	activated=$(grep -c 'Activated 1 worker' "$WORK/router.log" || true)
-	healthy=$(curl -s "http://127.0.0.1:$PORT/workers" 2>/dev/null | grep -o '"is_healthy":true' | wc -l || true)
-	if { [ "$activated" -ge 2 ] || [ "$healthy" -ge 2 ]; } &&
-	   [ "$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
-		-d '{"text":"hi","sampling_params":{"max_new_tokens":8}}' \
-		"http://127.0.0.1:$PORT/generate")" = 200 ]; then
-		ready=1
-		break
+	if [ "$name" = smg ]; then
+		"$SMG" launch --worker-urls "${urls[@]}" \
+			--policy round_robin --host 127.0.0.1 --port "$PORT" \
+			--prometheus-host 127.0.0.1 --prometheus-port "$METRICS_PORT" \
+			--log-level "$ROUTER_LOG" > "$log" 2>&1 &
+	else
+		"$ROUTER_PYTHON" -m sglang_router.launch_router --worker-urls "${urls[@]}" \
+			--policy round_robin --host 127.0.0.1 --port "$PORT" \
+			--prometheus-host 127.0.0.1 --prometheus-port "$METRICS_PORT" \
+			--log-level "$ROUTER_LOG" > "$log" 2>&1 &
 	fi
-	sleep 0.5
-done
-[ "$ready" = 1 ] || die "the router did not activate both upstreams within 60 s: $(tail -5 "$WORK/router.log")"
-# the pid that listens is the one to trace (python3 titled sglang::router)
-LISTEN_PID=$(ss -ltnpH "sport = :$PORT" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
-log "router pid $LISTEN_PID (port $PORT), upstream nginx workers ${UP_PIDS[*]} (ports ${UP_PORTS[*]}): ready"
+	ROUTER_PID=$!
+	PIDS+=("$ROUTER_PID")
+	# Ready = both workers activated (sglang-router's log says so at info
+	# level, /workers of either at any level) and a /generate answered
+	# 200: until then the router answers 503.
+	for _ in $(seq 120); do
+		kill -0 "$ROUTER_PID" 2>/dev/null || die "$name exited: $(tail -5 "$log")"
+		activated=$(grep -c 'Activated 1 worker' "$log" || true)
+		healthy=$(curl -s "http://127.0.0.1:$PORT/workers" 2>/dev/null |
+			grep -Eo '"is_healthy": ?true' | wc -l || true)
+		if { [ "$activated" -ge 2 ] || [ "$healthy" -ge 2 ]; } &&
+		   [ "$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
+			-d '{"text":"hi","sampling_params":{"max_new_tokens":8}}' \
+			"http://127.0.0.1:$PORT/generate")" = 200 ]; then
+			ready=1
+			break
+		fi
+		sleep 0.5
+	done
+	[ "$ready" = 1 ] || die "$name did not activate both upstreams within 60 s: $(tail -5 "$log")"
+	# the pid that listens is the one to trace (python3 titled
+	# sglang::router or smg::router)
+	LISTEN_PID=$(ss -ltnpH "sport = :$PORT" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
+	log "$name pid $LISTEN_PID (port $PORT), upstream nginx workers ${UP_PIDS[*]} (ports ${UP_PORTS[*]}): ready"
+}
+
+# stop_router: the port is free again for the next one.
+stop_router() {
+	local keep=() p
+
+	kill -TERM "$ROUTER_PID" 2>/dev/null || true
+	# a launcher that forked the listening process: that one too
+	[ -z "$LISTEN_PID" ] || [ "$LISTEN_PID" = "$ROUTER_PID" ] || kill -TERM "$LISTEN_PID" 2>/dev/null || true
+	for _ in $(seq 50); do kill -0 "$ROUTER_PID" 2>/dev/null || break; sleep 0.1; done
+	kill -KILL "$ROUTER_PID" 2>/dev/null || true
+	wait "$ROUTER_PID" 2>/dev/null || true
+	for p in "${PIDS[@]}"; do [ "$p" = "$ROUTER_PID" ] || keep+=("$p"); done
+	PIDS=("${keep[@]}")
+	for _ in $(seq 50); do
+		[ -z "$(ss -ltnH "sport = :$PORT" 2>/dev/null)" ] && break
+		sleep 0.1
+	done
+}
 
 # ---- measurement helpers ---------------------------------------------
 proc_ticks() {	# utime+stime of a process (all its threads), in ticks
@@ -205,8 +248,10 @@ summary_num() {	# a counter of servetrace's exit summary
 	awk -v k="$2" 'index($0, "  " k " ") == 1 && $NF ~ /^[0-9]+$/ { v = $NF } END { print v + 0 }' "$1"
 }
 
-RESULTS=$WORK/results.tsv
-printf 'kind\tmode\tround\trps\tp50\tp99\trequests\tfailed\tapp_us\tother\tcpu\tbpf_us\trss\tevents\tdrops\trows\tphase_rows\tok_rows\n' > "$RESULTS"
+new_results() {
+	RESULTS=$WORK/results-$1.tsv
+	printf 'kind\tmode\tround\trps\tp50\tp99\trequests\tfailed\tapp_us\tother\tcpu\tbpf_us\trss\tevents\tdrops\trows\tphase_rows\tok_rows\n' > "$RESULTS"
+}
 
 # run_phase KIND(sat|paced) MODE(base|traced) ROUND
 run_phase() {
@@ -278,22 +323,41 @@ run_phase() {
 }
 
 # ---- the run -----------------------------------------------------------
-log "warm-up ${WARMUP}s (untraced)"
-BENCH_TAG=warm BENCH_SAME_PROMPT=$SAME_PROMPT wrk -t "$THREADS" -c "$CONNS" -d "${WARMUP}s" \
-	-s "$BENCH/generate.lua" "http://127.0.0.1:$PORT" > "$WORK/wrk-warm.txt" 2>&1 ||
-	die "warm-up failed: $(tail -3 "$WORK/wrk-warm.txt")"
-[ "$(field "$WORK/wrk-warm.txt" non2xx)" = 0 ] || die "warm-up got non-2xx answers from the router: $(tail -3 "$WORK/router.log")"
+# bench_router NAME: warm-up, the rounds, the table.
+bench_router() {
+	local name=$1 r m version
 
-modes=(base)
-[ "$TRACE" = 1 ] && modes+=(traced)
-for ((r = 1; r <= ROUNDS; r++)); do
-	for m in "${modes[@]}"; do run_phase sat "$m" "$r"; done
-	if [ "$PACED_CONNS" -gt 0 ]; then
-		for m in "${modes[@]}"; do run_phase paced "$m" "$r"; done
+	start_router "$name"
+	new_results "$name"
+	log "$name: warm-up ${WARMUP}s (untraced)"
+	BENCH_TAG=warm BENCH_SAME_PROMPT=$SAME_PROMPT wrk -t "$THREADS" -c "$CONNS" -d "${WARMUP}s" \
+		-s "$BENCH/generate.lua" "http://127.0.0.1:$PORT" > "$WORK/wrk-warm.txt" 2>&1 ||
+		die "warm-up failed: $(tail -3 "$WORK/wrk-warm.txt")"
+	[ "$(field "$WORK/wrk-warm.txt" non2xx)" = 0 ] ||
+		die "warm-up got non-2xx answers from $name: $(tail -3 "$WORK/router-$name.log")"
+
+	modes=(base)
+	[ "$TRACE" = 1 ] && modes+=(traced)
+	for ((r = 1; r <= ROUNDS; r++)); do
+		for m in "${modes[@]}"; do run_phase sat "$m" "$r"; done
+		if [ "$PACED_CONNS" -gt 0 ]; then
+			for m in "${modes[@]}"; do run_phase paced "$m" "$r"; done
+		fi
+	done
+	stop_router
+	if [ "$name" = smg ]; then
+		version=$("$SMG" --version 2>/dev/null | head -1 || true)
+	else
+		version=$("$ROUTER_PYTHON" -c 'import importlib.metadata as m; print("sglang-router", m.version("sglang-router"))' 2>/dev/null || true)
 	fi
-done
+	echo
+	echo "== router: ${version:-$name} (round_robin, HTTP/1.1 to 2 nginx upstreams)"
+	awk -F'\t' -v cores="$(nproc)" -v conns="$CONNS" -v threads="$THREADS" \
+		-v pconns="$PACED_CONNS" -v pdelay="$PACED_DELAY" -v dur="$DURATION" \
+		-v pdur="$PACED_DURATION" -v rounds="$ROUNDS" -v same="$SAME_PROMPT" \
+		-v rlog="$ROUTER_LOG" -f "$BENCH/report.awk" "$RESULTS"
+}
 
-awk -F'\t' -v cores="$(nproc)" -v conns="$CONNS" -v threads="$THREADS" \
-	-v pconns="$PACED_CONNS" -v pdelay="$PACED_DELAY" -v dur="$DURATION" \
-	-v pdur="$PACED_DURATION" -v rounds="$ROUNDS" -v same="$SAME_PROMPT" \
-	-v rlog="$ROUTER_LOG" -f "$BENCH/report.awk" "$RESULTS"
+for name in $ROUTERS; do
+	bench_router "$name"
+done

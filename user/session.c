@@ -362,7 +362,15 @@ static void counters(struct session *s, const uint64_t *kc, counter_fn fn, void 
 	P("connections opened / closed", cs->conns_opened);
 	P("connections evicted (memory limit)", cs->conns_evicted);
 	P("fd reused without a close seen", cs->fd_reused);
-	P("HTTP/2 connections ignored", cs->conns_h2);
+	P("HTTP/2 connections (gRPC), from the start", cs->conns_h2);
+	P("  found mid-connection", cs->conns_h2_midway);
+	P("  gRPC Generate calls (each side)", cs->grpc_calls);
+	P("  other gRPC calls ignored", cs->grpc_other_calls);
+	P("  calls whose :path predates attach", cs->grpc_unknown_calls);
+	P("  Generate requests not decoded", cs->grpc_undecoded);
+	P("  calls reset (RST_STREAM)", cs->grpc_resets);
+	P("  HPACK references predating attach", cs->h2_unknown_fields);
+	P("  HTTP/2 framing lost and resynced", cs->h2_desyncs);
 	P("SSE calls the kernel held back", cs->skipped_calls);
 	P("  of which not on a chunk boundary here", cs->skips_unaligned);
 	P("stream bytes missing (records lost)", cs->stream_gaps);

@@ -9,55 +9,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include "conn/collector.h"
+#include "conn/conn.h"
+#include "conn/endpoint.h"
+#include "conn/grpc_calls.h"
 #include "conn/http_sniff.h"
 #include "conn/inference_path.h"
 #include "conn/sse_tokens.h"
+#include "proto/h2.h"
 #include "proto/http_stream.h"
 #include "proto/sse_parser.h"
 #include "util/str.h"
-
-enum conn_side { SIDE_UNKNOWN, SIDE_SERVER, SIDE_CLIENT, SIDE_IGNORED };
-
-#define MAX_PENDING 8	/* requests awaiting their response (pipelining) */
-#define CONN_BUCKETS 8192
-
-struct conn {
-	struct hlist_node hn;			/* by (tgid, fd) */
-	struct list_head lru;			/* least recently used first */
-	struct collector *col;
-	uint32_t tgid;
-	int32_t fd;
-	uint64_t sock_id;
-	struct sock_endpoint local, peer;
-	enum conn_side side;
-	enum proc_role role;
-	struct http_stream req, resp;
-	struct exchange *cur_req;		/* request being parsed */
-	struct exchange *cur_resp;		/* response being parsed */
-	struct exchange *pending[MAX_PENDING];	/* requests done, no response yet */
-	int npending;
-	struct sse_parser *sse;			/* while a stream is parsed */
-	uint64_t piece_first, piece_last;	/* times of the piece being fed */
-	uint64_t next_off[2];			/* stream offset expected next, per dir */
-	bool off_known[2];
-	/* tail of the last SSE event the kernel held back (EV_SSE_TAIL) */
-	char *tail;
-	uint32_t tail_len;
-	bool tail_whole;			/* it holds the whole event */
-};
-
-struct collector {
-	struct collector_opts o;
-	struct correlator *corr;
-	struct hlist_head conns[CONN_BUCKETS];
-	struct list_head lru;
-	uint32_t nconns;
-	struct roles roles;
-	uint64_t last_ts;
-	collector_exit_fn on_exit;
-	void *on_exit_ctx;
-	struct collector_stats st;
-};
 
 static const struct http_callbacks req_cbs, resp_cbs;
 
@@ -97,16 +58,16 @@ static struct conn *conn_oldest(struct collector *col)
 }
 
 /* Sets why ex failed unless something said so before. */
-static void note_error(struct exchange *ex, const char *why)
+void conn_note_error(struct exchange *ex, const char *why)
 {
 	if (why && !ex->conn_error[0])
 		str_copy(ex->conn_error, sizeof(ex->conn_error), why);
 }
 
-static void end_exchange(struct conn *c, struct exchange *ex, const char *why,
-			 uint64_t ts)
+void conn_end_exchange(struct conn *c, struct exchange *ex, const char *why,
+		       uint64_t ts)
 {
-	note_error(ex, why);
+	conn_note_error(ex, why);
 	ex->t_last = ts;
 	correlator_exchange_done(c->col->corr, ex, ts);
 }
@@ -122,18 +83,22 @@ static void conn_close(struct collector *col, struct conn *c, uint64_t ts,
 	}
 	if (c->cur_req) {
 		c->cur_req->conn = NULL;
-		end_exchange(c, c->cur_req, why, ts);
+		conn_end_exchange(c, c->cur_req, why, ts);
 		c->cur_req = NULL;
 	}
 	for (int i = 0; i < c->npending; i++) {
 		c->pending[i]->conn = NULL;
-		end_exchange(c, c->pending[i], why, ts);
+		conn_end_exchange(c, c->pending[i], why, ts);
 	}
 	c->npending = 0;
 	if (c->cur_resp) {
 		c->cur_resp->conn = NULL;
-		end_exchange(c, c->cur_resp, why, ts);
+		conn_end_exchange(c, c->cur_resp, why, ts);
 		c->cur_resp = NULL;
+	}
+	if (c->h2) {
+		grpc_calls_close(c->h2, why, ts);
+		grpc_calls_free(c->h2);
 	}
 	free(c->sse);
 	free(c->tail);
@@ -159,8 +124,8 @@ static struct conn *conn_open(struct collector *col, const struct sock_event *ev
 	c->tgid = ev->tgid;
 	c->fd = ev->fd;
 	c->sock_id = ev->sock_id;
-	c->local = ev->local;
-	c->peer = ev->peer;
+	c->local = endpoint_normal(&ev->local);
+	c->peer = endpoint_normal(&ev->peer);
 	c->role = collector_role(col, ev->tgid);
 	hlist_add_head(&c->hn, conn_chain(col, ev->tgid, ev->fd));
 	list_add_tail(&c->lru, &col->lru);
@@ -188,6 +153,8 @@ static void detach_exchange(void *ctx, struct exchange *ex)
 	(void)ctx;
 	if (!c)
 		return;
+	if (c->h2)
+		grpc_calls_detach(c->h2, ex);
 	if (c->cur_req == ex)
 		c->cur_req = NULL;
 	if (c->cur_resp == ex)
@@ -218,7 +185,7 @@ static void req_begin(void *ctx, uint64_t ts)
 
 	/* ts is of the piece holding the first byte, maybe an earlier one */
 	if (c->cur_req)	/* previous one never ended: parser says why */
-		end_exchange(c, c->cur_req, "request_cut_short", ts);
+		conn_end_exchange(c, c->cur_req, "request_cut_short", ts);
 	ex = correlator_new_exchange(c->col->corr, kind_of(c), c->tgid,
 				     &c->local, &c->peer, ts);
 	if (!ex)
@@ -298,13 +265,13 @@ static void req_end(void *ctx, uint64_t ts, bool complete)
 				     c->col->o.keep_text, &ex->req);
 	body_buf_release(&ex->req_body);	/* never kept past parsing */
 	if (!complete) {
-		end_exchange(c, ex, "request_cut_short", c->piece_last);
+		conn_end_exchange(c, ex, "request_cut_short", c->piece_last);
 		return;
 	}
 	correlator_request_done(c->col->corr, ex);
 	if (c->npending >= MAX_PENDING) {
 		c->pending[0]->conn = NULL;
-		end_exchange(c, c->pending[0], "too_many_pipelined", c->piece_last);
+		conn_end_exchange(c, c->pending[0], "too_many_pipelined", c->piece_last);
 		memmove(&c->pending[0], &c->pending[1],
 			(MAX_PENDING - 1) * sizeof(c->pending[0]));
 		c->npending--;
@@ -450,7 +417,7 @@ static void resp_end(void *ctx, uint64_t ts, bool complete)
 		response_fields_merge(&ex->resp, ex->resp_body.data, ex->resp_body.len);
 	body_buf_release(&ex->resp_body);
 	ex->conn = NULL;
-	end_exchange(c, ex, complete || ex->capture_lost ? NULL : "incomplete_response",
+	conn_end_exchange(c, ex, complete || ex->capture_lost ? NULL : "incomplete_response",
 		     c->piece_last);
 }
 
@@ -486,6 +453,41 @@ static const struct http_callbacks resp_cbs = {
 
 /* ---- event handling ------------------------------------------------ */
 
+/* An HTTP/2 connection: its gRPC calls become exchanges. A worker's own
+ * outbound calls (the servicer's warm-up client) are not requests. */
+static void start_h2(struct conn *c, bool server, bool from_start)
+{
+	c->side = SIDE_IGNORED;
+	if (!server && c->role == ROLE_WORKER)
+		return;
+	c->h2 = grpc_calls_new(c, server, from_start);
+	if (c->h2)
+		c->side = SIDE_H2;
+}
+
+/* The first bytes of a connection whose start we saw (accept, connect):
+ * the client's preface, or a gRPC server's SETTINGS, which it may write
+ * (and its client read) before the preface went by. */
+static bool sniff_h2_start(struct collector *col, struct conn *c,
+			   const struct sock_event *ev, const char *data)
+{
+	bool read = ev->dir == DIR_READ;
+
+	if (http_sniff(data, ev->cap_len) == SNIFF_H2) {
+		col->st.conns_h2++;
+		start_h2(c, read, true);
+		return true;
+	}
+	/* the server's direction speaks first: not HTTP/1.x */
+	if ((c->side == SIDE_SERVER) != read &&
+	    grpc_calls_settings_start(data, ev->cap_len)) {
+		col->st.conns_h2++;
+		start_h2(c, c->side == SIDE_SERVER, true);
+		return true;
+	}
+	return false;
+}
+
 /* First bytes on a connection of unknown side. */
 static void sniff_side(struct collector *col, struct conn *c,
 		       const struct sock_event *ev, const char *data)
@@ -495,7 +497,7 @@ static void sniff_side(struct collector *col, struct conn *c,
 	switch (http_sniff(data, ev->cap_len)) {
 	case SNIFF_H2:
 		col->st.conns_h2++;
-		c->side = SIDE_IGNORED;
+		start_h2(c, read, true);
 		break;
 	case SNIFF_REQUEST:
 		conn_set_side(c, read ? SIDE_SERVER : SIDE_CLIENT);
@@ -504,8 +506,38 @@ static void sniff_side(struct collector *col, struct conn *c,
 		conn_set_side(c, read ? SIDE_CLIENT : SIDE_SERVER);
 		break;
 	case SNIFF_UNKNOWN:
+		/* attached mid-connection: HTTP/2 frame heads (text never
+		 * passes the length check), a router being gRPC's client */
+		if (c->role != ROLE_NONE && grpc_calls_sniff(data, ev->cap_len)) {
+			col->st.conns_h2_midway++;
+			start_h2(c, c->role == ROLE_WORKER, false);
+		}
 		break;
 	}
+}
+
+/* An HTTP/2 connection's bytes, with what the kernel lost before them. */
+static void feed_h2(struct collector *col, struct conn *c, const struct sock_event *ev,
+		    const char *data, int dir)
+{
+	uint64_t expect = c->next_off[dir] + ev->skip_bytes;
+	bool read = ev->dir == DIR_READ;
+
+	if (c->off_known[dir] && ev->stream_off > expect) {
+		col->st.stream_gaps++;
+		grpc_calls_feed(c->h2, read, NULL, 0, ev->stream_off - expect, ev->ts_enter);
+	}
+	if (ev->skip_calls) {	/* the kernel holds back SSE only: never here */
+		col->st.skipped_calls += ev->skip_calls;
+		grpc_calls_feed(c->h2, read, NULL, 0, ev->skip_bytes, ev->skip_ts);
+	}
+	c->off_known[dir] = true;
+	c->next_off[dir] = ev->stream_off + (ev->ret > 0 ? (uint64_t)ev->ret : 0);
+	if ((ev->flags & SEF_FLUSH) || ev->ret <= 0)
+		return;
+	c->piece_first = read ? ev->ts_exit : ev->ts_enter;
+	c->piece_last = ev->ts_exit;
+	grpc_calls_feed(c->h2, read, data, ev->cap_len, (size_t)ev->ret, c->piece_first);
 }
 
 /* EOF: the peer closed its side. */
@@ -525,7 +557,7 @@ static void handle_eof(struct collector *col, struct conn *c, uint64_t ts)
 		snprintf(c->pending[i]->conn_error, sizeof(c->pending[i]->conn_error),
 			 "%s", why);
 	if (c->cur_resp)
-		note_error(c->cur_resp, why);
+		conn_note_error(c->cur_resp, why);
 }
 
 /* A failed read or write: what waits on the connection was reset. */
@@ -533,9 +565,9 @@ static void handle_io_error(struct collector *col, struct conn *c)
 {
 	col->st.io_errors++;
 	if (c->cur_resp)
-		note_error(c->cur_resp, "connection_reset");
+		conn_note_error(c->cur_resp, "connection_reset");
 	for (int i = 0; i < c->npending; i++)
-		note_error(c->pending[i], "connection_reset");
+		conn_note_error(c->pending[i], "connection_reset");
 }
 
 /* The SSE events the kernel held back: counted, and the kept tail of
@@ -649,6 +681,20 @@ static void handle_data(struct collector *col, struct conn *c,
 	bool reqdir;
 	int dir = ev->dir & 1;
 
+	if (!c->data_seen && ev->ret > 0 && !(ev->flags & SEF_FLUSH)) {
+		c->data_seen = true;
+		if ((c->side == SIDE_SERVER || c->side == SIDE_CLIENT) &&
+		    sniff_h2_start(col, c, ev, data))
+			c->off_known[0] = c->off_known[1] = false;
+	}
+	if (c->side == SIDE_H2) {
+		if (ev->ret > 0 && !(ev->flags & SEF_FLUSH)) {
+			col->st.data_events++;
+			col->st.bytes += ev->ret;
+		}
+		feed_h2(col, c, ev, data, dir);
+		return;
+	}
 	if (c->side == SIDE_SERVER || c->side == SIDE_CLIENT) {
 		reqdir = (c->side == SIDE_SERVER) == (ev->dir == DIR_READ);
 		apply_skips(col, c, reqdir ? &c->req : &c->resp, ev, dir);
@@ -669,6 +715,11 @@ static void handle_data(struct collector *col, struct conn *c,
 	col->st.bytes += ev->ret;
 	if (c->side == SIDE_UNKNOWN)
 		sniff_side(col, c, ev, data);
+	if (c->side == SIDE_H2) {
+		c->off_known[dir] = false;
+		feed_h2(col, c, ev, data, dir);
+		return;
+	}
 	if (c->side == SIDE_UNKNOWN) {
 		col->st.skipped_bytes += ev->ret;
 		return;
@@ -748,8 +799,8 @@ void collector_handle(struct collector *col, const struct sock_event *ev,
 			conn_set_side(c, SIDE_SERVER);
 		break;
 	case EV_CONNECT:
-		c->peer = ev->peer;
-		c->local = ev->local;
+		c->peer = endpoint_normal(&ev->peer);
+		c->local = endpoint_normal(&ev->local);
 		if (c->side == SIDE_UNKNOWN)
 			conn_set_side(c, SIDE_CLIENT);
 		break;
@@ -759,7 +810,7 @@ void collector_handle(struct collector *col, const struct sock_event *ev,
 	case EV_DATA:
 		/* a connect in progress had no local port yet */
 		if (!c->local.port)
-			c->local = ev->local;
+			c->local = endpoint_normal(&ev->local);
 		handle_data(col, c, ev, data);
 		break;
 	}

@@ -25,7 +25,15 @@ struct collector_stats {
 	uint64_t events, data_events, bytes;
 	uint64_t conns_opened, conns_closed, conns_evicted, fd_reused;
 	uint64_t conns_not_http;	/* first bytes were not HTTP/1.x */
-	uint64_t conns_h2;		/* HTTP/2 (the router's gRPC probe) */
+	uint64_t conns_h2;		/* HTTP/2, from the preface: parsed as gRPC */
+	uint64_t conns_h2_midway;	/* HTTP/2 found mid-connection by frame heads */
+	uint64_t grpc_calls;		/* Generate calls seen (each side) */
+	uint64_t grpc_other_calls;	/* other gRPC methods (health, loads): ignored */
+	uint64_t grpc_unknown_calls;	/* :path lost to an HPACK table from before attach */
+	uint64_t grpc_undecoded;	/* Generate requests whose message was not decoded */
+	uint64_t grpc_resets;		/* calls ended by RST_STREAM */
+	uint64_t h2_unknown_fields;	/* header fields naming HPACK entries never seen */
+	uint64_t h2_desyncs;		/* HTTP/2 framing lost, resynced */
 	uint64_t skipped_bytes;		/* bytes before the first message boundary */
 	uint64_t midstream_requests;	/* responses whose request we never saw */
 	uint64_t ignored_requests;	/* health checks, metrics, GETs */

@@ -31,6 +31,18 @@ void endpoint_format(const struct sock_endpoint *ep, char *buf, size_t len)
 	}
 }
 
+struct sock_endpoint endpoint_normal(const struct sock_endpoint *ep)
+{
+	struct sock_endpoint n = *ep;
+
+	if (ep->family == 10 && v4_mapped(ep->addr)) {
+		n.family = 2;
+		memset(n.addr, 0, sizeof(n.addr));
+		memcpy(n.addr, ep->addr + 12, 4);
+	}
+	return n;
+}
+
 bool endpoint_equal(const struct sock_endpoint *a, const struct sock_endpoint *b)
 {
 	size_t n = a->family == 2 ? 4 : 16;

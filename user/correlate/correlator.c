@@ -653,6 +653,15 @@ static void fill_worker(struct timeline_row *r, const struct exchange *w)
 		str_copy(r->sglang_rid, sizeof(r->sglang_rid), w->resp.sglang_id);
 }
 
+/* A row whose forward or worker request was a gRPC call says so first. */
+static void note_grpc(struct timeline_row *r)
+{
+	char rest[sizeof(r->notes)];
+
+	snprintf(rest, sizeof(rest), "%s", r->notes);
+	snprintf(r->notes, sizeof(r->notes), "grpc%s%s", rest[0] ? "; " : "", rest);
+}
+
 static void row_init(struct timeline_row *r)
 {
 	memset(r, 0, sizeof(*r));
@@ -732,6 +741,8 @@ static void client_row(struct correlator *c, struct timeline_row *r,
 	r->router_first_token_time = cl->t_first_event;
 	pick_req_id(r, cl, m->w);
 	fill_hops(c, r, cl, m->w, take);
+	if ((m->last && m->last->grpc) || (m->w && m->w->grpc))
+		note_grpc(r);
 }
 
 static void finalize_client(struct correlator *c, struct exchange *cl)
@@ -763,6 +774,8 @@ static void worker_row(struct correlator *c, struct timeline_row *r,
 	endpoint_format(&w->local, r->host, sizeof(r->host));
 	pick_req_id(r, w, NULL);
 	fill_hops(c, r, w, w, take);
+	if (w->grpc)
+		note_grpc(r);
 }
 
 static void finalize_worker(struct correlator *c, struct exchange *w, bool unmatched)

@@ -32,6 +32,7 @@ struct exchange {
 	struct sock_endpoint local, peer;
 	uint64_t pair_hash;		/* connection, as the worker side sees it */
 	bool ignored;			/* not an inference request */
+	bool grpc;			/* a gRPC call over HTTP/2 (smg gRPC mode) */
 	bool consumed;			/* part of an emitted row */
 	bool finalize_queued;
 	struct list_head fin_node;	/* finalize queue, in t_done order */

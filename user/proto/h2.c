@@ -40,6 +40,9 @@ bool h2_frame_head_valid(const uint8_t *p)
 		return false;
 	if (needs_stream != (sid != 0) && type != H2_WINDOW_UPDATE)
 		return false;
+	/* streams are opened by the client (odd ids): gRPC never pushes */
+	if (sid && !(sid & 1))
+		return false;
 	switch (type) {
 	case H2_RST_STREAM: case H2_WINDOW_UPDATE: return len == 4;
 	case H2_PING: return len == 8;
@@ -355,7 +358,9 @@ static bool seek(struct h2_half *h, enum h2_side side, const uint8_t *p, size_t 
 		h->preface_pos = 0;
 		return true;
 	}
-	if (n < 9 || !h2_frame_head_valid(p))
+	/* a head is trusted only if its frame ends inside the piece: payload
+	 * bytes that look like a head mostly claim a length past it */
+	if (n < 9 || !h2_frame_head_valid(p) || n < 9 + be24(p))
 		return false;
 	if (n >= 9 + be24(p) + 9 && !h2_frame_head_valid(p + 9 + be24(p)))
 		return false;

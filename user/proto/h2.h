@@ -16,9 +16,10 @@
  * client preface (client side) or a SETTINGS frame (server side). A side
  * started late, or that lost its framing (a gap over a frame head, an
  * impossible frame head), seeks: a frame head is only tried at the start
- * of a piece, must be valid for its type (length, stream id, flags), and
- * the head after it, when the piece holds one, must be valid too; else the
- * piece is skipped (counted). Once synced, its HPACK table is partial (see
+ * of a piece, must be valid for its type (length, stream id: odd, as gRPC
+ * never pushes; flags), its frame must end inside the piece, and the head
+ * after it, when the piece holds one, must be valid too; else the piece is
+ * skipped (counted). Once synced, its HPACK table is partial (see
  * hpack.h): fields that reference entries from before are "unknown". */
 #ifndef SERVETRACE_H2_H
 #define SERVETRACE_H2_H
