@@ -131,14 +131,21 @@ loadgen-smoke: tools
 views-test: servetrace
 	$(Q)$(VENV_PY) -m pytest -q -p no:cacheprovider tools/report tests/query
 
-test: unit loadgen-smoke views-test e2e
+# The README's two commands work alone from a fresh clone: each installs
+# what is missing first (idempotent: seconds once done), then builds.
+test:
+	$(Q)$(MAKE) --no-print-directory setup
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory unit loadgen-smoke views-test e2e
 
 # Overhead, side by side: on the router (HTTP), then on the SGLang scheduler.
 bench: servetrace tools
 	$(Q)tools/bench_tracer.sh
 	$(Q)tools/bench_scheduler.sh
 
-demo: servetrace tools
+demo:
+	$(Q)$(MAKE) --no-print-directory setup
+	$(Q)$(MAKE) --no-print-directory all
 	$(Q)tools/demo.sh
 
 # Left running under a steady load (real router + 2 SGLang): RSS slope, CPU
