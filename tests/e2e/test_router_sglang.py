@@ -72,7 +72,8 @@ def test_attached_before_connections_exist(run):
     sent = post_many(ROUTER_PORT, [(p, "before-%d" % i, s) for i, (p, s) in enumerate(MIX)])
     rows, err = before.stop()
     check_rows(dep, rows, sent, err)
-    assert "tracing router pid %d" % dep.info["router"]["pid"] in err
+    # the start-up line names the router's kind and version, then its pid
+    assert re.search(r"tracing router sglang-router [0-9.]+ pid %d:" % dep.info["router"]["pid"], err), err
 
 
 def test_attached_after_keepalive_connections_exist(run):
