@@ -18,6 +18,7 @@ RATE=${SOAK_RATE:-8}		# requests per second, Poisson
 SAMPLE_S=${SAMPLE_S:-10}
 ROUTER_PORT=${SOAK_PORT:-34000}
 WORK=${SOAK_DIR:-$(mktemp -d /tmp/servetrace-soak.XXXXXX)}
+mkdir -p "$WORK"
 SERVETRACE=$ROOT/servetrace
 LOADGEN=$ROOT/tools/loadgen/loadgen
 HZ=$(getconf CLK_TCK)
