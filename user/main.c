@@ -58,7 +58,7 @@ static const struct argp_option opts[] = {
 	{ "output", 'o', "FILE", 0, "Write rows to FILE (default: stdout)", 0 },
 	{ "json", 'j', NULL, 0, "JSON lines instead of CSV", 0 },
 	{ "output-mode", OPT_OUTPUT_MODE, "MODE", 0,
-	  "Octal mode of the files written (-o, --record, --ready-file; default 0600, at most 0666)", 0 },
+	  "Octal mode of the files written (-o, --record, --perfetto, --ready-file; default 0600, at most 0666)", 0 },
 	{ "router-pid", OPT_ROUTER_PID, "PID[,PID]", 0, "Router process(es) to trace", 1 },
 	{ "worker-pid", OPT_WORKER_PID, "PID[,PID]", 0, "SGLang server main process(es) to trace", 1 },
 	{ "router-port", OPT_ROUTER_PORT, "PORT[,PORT]", 0, "Trace the router listening on PORT", 1 },

@@ -91,7 +91,7 @@ struct session {
 	uint64_t unread_records, unread_bytes;	/* left in the rings at exit */
 	/* the views: each NULL unless asked for */
 	struct perfetto *pf;
-	FILE *pf_file;
+	struct outfile pf_file;		/* --perfetto */
 	struct trace_store *store;
 	struct metrics *metrics;
 	struct query_server *qs;
@@ -429,21 +429,6 @@ static void summary(struct session *s, const uint64_t *kc)
 
 /* ---- the views: --perfetto and --listen (query API + /metrics) ---- */
 
-/* Every file servetrace creates: private to its user, and never through a
- * symlink someone planted where it will be written. */
-static FILE *create_file(const char *path)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-	FILE *f;
-
-	if (fd < 0)
-		return NULL;
-	f = fdopen(fd, "w");
-	if (!f)
-		close(fd);
-	return f;
-}
-
 /* "kernel: events dropped, ring buffer full" -> "kernel_events_dropped_ring_buffer_full" */
 static void counter_name(const char *label, char *name, size_t size)
 {
@@ -524,11 +509,16 @@ static int views_open(struct session *s)
 	if (o->routing_policy)
 		snprintf(s->policy, sizeof(s->policy), "%s", o->routing_policy);
 	if (o->perfetto) {
-		s->pf_file = create_file(o->perfetto);
-		if (!s->pf_file || !(s->pf = perfetto_new(s->pf_file))) {
-			fprintf(stderr, "servetrace: cannot write %s: %s\n", o->perfetto, strerror(errno));
-			return -EIO;
+		char msg[512];
+		int err = outfile_open(&s->pf_file, o->perfetto, file_mode(o), msg, sizeof(msg));
+
+		if (err) {
+			fprintf(stderr, "servetrace: %s\n", msg);
+			return err;
 		}
+		s->pf = perfetto_new(s->pf_file.f);
+		if (!s->pf)
+			return -ENOMEM;
 	}
 	if (!o->listen)
 		return 0;
@@ -562,25 +552,29 @@ static void views_close(struct session *s)
 			ps.rows, ps.events, s->o->perfetto);
 		perfetto_free(s->pf);
 	}
-	if (s->pf_file)
-		fclose(s->pf_file);
+	outfile_close(&s->pf_file);
 	trace_store_free(s->store);
 	metrics_free(s->metrics);
 }
 
-static void write_ready_file(const char *path)
+/* --ready-file: made (empty) once the rows can be relied on. */
+static void write_ready_file(const struct session_opts *o)
 {
-	FILE *f = path ? create_file(path) : NULL;
+	struct outfile rf = {};
+	char msg[512];
 
-	if (f)
-		fclose(f);
+	if (!o->ready_file)
+		return;
+	if (outfile_open(&rf, o->ready_file, file_mode(o), msg, sizeof(msg)))
+		fprintf(stderr, "servetrace: WARNING: %s\n", msg);
+	outfile_close(&rf);
 }
 
 /* --serve-after-replay: the API stays up on what the replay produced. */
 static void serve_until_signal(struct session *s)
 {
 	output_finish(&s->out);		/* the CSV complete before we say ready */
-	write_ready_file(s->o->ready_file);
+	write_ready_file(s->o);
 	fprintf(stderr, "servetrace: replay done; serving until SIGINT/SIGTERM\n");
 	while (!exiting)
 		usleep(100 * 1000);
@@ -707,14 +701,7 @@ static int live_attach(struct session *s, struct ring_buffer **rbp)
 		s->sp = NULL;
 	}
 	s->started = true;
-	if (s->o->ready_file) {
-		struct outfile rf;
-		char msg[512];
-
-		if (outfile_open(&rf, s->o->ready_file, file_mode(s->o), msg, sizeof(msg)))
-			fprintf(stderr, "servetrace: WARNING: %s\n", msg);
-		outfile_close(&rf);
-	}
+	write_ready_file(s->o);
 	fprintf(stderr, "servetrace: attached (%u ring buffers of %u KiB%s); Ctrl-C to stop\n",
 		so.shards, so.ringbuf_bytes >> 10, so.full_capture ? ", full capture" : "");
 	return 0;

@@ -215,5 +215,5 @@ def test_no_symlink_followed(tmp_path):
     res = subprocess.run([SERVETRACE, "--replay", RECORDING, "-o", str(tmp_path / "t.csv"),
                           "--perfetto", str(link)],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=30)
-    assert res.returncode == 1 and "cannot write %s" % link in res.stderr
+    assert res.returncode == 1 and "refusing to write %s: it is a symbolic link" % link in res.stderr
     assert not target.exists()
