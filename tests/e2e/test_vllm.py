@@ -78,7 +78,9 @@ def check_vllm_row(r, stats):
         return
     assert m, r["notes"]
     loop = ts(r, "queue_time_end") + float(m.group(1)) / 1e3
-    assert ts(r, "queue_time_start") - 1e-6 <= loop <= ts(r, "server_first_token_time") + 1e-6, r
+    # two values each printed to the microsecond (the column, the note's
+    # offset): their sum can be off by up to 2 us
+    assert ts(r, "queue_time_start") - 2e-6 <= loop <= ts(r, "server_first_token_time") + 2e-6, r
     assert float(m.group(2)) <= 0, "the EngineCore receives before it queues: %s" % r["notes"]
 
 
