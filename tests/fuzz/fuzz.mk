@@ -6,6 +6,8 @@
 #   make fuzz                 build, replay regress/, fuzz each FUZZ_SECONDS (30; CI: 15)
 #   make fuzz FUZZ=sse_parser only that harness
 #   make fuzz-build           build only (sanitizer runtimes linked statically)
+#   make fuzz-campaign        every harness at once for FUZZ_CAMPAIGN_SECONDS (3600)
+#                             with FUZZ_WORKERS (1) each: a core-hour per harness
 
 FUZZ_SRCS_http_request  := proto/http_stream.c proto/body_fields.c
 FUZZ_SRCS_http_response := proto/http_stream.c proto/sse_parser.c proto/body_fields.c
@@ -39,7 +41,7 @@ FUZZ_LDLIBS  := -lcjson -lm -lmicrohttpd -lpthread -static-libstdc++ -static-lib
 # One compile per harness, several sources: depend on every header.
 FUZZ_HDRS    := $(wildcard tests/fuzz/*.h user/*/*.h)
 
-.PHONY: fuzz fuzz-build
+.PHONY: fuzz fuzz-build fuzz-campaign
 
 define fuzz_rule
 $(FUZZ_DIR)/fuzz_$(1): tests/fuzz/fuzz_$(1).c $(addprefix user/,$(FUZZ_SRCS_$(1))) $(FUZZ_EXTRA_$(1)) $(FUZZ_HDRS)
@@ -54,3 +56,9 @@ fuzz-build: $(FUZZ_BINS)
 
 fuzz: fuzz-build
 	$(Q)FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run_fuzz.sh $(FUZZ_DIR) $(FUZZ)
+
+FUZZ_CAMPAIGN_SECONDS ?= 3600
+FUZZ_WORKERS          ?= 1
+fuzz-campaign: fuzz-build
+	$(Q)tests/fuzz/campaign.sh $(FUZZ_DIR) $(FUZZ_CAMPAIGN_SECONDS) $(FUZZ_WORKERS) \
+		$(FUZZ_DIR)/campaign $(FUZZ)
