@@ -39,8 +39,9 @@ log "deploying router :$ROUTER_PORT + 2 SGLang workers in $WORK/run"
 	--router-port "$ROUTER_PORT" --worker-port $((ROUTER_PORT + 1)) >"$WORK/deploy.log" 2>&1 ||
 	die "deployment failed: $(tail -5 "$WORK/deploy.log")"
 
-"$SERVETRACE" -q -o "$WORK/trace.csv" --ready-file "$WORK/ready" \
-	--router-port "$ROUTER_PORT" 2>"$WORK/trace.err" &
+# the whole deployment: the router, both workers and their libzmq hops
+"$SERVETRACE" -q -o "$WORK/trace.csv" --ready-file "$WORK/ready" --router-port "$ROUTER_PORT" \
+	--worker-port $((ROUTER_PORT + 1)),$((ROUTER_PORT + 2)) 2>"$WORK/trace.err" &
 TRACER_PID=$!
 for _ in $(seq 300); do [ -e "$WORK/ready" ] && break; sleep 0.1; done
 [ -e "$WORK/ready" ] || die "servetrace did not attach: $(cat "$WORK/trace.err")"
@@ -104,11 +105,19 @@ print("  CPU: %.2f s in all, %.3f ms per request" % (cpu_s, 1000 * cpu_s / max(l
 print("  requests sent %d (client-side failures %d), rows %d, sent without a row %d, rows not sent %d"
       % (len(sent), failed_sent, len(rows), len(missing), len(extra)))
 print("  loss counters: %s" % (lost or "none"))
+# every stage traced: a row of a successful request has the worker's
+# arrival and the scheduler's queue times, or the run did not trace it all
+ok_rows = [r for r in rows if r["success"] == "True"]
+full = [r for r in ok_rows if r["server_created_time"] and r["queue_time_start"]
+        and r["queue_time_end"] and r["host"]]
+print("  complete rows (worker arrival, scheduler queue, host): %d of %d successful"
+      % (len(full), len(ok_rows)))
 unexplained = len(missing) - sum(lost.values())
-ok = unexplained <= 0 and not extra
+ok = unexplained <= 0 and not extra and len(full) == len(ok_rows)
 print("  unexplained losses: %d -> %s" % (max(unexplained, 0), "OK" if ok else "FAIL"))
 with open(os.path.join(work, "report.txt"), "w") as f:
-    f.write("slope_kib_per_min %.3f\ncpu_ms_per_req %.4f\nsent %d\nrows %d\nmissing %d\n"
-            % (slope * 60, 1000 * cpu_s / max(len(sent), 1), len(sent), len(rows), len(missing)))
+    f.write("slope_kib_per_min %.3f\ncpu_ms_per_req %.4f\nsent %d\nrows %d\nmissing %d\ncomplete %d\n"
+            % (slope * 60, 1000 * cpu_s / max(len(sent), 1), len(sent), len(rows), len(missing),
+               len(full)))
 sys.exit(0 if ok else 1)
 PY
