@@ -184,6 +184,10 @@ static uint64_t thread_poll(void *ctx, uint32_t thread, bool final)
 	struct ring_buffer *rb = s->pctx[thread].rb;
 	uint64_t now;
 
+	if (!rb) {	/* no shard of its own (cannot happen: shards >= threads) */
+		usleep(50 * 1000);
+		return clock_mono_now_ns();
+	}
 	if (final) {
 		while (ring_buffer__consume(rb) > 0)
 			;

@@ -141,9 +141,11 @@ void collector_pool_handle(struct collector_pool *p, uint32_t thread,
 {
 	struct worker *w = &p->w[thread];
 
-	/* a target is announced before its tgid enters the kernel's map:
-	 * its first record may come before this thread read its inbox */
-	if (ev->type != EV_PROC_EXIT && collector_role(w->col, ev->tgid) == ROLE_NONE)
+	/* live, a target is announced before its tgid enters the kernel's
+	 * map: its first record may come before this thread read its inbox
+	 * (a replay's inbox holds the roles in order with the records) */
+	if (p->o.poll && ev->type != EV_PROC_EXIT &&
+	    collector_role(w->col, ev->tgid) == ROLE_NONE)
 		worker_inbox(w);
 	collector_handle(w->col, ev, data);
 }
