@@ -187,7 +187,7 @@ static void req_begin(void *ctx, uint64_t ts)
 	if (c->cur_req)	/* previous one never ended: parser says why */
 		conn_end_exchange(c, c->cur_req, "request_cut_short", ts);
 	ex = exchange_sink_new_exchange(&c->col->sink, kind_of(c), c->tgid,
-				     &c->local, &c->peer, ts);
+					&c->local, &c->peer, ts);
 	if (!ex)
 		return;
 	ex->conn = c;

@@ -110,7 +110,7 @@ static void open_call(struct grpc_calls *gc, const struct h2_headers *h, uint64_
 	if (!k)
 		return;	/* more open calls than grpc.c tracks: it drops them too */
 	ex = exchange_sink_new_exchange(&c->col->sink, gc->server ? EX_WORKER_IN : EX_FORWARD,
-				     c->tgid, &c->local, &c->peer, ts);
+					c->tgid, &c->local, &c->peer, ts);
 	if (!ex)
 		return;
 	ex->grpc = true;
