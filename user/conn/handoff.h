@@ -16,6 +16,10 @@
  * end: exchanges still in flight (no --listen in-flight view, no
  * idle-expiry of a silent one until its connection goes), and a forward
  * that outlives its client request (client abort) is an unmatched forward.
+ * correlator_adopt puts each into the store by its start, walking back
+ * from the newest over what started after it: short for forwards and
+ * worker requests, the requests started meanwhile for a long client
+ * request (an index would make it O(log n); not needed at the rates seen).
  *
  * The watermark: the parse thread publishes the time it has consumed its
  * rings up to, after it passed every exchange that ended before it; the
