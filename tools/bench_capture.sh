@@ -25,6 +25,8 @@ Usage: tools/bench_capture.sh [OPTION...]
   --cpus-load LIST
   --cpus-tracer LIST
   --tracer-args "..."    extra servetrace options (e.g. "--full-capture")
+  --collector-threads N  servetrace's parse threads (default: its own choice;
+                         env COLLECTOR_THREADS does the same)
   --port P               router port; upstream P+1 (default $PORT)
   --out DIR              keep logs, CSVs and the result table there
   --bpf-stats            also report BPF run time per request (bpf_stats_enabled)
@@ -34,13 +36,14 @@ Columns: req/s untraced and traced and their ratio; p50/p99 latency deltas;
 servetrace CPU (% of one core) and CPU per request, peak RSS, ring-buffer
 drops, kernel records per request, rows vs requests wrk completed, and the
 time servetrace took to exit after SIGINT with the load still running.
-Environment: SERVETRACE, NGINX_BIN, WRK, SSE_UPSTREAM override the binaries.
+Environment: SERVETRACE, NGINX_BIN, WRK, SSE_UPSTREAM override the binaries;
+COLLECTOR_THREADS=N is --collector-threads N.
 EOF
 }
 
 MODE=plain EVENTS="16 128 1024" ROUNDS=3 DURATION=8 CONNS=16 THREADS=1 RW=1 UW=1
 CPUS_ROUTER="" CPUS_UP="" CPUS_LOAD="" CPUS_TRACER="" TRACER_ARGS="" PORT=18900
-OUT="" BPF_STATS=0
+OUT="" BPF_STATS=0 COLLECTOR_THREADS=${COLLECTOR_THREADS:-}
 while [ $# -gt 0 ]; do
 	case $1 in
 	--mode) MODE=$2; shift ;;
@@ -56,6 +59,7 @@ while [ $# -gt 0 ]; do
 	--cpus-load) CPUS_LOAD=$2; shift ;;
 	--cpus-tracer) CPUS_TRACER=$2; shift ;;
 	--tracer-args) TRACER_ARGS=$2; shift ;;
+	--collector-threads) COLLECTOR_THREADS=$2; shift ;;
 	--port) PORT=$2; shift ;;
 	--out) OUT=$2; shift ;;
 	--bpf-stats) BPF_STATS=1 ;;
@@ -78,6 +82,8 @@ HZ=$(getconf CLK_TCK)
 UP_PORT=$((PORT + 1))
 
 case $MODE in plain|stream) ;; *) die "--mode is plain or stream" ;; esac
+case $COLLECTOR_THREADS in "" | [1-9] | 1[0-6]) ;; *) die "--collector-threads is 1 to 16" ;; esac
+[ -z "$COLLECTOR_THREADS" ] || TRACER_ARGS="--collector-threads $COLLECTOR_THREADS $TRACER_ARGS"
 [ "$(id -u)" = 0 ] || die "needs root (BPF)"
 [ -x "$SERVETRACE" ] || die "no $SERVETRACE: run 'make' first"
 command -v "$NGINX_BIN" >/dev/null || die "needs nginx (tools/install_deps.sh)"
@@ -233,6 +239,7 @@ start_router() {
 }
 
 log "work directory: $WORK"
+log "servetrace options: ${TRACER_ARGS:-(none)}"
 if [ "$MODE" = plain ]; then
 	STREAM=0
 	start_nginx upstream "$BENCH/nginx-upstream.conf.in" "$UP_PORT" "$UW" "$CPUS_UP"

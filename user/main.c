@@ -50,7 +50,7 @@ enum {
 	OPT_ROUTER_PID = 256, OPT_WORKER_PID, OPT_ROUTER_PORT, OPT_WORKER_PORT,
 	OPT_CAPTURE, OPT_BODY_LIMIT, OPT_RINGBUF, OPT_LINGER, OPT_READY,
 	OPT_RECORD, OPT_REPLAY, OPT_WAIT, OPT_KEEP_TEXT, OPT_NO_SERVER,
-	OPT_FULL_CAPTURE, OPT_SHARDS, OPT_EXIT_DEADLINE, OPT_OUTPUT_MODE, OPT_PERFETTO,
+	OPT_FULL_CAPTURE, OPT_SHARDS, OPT_COLLECTOR_THREADS, OPT_EXIT_DEADLINE, OPT_OUTPUT_MODE, OPT_PERFETTO,
 	OPT_LISTEN, OPT_TRACE_TTL, OPT_MAX_TRACES, OPT_ROUTING_POLICY, OPT_SERVE_AFTER_REPLAY,
 };
 
@@ -74,6 +74,10 @@ static const struct argp_option opts[] = {
 	  "Ring buffer memory in all, split over the shards (default 16, power of 2)", 2 },
 	{ "shards", OPT_SHARDS, "N", 0,
 	  "Ring buffers; a connection always uses the same one (default: 1 per 4 CPUs, at most 8)", 2 },
+	{ "collector-threads", OPT_COLLECTOR_THREADS, "N", 0,
+	  "Threads parsing the rings, each its own shards; the rows are joined on the main "
+	  "thread, exactly as with one (default: 1 on up to 4 CPUs or with --listen/--record, "
+	  "else one per shard, at most 4 and the CPUs allowed; --replay: 1, or N routed by shard)", 2 },
 	{ "full-capture", OPT_FULL_CAPTURE, NULL, 0,
 	  "Send every read and write to user space: no SSE events held back in the kernel "
 	  "(costs more; for comparisons)", 2 },
@@ -181,6 +185,9 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case OPT_NO_SERVER: env.no_server_probes = true; break;
 	case OPT_FULL_CAPTURE: env.full_capture = true; break;
 	case OPT_SHARDS: env.limits.shards = parse_num(arg, 1, SOCK_CAPTURE_MAX_SHARDS, state); break;
+	case OPT_COLLECTOR_THREADS:
+		env.limits.collector_threads = parse_num(arg, 1, LIMIT_COLLECTOR_THREADS_MAX, state);
+		break;
 	case OPT_EXIT_DEADLINE: env.limits.exit_deadline_ms = parse_num(arg, 0, 600000, state); break;
 	case OPT_PERFETTO: env.perfetto = arg; break;
 	case OPT_LISTEN: {

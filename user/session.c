@@ -6,20 +6,25 @@
  *
  * then run live (ring buffers polled, targets rescanned every second) or
  * from a recording, with a progress line and a summary of every loss. */
+#define _GNU_SOURCE	/* sched_getaffinity */
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "capture/recording.h"
 #include "capture/server_probes.h"
 #include "capture/sock_capture.h"
 #include "conn/collector.h"
+#include "conn/collector_pool.h"
 #include "correlate/correlator.h"
 #include "correlate/server_hops.h"
 #include "proto/vllm_ipc.h"
@@ -54,6 +59,7 @@ struct session_limits session_limits_default(void)
 		.capture_bytes = LIMIT_CAPTURE_BYTES_DEFAULT,
 		.ringbuf_mb = LIMIT_RINGBUF_MB_DEFAULT,
 		.exit_deadline_ms = LIMIT_EXIT_DEADLINE_MS_DEFAULT,
+		.collector_threads = LIMIT_COLLECTOR_THREADS_DEFAULT,
 	};
 }
 
@@ -71,10 +77,22 @@ static void sig_handler(int sig)
 
 /* ---- the tracing session ------------------------------------------- */
 
+/* A parse thread's ring-buffer reader (--collector-threads > 1). */
+struct parse_ctx {
+	struct session *s;
+	uint32_t thread;
+	struct ring_buffer *rb;		/* its shards */
+	uint64_t unread;		/* records left at the exit deadline */
+};
+
 struct session {
 	const struct session_opts *o;
 	struct correlator *corr;
-	struct collector *col;
+	struct collector *col;			/* one thread; else NULL */
+	struct collector_pool *pool;		/* parse threads; else NULL */
+	struct parse_ctx pctx[COLLECTOR_POOL_MAX_THREADS];
+	uint32_t threads, shards;
+	int main_ring_fd;			/* the main thread's empty ring */
 	struct sock_capture *sc;
 	struct server_hops *hops;
 	struct server_probes *sp;
@@ -134,6 +152,85 @@ static int on_sock_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+/* The same on a parse thread: its own collector; --record shared. */
+static int on_thread_sock_event(void *ctx, void *data, size_t size)
+{
+	struct parse_ctx *pc = ctx;
+	struct session *s = pc->s;
+	const struct sock_event *ev = data;
+	uint64_t deadline = collector_pool_deadline(s->pool);
+
+	if (deadline && clock_mono_now_ns() > deadline) {
+		pc->unread++;
+		return -ETIME;
+	}
+	if (size < sizeof(*ev) || size < sizeof(*ev) + ev->cap_len)
+		return 0;
+	if (s->record) {
+		flockfile(s->record);	/* one record's three writes together */
+		recording_write(s->record, REC_SOCK, data, size);
+		funlockfile(s->record);
+	}
+	collector_pool_handle(s->pool, pc->thread, ev, (const char *)(ev + 1));
+	return 0;
+}
+
+/* A parse thread's loop body: its rings, on a wakeup or every 50 ms;
+ * returns the time they were consumed up to. final: after the signal,
+ * what they hold until the deadline (the callback counts the rest). */
+static uint64_t thread_poll(void *ctx, uint32_t thread, bool final)
+{
+	struct session *s = ctx;
+	struct ring_buffer *rb = s->pctx[thread].rb;
+	uint64_t now;
+
+	if (!rb) {	/* no shard of its own (cannot happen: shards >= threads) */
+		usleep(50 * 1000);
+		return clock_mono_now_ns();
+	}
+	if (final) {
+		while (ring_buffer__consume(rb) > 0)
+			;
+		return clock_mono_now_ns();
+	}
+	ring_buffer__poll(rb, 50);	/* -EINTR: the main thread sees the signal */
+	now = clock_mono_now_ns();
+	ring_buffer__consume(rb);
+	return now;
+}
+
+static void set_role(struct session *s, uint32_t tgid, enum proc_role role)
+{
+	if (s->pool)
+		collector_pool_set_role(s->pool, tgid, role);
+	else
+		collector_set_role(s->col, tgid, role);
+}
+
+/* The collector's counters, summed over the parse threads. */
+static const struct collector_stats *col_stats(struct session *s, struct collector_stats *tmp)
+{
+	if (!s->pool)
+		return collector_stats(s->col);
+	collector_pool_collector_stats(s->pool, tmp);
+	return tmp;
+}
+
+static uint64_t col_last_ts(struct session *s)
+{
+	return s->pool ? collector_pool_last_ts(s->pool) : collector_last_ts(s->col);
+}
+
+/* End of tracing: every connection closed, then every row out. */
+static void flush_pipeline(struct session *s)
+{
+	if (s->pool)
+		collector_pool_flush(s->pool);
+	else
+		collector_flush(s->col);
+	correlator_flush(s->corr);
+}
+
 static int on_zmq_event(void *ctx, void *data, size_t size)
 {
 	struct session *s = ctx;
@@ -188,7 +285,7 @@ static int trace_process(struct session *s, uint32_t pid, enum proc_role role)
 		fprintf(stderr, "servetrace: process %u does not exist\n", pid);
 		return -ESRCH;
 	}
-	collector_set_role(s->col, pid, role);
+	set_role(s, pid, role);
 	if (s->sc) {
 		err = sock_capture_add_tgid(s->sc, pid, role);
 		if (err) {
@@ -313,9 +410,17 @@ static bool have_router(const struct session_opts *o)
 
 static void progress(struct session *s, const uint64_t *kc, bool final)
 {
-	const struct collector_stats *cs = collector_stats(s->col);
+	struct collector_stats tmp;
+	const struct collector_stats *cs = col_stats(s, &tmp);
 	const struct correlator_stats *rs = correlator_stats(s->corr);
 	uint64_t drops = kc ? kc[CNT_RINGBUF_FULL] : 0;
+	uint64_t in_flight = rs->in_flight;
+	struct collector_pool_stats ps;
+
+	if (s->pool) {	/* the threads hold theirs until they end */
+		collector_pool_stats(s->pool, &ps);
+		in_flight += ps.in_flight;
+	}
 
 	if (s->o->quiet && !final)
 		return;
@@ -325,7 +430,7 @@ static void progress(struct session *s, const uint64_t *kc, bool final)
 	fprintf(stderr, "\rservetrace: %llu requests seen, %llu rows, %llu in flight, "
 		"%llu events, %llu drops   %s",
 		(unsigned long long)seen, (unsigned long long)rs->rows,
-		(unsigned long long)rs->in_flight, (unsigned long long)cs->events,
+		(unsigned long long)in_flight, (unsigned long long)cs->events,
 		(unsigned long long)drops, final ? "\n" : "");
 }
 
@@ -335,7 +440,8 @@ typedef void (*counter_fn)(void *ctx, const char *label, unsigned long long v);
  * published once a second to /metrics and the --perfetto counter tracks. */
 static void counters(struct session *s, const uint64_t *kc, counter_fn fn, void *ctx)
 {
-	const struct collector_stats *cs = collector_stats(s->col);
+	struct collector_stats tmp;
+	const struct collector_stats *cs = col_stats(s, &tmp);
 	const struct correlator_stats *rs = correlator_stats(s->corr);
 
 #define P(label, v) fn(ctx, label, (unsigned long long)(v))
@@ -377,6 +483,15 @@ static void counters(struct session *s, const uint64_t *kc, counter_fn fn, void 
 	P("exchanges evicted (memory limit)", rs->evicted);
 	P("exchanges expired unfinished", rs->expired_unfinished);
 	P("server hops / records evicted", rs->hops);
+	if (s->pool) {
+		struct collector_pool_stats ps;
+
+		collector_pool_stats(s->pool, &ps);
+		P("collector threads", collector_pool_threads(s->pool));
+		P("  handoffs waited for (ring full)", ps.handoff_waits);
+		P("  time waited, us", ps.handoff_wait_ns / 1000);
+		P("  exchanges lost, ring full past the wait", ps.handoff_lost);
+	}
 	if (kc) {
 		P("kernel: events submitted", kc[CNT_EVENTS]);
 		P("kernel: events dropped, ring buffer full", kc[CNT_RINGBUF_FULL]);
@@ -580,6 +695,19 @@ static void serve_until_signal(struct session *s)
 		usleep(100 * 1000);
 }
 
+/* --collector-threads N with --replay: each record to the thread its
+ * shard would have gone to live (--shards, else one per thread). */
+static void replay_to_thread(struct session *s, const char *buf, long n)
+{
+	const struct sock_event *ev = (const void *)buf;
+	uint32_t shard;
+
+	if ((size_t)n < sizeof(*ev) || (size_t)n < sizeof(*ev) + ev->cap_len)
+		return;
+	shard = collector_pool_shard_of(ev->sock_id, s->shards);
+	collector_pool_feed(s->pool, collector_pool_thread_of(s->pool, shard), buf, n);
+}
+
 static int replay(struct session *s)
 {
 	FILE *f = fopen(s->o->replay, "re");
@@ -604,9 +732,11 @@ static int replay(struct session *s)
 		if (source == REC_ROLE && n == sizeof(struct rec_role)) {
 			const struct rec_role *rr = (const void *)buf;
 
-			collector_set_role(s->col, rr->tgid, rr->role);
+			set_role(s, rr->tgid, rr->role);
 			if (rr->role == ROLE_ROUTER)
 				correlator_set_have_router(s->corr, true);
+		} else if (source == REC_SOCK && s->pool) {
+			replay_to_thread(s, buf, n);
 		} else if (source == REC_SOCK) {
 			on_sock_event(s, buf, n);
 		} else if (source == REC_ZMQ) {
@@ -616,10 +746,13 @@ static int replay(struct session *s)
 
 			server_hops_set_proc(s->hops, sp->pid, sp->role, sp->main_pid);
 		}
-		correlator_tick(s->corr, collector_last_ts(s->col));
+		correlator_tick(s->corr, s->pool ? collector_pool_pump(s->pool)
+						 : collector_last_ts(s->col));
 	}
 	free(buf);
 	fclose(f);
+	if (s->pool)
+		collector_pool_stop(s->pool);
 	if (n == -2) {
 		fprintf(stderr, "servetrace: WARNING: %s ends inside a record (its writer was "
 			"stopped abruptly); replayed up to there\n", s->o->replay);
@@ -642,10 +775,9 @@ static uint32_t default_shards(void)
 
 /* The capture's sizes: the ring memory split over the shards, each a
  * power of two of at least 256 KiB. */
-static struct sock_capture_opts capture_opts(const struct session_opts *o)
+static struct sock_capture_opts capture_opts(const struct session_opts *o, uint32_t shards)
 {
 	const struct session_limits *lim = &o->limits;
-	uint32_t shards = lim->shards ? lim->shards : default_shards();
 	uint32_t per = (lim->ringbuf_mb << 20) / shards;
 	struct sock_capture_opts so = {
 		.capture_bytes = lim->capture_bytes,
@@ -664,9 +796,71 @@ static struct sock_capture_opts capture_opts(const struct session_opts *o)
 	return so;
 }
 
+/* One thread: one reader for every shard and the libzmq ring. */
+static int one_reader(struct session *s, struct ring_buffer **rbp)
+{
+	struct ring_buffer *rb;
+
+	*rbp = rb = ring_buffer__new(sock_capture_shard_fd(s->sc, 0), on_sock_event, s, NULL);
+	for (int i = 1; rb && i < sock_capture_shards(s->sc); i++) {
+		if (ring_buffer__add(rb, sock_capture_shard_fd(s->sc, i), on_sock_event, s)) {
+			ring_buffer__free(rb);
+			*rbp = rb = NULL;
+		}
+	}
+	return rb ? 0 : -errno;
+}
+
+static int noop_record(void *ctx, void *data, size_t size)
+{
+	return 0;
+}
+
+/* Parse threads: a reader per thread for its shards (shard i -> thread
+ * i % K). The main thread's reader holds the libzmq ring; libbpf makes a
+ * reader from a first ring only, so that is an empty one of our own. */
+static int thread_readers(struct session *s, struct ring_buffer **rbp)
+{
+	*rbp = NULL;
+	for (int i = 0; i < sock_capture_shards(s->sc); i++) {
+		struct parse_ctx *pc = &s->pctx[collector_pool_thread_of(s->pool, i)];
+		int fd = sock_capture_shard_fd(s->sc, i);
+
+		if (!pc->rb)
+			pc->rb = ring_buffer__new(fd, on_thread_sock_event, pc, NULL);
+		else if (ring_buffer__add(pc->rb, fd, on_thread_sock_event, pc))
+			return -errno;
+		if (!pc->rb)
+			return -errno;
+	}
+	if (!s->sp)
+		return 0;
+	s->main_ring_fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "st_main", 0, 0,
+					 sysconf(_SC_PAGESIZE), NULL);
+	if (s->main_ring_fd < 0)
+		return s->main_ring_fd;
+	*rbp = ring_buffer__new(s->main_ring_fd, noop_record, NULL, NULL);
+	return *rbp ? 0 : -errno;
+}
+
+/* The parse threads get no signal: the main thread handles them. */
+static int start_threads(struct session *s)
+{
+	sigset_t all, old;
+	int err;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	err = collector_pool_start(s->pool);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err)
+		fprintf(stderr, "servetrace: cannot start the collector threads: %s\n", strerror(-err));
+	return err;
+}
+
 static int live_attach(struct session *s, struct ring_buffer **rbp)
 {
-	struct sock_capture_opts so = capture_opts(s->o);
+	struct sock_capture_opts so = capture_opts(s->o, s->shards);
 	struct ring_buffer *rb;
 	int err;
 
@@ -683,19 +877,13 @@ static int live_attach(struct session *s, struct ring_buffer **rbp)
 	err = setup_targets(s);
 	if (err)
 		return err;
-	*rbp = rb = ring_buffer__new(sock_capture_shard_fd(s->sc, 0), on_sock_event, s, NULL);
-	for (int i = 1; rb && i < sock_capture_shards(s->sc); i++) {
-		if (ring_buffer__add(rb, sock_capture_shard_fd(s->sc, i), on_sock_event, s)) {
-			ring_buffer__free(rb);
-			*rbp = rb = NULL;
-		}
-	}
-	if (!rb) {
-		err = -errno;
-		fprintf(stderr, "servetrace: cannot create the ring buffer reader: %s\n", strerror(errno));
+	err = s->pool ? thread_readers(s, rbp) : one_reader(s, rbp);
+	if (err) {
+		fprintf(stderr, "servetrace: cannot create the ring buffer reader: %s\n", strerror(-err));
 		return err;
 	}
-	if (s->sp && server_probes_add_ringbuf(s->sp, rb, on_zmq_event, s)) {
+	rb = *rbp;
+	if (s->sp && (!rb || server_probes_add_ringbuf(s->sp, rb, on_zmq_event, s))) {
 		fprintf(stderr, "servetrace: WARNING: cannot poll the libzmq ring buffer\n");
 		server_probes_close(s->sp);
 		s->sp = NULL;
@@ -704,6 +892,8 @@ static int live_attach(struct session *s, struct ring_buffer **rbp)
 	write_ready_file(s->o);
 	fprintf(stderr, "servetrace: attached (%u ring buffers of %u KiB%s); Ctrl-C to stop\n",
 		so.shards, so.ringbuf_bytes >> 10, so.full_capture ? ", full capture" : "");
+	if (s->pool)
+		fprintf(stderr, "servetrace: %u collector threads\n", s->threads);
 	return 0;
 }
 
@@ -735,10 +925,15 @@ static int live_loop(struct session *s, struct ring_buffer *rb, uint64_t *kc)
 		time_t now;
 
 		/* the kernel wakes us only past wakeup_bytes: consume on a timer
-		 * too, so a quiet deployment's rows are out within a second */
-		err = ring_buffer__poll(rb, 50);
+		 * too, so a quiet deployment's rows are out within a second.
+		 * Parse threads: they read the rings; we take what they passed
+		 * every 10 ms (and the libzmq ring, if any) */
+		if (s->pool && !rb)
+			err = usleep(10 * 1000) ? -errno : 0;
+		else
+			err = ring_buffer__poll(rb, s->pool ? 10 : 50);
 		if (err >= 0)
-			err = ring_buffer__consume(rb);
+			err = rb ? ring_buffer__consume(rb) : 0;
 		if (err == -EINTR)
 			return 0;
 		if (err < 0) {
@@ -746,7 +941,7 @@ static int live_loop(struct session *s, struct ring_buffer *rb, uint64_t *kc)
 			return err;
 		}
 		err = 0;
-		correlator_tick(s->corr, clock_mono_now_ns());
+		correlator_tick(s->corr, s->pool ? collector_pool_pump(s->pool) : clock_mono_now_ns());
 		now = time(NULL);
 		if (now != last_sec) {
 			last_sec = now;
@@ -765,7 +960,14 @@ static void drain_at_exit(struct session *s, struct ring_buffer *rb)
 	s->drain_deadline = clock_mono_now_ns() +
 			    (uint64_t)s->o->limits.exit_deadline_ms * 1000000ULL;
 	sock_capture_quiesce(s->sc);
-	while (ring_buffer__consume(rb) > 0)
+	if (s->pool) {
+		/* each thread drains its rings to the deadline, then is joined */
+		collector_pool_set_deadline(s->pool, s->drain_deadline);
+		collector_pool_stop(s->pool);
+		for (uint32_t i = 0; i < s->threads; i++)
+			s->unread_records += s->pctx[i].unread;
+	}
+	while (rb && ring_buffer__consume(rb) > 0)
 		;
 	for (int i = 0; i < sock_capture_shards(s->sc); i++)
 		s->unread_bytes += sock_capture_unread(s->sc, i);
@@ -778,23 +980,88 @@ static int run_live(struct session *s)
 	int err;
 
 	err = live_attach(s, &rb);
+	if (!err && s->pool)
+		err = start_threads(s);
 	if (err)
 		goto out;
 	err = live_loop(s, rb, kc);
 	drain_at_exit(s, rb);
 	sock_capture_counters(s->sc, kc);
-	collector_flush(s->col);
-	correlator_flush(s->corr);
+	flush_pipeline(s);
 	views_update(s, kc, clock_mono_now_ns());
 	progress(s, kc, true);
 	summary(s, kc);
 out:
+	if (s->pool)
+		collector_pool_stop(s->pool);	/* before their readers go */
+	for (uint32_t i = 0; i < s->threads; i++) {
+		ring_buffer__free(s->pctx[i].rb);
+		s->pctx[i].rb = NULL;
+	}
 	ring_buffer__free(rb);
+	if (s->main_ring_fd > 0)
+		close(s->main_ring_fd);
 	server_probes_close(s->sp);
 	s->sp = NULL;
 	sock_capture_close(s->sc);
 	s->sc = NULL;
 	return err;
+}
+
+/* Parse threads, by default. A machine of up to 4 CPUs keeps one: the
+ * servers traced need those cores more, and one thread parses tens of
+ * thousands of requests a second. Above that, one per shard, no more than
+ * the CPUs servetrace may run on (its affinity: a pinned run gets what it
+ * was given, at least 2 since the main thread mostly sleeps) and at most
+ * 4: past that the one correlator thread is the limit, and threads only
+ * take CPU from the servers. --listen and --record keep one: the
+ * in-flight view needs requests in flight on the correlator's thread
+ * (conn/handoff.h), a recording is one stream of records. */
+static uint32_t default_threads(const struct session_opts *o, uint32_t shards)
+{
+	int machine = libbpf_num_possible_cpus(), mine = machine;
+	cpu_set_t set;
+	uint32_t n;
+
+	if (!sched_getaffinity(0, sizeof(set), &set))
+		mine = CPU_COUNT(&set);
+	if (machine <= 4 || o->listen || o->record)
+		return 1;
+	n = mine < 2 ? 2 : mine > 4 ? 4 : mine;
+	return n < shards ? n : shards;
+}
+
+/* The shards and the threads that read them. Asked for threads live:
+ * at least a shard each (a thread without one would idle). Replay: one
+ * thread unless asked; records routed as live with --shards (else one
+ * shard per thread). */
+static void pick_threads(struct session *s)
+{
+	const struct session_limits *lim = &s->o->limits;
+	uint32_t asked = lim->collector_threads;
+
+	s->shards = lim->shards ? lim->shards : default_shards();
+	if (s->o->replay) {
+		s->threads = asked ? asked : 1;
+		if (!lim->shards)
+			s->shards = s->threads;
+	} else if (asked && s->o->record && asked > 1) {
+		fprintf(stderr, "servetrace: --record: one collector thread (one stream of records)\n");
+		s->threads = 1;
+	} else if (asked) {
+		s->threads = asked;
+		if (!lim->shards && s->shards < asked)
+			s->shards = asked < SOCK_CAPTURE_MAX_SHARDS ? asked : SOCK_CAPTURE_MAX_SHARDS;
+		if (s->threads > s->shards) {
+			fprintf(stderr, "servetrace: %u shards: %u collector threads\n",
+				s->shards, s->shards);
+			s->threads = s->shards;
+		}
+	} else {
+		s->threads = default_threads(s->o, s->shards);
+	}
+	if (s->threads > COLLECTOR_POOL_MAX_THREADS)
+		s->threads = COLLECTOR_POOL_MAX_THREADS;
 }
 
 /* Every stage, made and connected here. */
@@ -823,10 +1090,23 @@ static int session_build(struct session *s)
 	s->corr = correlator_new(&co);
 	if (!s->corr)
 		return -ENOMEM;
-	s->col = collector_new(&col_o, s->corr);
-	if (!s->col)
-		return -ENOMEM;
-	collector_on_exit(s->col, forget_process, s);
+	pick_threads(s);
+	if (s->threads > 1) {
+		for (uint32_t i = 0; i < s->threads; i++)
+			s->pctx[i] = (struct parse_ctx){ .s = s, .thread = i };
+		s->pool = collector_pool_new(&(struct collector_pool_opts){
+			.threads = s->threads, .col = col_o,
+			.poll = o->replay ? NULL : thread_poll, .poll_ctx = s,
+			.on_exit = forget_process, .exit_ctx = s,
+		}, s->corr);
+		if (!s->pool || (o->replay && start_threads(s)))
+			return -ENOMEM;
+	} else {
+		s->col = collector_new(&col_o, s->corr);
+		if (!s->col)
+			return -ENOMEM;
+		collector_on_exit(s->col, forget_process, s);
+	}
 	s->hops = server_hops_new(&(struct server_hops_opts){
 		.on_hop = correlator_hop_sink, .ctx = s->corr, .max_rids = lim->max_rids,
 	});
@@ -835,6 +1115,7 @@ static int session_build(struct session *s)
 
 static void session_teardown(struct session *s)
 {
+	collector_pool_free(s->pool);	/* its exchanges go to the correlator */
 	collector_free(s->col);
 	correlator_free(s->corr);
 	server_hops_free(s->hops);
@@ -910,9 +1191,8 @@ int session_run(const struct session_opts *opts)
 	}
 	if (opts->replay) {
 		err = replay(&s);
-		collector_flush(s.col);
-		correlator_flush(s.corr);
-		views_update(&s, NULL, collector_last_ts(s.col));
+		flush_pipeline(&s);
+		views_update(&s, NULL, col_last_ts(&s));
 		if (!err)
 			summary(&s, NULL);
 		if (!err && opts->serve_after_replay)

@@ -26,6 +26,8 @@
 #define LIMIT_CAPTURE_BYTES_DEFAULT	DEFAULT_CAPTURE	/* payload per syscall (--capture-size) */
 #define LIMIT_RINGBUF_MB_DEFAULT	16	/* ring buffers in all (--ringbuf-size) */
 #define LIMIT_EXIT_DEADLINE_MS_DEFAULT	700	/* drain after SIGINT/SIGTERM, then go */
+#define LIMIT_COLLECTOR_THREADS_DEFAULT	0	/* parse threads; 0: by the machine (session.c) */
+#define LIMIT_COLLECTOR_THREADS_MAX	16	/* = COLLECTOR_POOL_MAX_THREADS */
 
 struct session_limits {
 	uint32_t max_conns;
@@ -40,6 +42,7 @@ struct session_limits {
 	uint32_t ringbuf_mb;		/* power of two, split over the shards */
 	uint32_t shards;		/* ring buffers; 0: one per 4 CPUs, at most 8 */
 	uint32_t exit_deadline_ms;	/* reading what is left after a signal */
+	uint32_t collector_threads;	/* 0: 1 up to 4 CPUs, else min(shards, CPUs, 4) */
 };
 
 struct session_limits session_limits_default(void);

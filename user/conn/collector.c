@@ -69,7 +69,7 @@ void conn_end_exchange(struct conn *c, struct exchange *ex, const char *why,
 {
 	conn_note_error(ex, why);
 	ex->t_last = ts;
-	correlator_exchange_done(c->col->corr, ex, ts);
+	exchange_sink_exchange_done(&c->col->sink, ex, ts);
 }
 
 /* The socket is gone: end what was in flight on it and free it. */
@@ -186,8 +186,8 @@ static void req_begin(void *ctx, uint64_t ts)
 	/* ts is of the piece holding the first byte, maybe an earlier one */
 	if (c->cur_req)	/* previous one never ended: parser says why */
 		conn_end_exchange(c, c->cur_req, "request_cut_short", ts);
-	ex = correlator_new_exchange(c->col->corr, kind_of(c), c->tgid,
-				     &c->local, &c->peer, ts);
+	ex = exchange_sink_new_exchange(&c->col->sink, kind_of(c), c->tgid,
+					&c->local, &c->peer, ts);
 	if (!ex)
 		return;
 	ex->conn = c;
@@ -268,7 +268,7 @@ static void req_end(void *ctx, uint64_t ts, bool complete)
 		conn_end_exchange(c, ex, "request_cut_short", c->piece_last);
 		return;
 	}
-	correlator_request_done(c->col->corr, ex);
+	exchange_sink_request_done(&c->col->sink, ex);
 	if (c->npending >= MAX_PENDING) {
 		c->pending[0]->conn = NULL;
 		conn_end_exchange(c, c->pending[0], "too_many_pipelined", c->piece_last);
@@ -818,18 +818,26 @@ void collector_handle(struct collector *col, const struct sock_event *ev,
 
 /* ---- lifetime ------------------------------------------------------ */
 
-struct collector *collector_new(const struct collector_opts *opts,
-				struct correlator *corr)
+struct collector *collector_new_sink(const struct collector_opts *opts,
+				     const struct exchange_sink *sink)
 {
 	struct collector *col = calloc(1, sizeof(*col));
 
 	if (!col)
 		return NULL;
 	col->o = *opts;
-	col->corr = corr;
+	col->sink = *sink;
 	list_init(&col->lru);
-	correlator_set_holder(corr, detach_exchange, col);
+	exchange_sink_set_holder(sink, detach_exchange, col);
 	return col;
+}
+
+struct collector *collector_new(const struct collector_opts *opts,
+				struct correlator *corr)
+{
+	struct exchange_sink sink = exchange_sink_correlator(corr);
+
+	return collector_new_sink(opts, &sink);
 }
 
 static void close_all(struct collector *col, const char *why)
@@ -850,7 +858,7 @@ void collector_free(struct collector *col)
 	if (!col)
 		return;
 	close_all(col, NULL);
-	correlator_set_holder(col->corr, NULL, NULL);
+	exchange_sink_set_holder(&col->sink, NULL, NULL);
 	roles_clear(&col->roles);
 	free(col);
 }

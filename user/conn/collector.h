@@ -59,6 +59,10 @@ struct collector;
  * registers as their holder (correlator_set_holder). */
 struct collector *collector_new(const struct collector_opts *opts,
 				struct correlator *corr);
+/* The same, exchanges to any sink (a parse thread's handoff). */
+struct exchange_sink;
+struct collector *collector_new_sink(const struct collector_opts *opts,
+				     const struct exchange_sink *sink);
 void collector_free(struct collector *col);
 void collector_set_role(struct collector *col, uint32_t tgid, enum proc_role role);
 enum proc_role collector_role(struct collector *col, uint32_t tgid);

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "conn/collector.h"
+#include "conn/exchange_sink.h"
 #include "proto/http_stream.h"
 #include "util/list.h"
 
@@ -47,7 +48,7 @@ struct conn {
 
 struct collector {
 	struct collector_opts o;
-	struct correlator *corr;
+	struct exchange_sink sink;		/* the correlator, or a handoff */
 	struct hlist_head conns[CONN_BUCKETS];
 	struct list_head lru;
 	uint32_t nconns;

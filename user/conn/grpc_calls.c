@@ -95,7 +95,7 @@ static void request_done(struct grpc_calls *gc, struct grpc_call *k)
 		st->forwards++;
 	else
 		st->worker_requests++;
-	correlator_request_done(gc->c->col->corr, ex);
+	exchange_sink_request_done(&gc->c->col->sink, ex);
 }
 
 /* ---- grpc callbacks ------------------------------------------------ */
@@ -109,8 +109,8 @@ static void open_call(struct grpc_calls *gc, const struct h2_headers *h, uint64_
 
 	if (!k)
 		return;	/* more open calls than grpc.c tracks: it drops them too */
-	ex = correlator_new_exchange(c->col->corr, gc->server ? EX_WORKER_IN : EX_FORWARD,
-				     c->tgid, &c->local, &c->peer, ts);
+	ex = exchange_sink_new_exchange(&c->col->sink, gc->server ? EX_WORKER_IN : EX_FORWARD,
+					c->tgid, &c->local, &c->peer, ts);
 	if (!ex)
 		return;
 	ex->grpc = true;

@@ -140,10 +140,7 @@ static void free_exchange(struct correlator *c, struct exchange *ex)
 	if (!ex->resp_done)
 		c->st.in_flight--;
 	c->st.live--;
-	free(ex->req_body.data);
-	free(ex->resp_body.data);
-	free(ex->req.prompt);
-	free(ex);
+	correlator_exchange_free(ex);
 }
 
 static void hop_remove(struct correlator *c, struct hop_rec *h)
@@ -182,15 +179,14 @@ void correlator_set_holder(struct correlator *c,
 	c->detach_ctx = ctx;
 }
 
-struct exchange *correlator_new_exchange(struct correlator *c, enum exchange_kind kind,
-					 uint32_t tgid, const struct sock_endpoint *local,
-					 const struct sock_endpoint *peer, uint64_t ts)
+struct exchange *correlator_exchange_alloc(size_t size, enum exchange_kind kind,
+					   uint32_t tgid, const struct sock_endpoint *local,
+					   const struct sock_endpoint *peer, uint64_t ts)
 {
-	struct exchange *ex = calloc(1, sizeof(*ex));
+	struct exchange *ex = calloc(1, size < sizeof(*ex) ? sizeof(*ex) : size);
 
 	if (!ex)
 		return NULL;
-	ex->serial = ++c->next_serial;
 	ex->kind = kind;
 	ex->tgid = tgid;
 	ex->local = *local;
@@ -202,10 +198,50 @@ struct exchange *correlator_new_exchange(struct correlator *c, enum exchange_kin
 	ex->req.max_tokens = -1;
 	ex->req.stream = -1;
 	list_init(&ex->fin_node);
+	return ex;
+}
+
+void correlator_exchange_free(struct exchange *ex)
+{
+	free(ex->req_body.data);
+	free(ex->resp_body.data);
+	free(ex->req.prompt);
+	free(ex);
+}
+
+struct exchange *correlator_new_exchange(struct correlator *c, enum exchange_kind kind,
+					 uint32_t tgid, const struct sock_endpoint *local,
+					 const struct sock_endpoint *peer, uint64_t ts)
+{
+	struct exchange *ex = correlator_exchange_alloc(sizeof(*ex), kind, tgid, local, peer, ts);
+
+	if (!ex)
+		return NULL;
+	ex->serial = ++c->next_serial;
 	list_add_tail(&ex->node, &c->live);
 	c->st.live++;
 	c->st.in_flight++;
 	return ex;
+}
+
+/* Another thread's exchange arrives when it is done, not when it began:
+ * it goes into the store by its start, which forwards_by_time's walk and
+ * the eviction order rely on (from the tail: it is recent). */
+void correlator_adopt(struct correlator *c, struct exchange *ex, bool request_done,
+		      uint64_t ts)
+{
+	struct list_head *pos = c->live.prev;
+
+	while (pos != &c->live && ex_of(pos)->t_req_first > ex->t_req_first)
+		pos = pos->prev;
+	ex->serial = ++c->next_serial;
+	ex->conn = NULL;
+	list_add_tail(&ex->node, pos->next);	/* just after pos */
+	c->st.live++;
+	c->st.in_flight++;
+	if (request_done)
+		correlator_request_done(c, ex);
+	correlator_exchange_done(c, ex, ts);
 }
 
 void correlator_request_done(struct correlator *c, struct exchange *ex)

@@ -6,6 +6,7 @@
 #define SERVETRACE_CORRELATOR_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include "correlate/exchange.h"
 #include "correlate/server_events.h"
@@ -44,6 +45,18 @@ void correlator_free(struct correlator *c);
 struct exchange *correlator_new_exchange(struct correlator *c, enum exchange_kind kind,
 					 uint32_t tgid, const struct sock_endpoint *local,
 					 const struct sock_endpoint *peer, uint64_t ts);
+/* An exchange outside any correlator, for a parse thread to fill
+ * (size: at least sizeof(struct exchange), for a caller's wrapper that
+ * starts with it), then hand over with correlator_adopt, or free. */
+struct exchange *correlator_exchange_alloc(size_t size, enum exchange_kind kind,
+					   uint32_t tgid, const struct sock_endpoint *local,
+					   const struct sock_endpoint *peer, uint64_t ts);
+void correlator_exchange_free(struct exchange *ex);
+/* A done exchange from correlator_exchange_alloc is the correlator's from
+ * now: as if made here, its request_done (if it was) and its
+ * exchange_done at ts called. */
+void correlator_adopt(struct correlator *c, struct exchange *ex, bool request_done,
+		      uint64_t ts);
 /* The request of ex has been fully read or written. */
 void correlator_request_done(struct correlator *c, struct exchange *ex);
 /* ex is over (response ended, or the connection went away). */

@@ -1,0 +1,352 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* The parse threads (conn/collector_pool) against one thread: a real
+ * recording (router_sglang.strec) replayed through one collector, then
+ * through 2 and 3 threads with its records routed by the shard the kernel
+ * would have picked, must give the same rows (sorted: the order rows end
+ * in differs). Only the ids servetrace assigns (st-N, by arrival at the
+ * correlator) are per-run; none is expected here. Plus the handoff on its
+ * own: order, a full ring waited for and then counted. */
+#include <stdlib.h>
+#include <string.h>
+#include "capture/recording.h"
+#include "conn/collector_pool.h"
+#include "conn/handoff.h"
+#include "correlate/server_hops.h"
+#include "output/clock.h"
+#include "output/output.h"
+#include "fixture.h"
+#include "test.h"
+
+#define RECORDING "tests/unit/data/router_sglang.strec"
+#define MAX_LINES 256
+
+struct rows {
+	struct output out;
+	char *text;
+	size_t len;
+	char *line[MAX_LINES];
+	int n;
+	uint32_t exits;			/* on_exit calls */
+	struct collector_stats cs;
+};
+
+static void catch_row(void *ctx, const struct timeline_row *row)
+{
+	struct rows *rs = ctx;
+	struct timeline_row r = *row;
+
+	if (r.rid_source && !strcmp(r.rid_source, "assigned"))
+		r.req_id[0] = 0;	/* per run: by arrival order */
+	output_row(&rs->out, &r);
+}
+
+static void count_exit(void *ctx, uint32_t tgid)
+{
+	((struct rows *)ctx)->exits++;
+}
+
+static int cmp_line(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The rows as CSV lines, header dropped, sorted. */
+static void split_rows(struct rows *rs)
+{
+	char *save = NULL, *l = strtok_r(rs->text, "\n", &save);
+
+	for (l = strtok_r(NULL, "\n", &save); l && rs->n < MAX_LINES;
+	     l = strtok_r(NULL, "\n", &save))
+		rs->line[rs->n++] = l;
+	qsort(rs->line, rs->n, sizeof(rs->line[0]), cmp_line);
+}
+
+struct run {
+	uint32_t threads, shards;	/* threads 1: the plain collector */
+	bool exits;			/* every traced process exits at the end */
+	uint32_t threads_used;		/* how many threads got records */
+};
+
+static void feed(struct run *run, struct collector *col, struct collector_pool *pool,
+		 struct correlator *corr, const char *buf, long n, bool *used)
+{
+	const struct sock_event *ev = (const void *)buf;
+
+	if (!pool) {
+		collector_handle(col, ev, (const char *)(ev + 1));
+		correlator_tick(corr, collector_last_ts(col));
+		return;
+	}
+	uint32_t t = collector_pool_thread_of(pool, collector_pool_shard_of(ev->sock_id, run->shards));
+
+	used[t] = true;
+	collector_pool_feed(pool, t, buf, n);
+	correlator_tick(corr, collector_pool_pump(pool));
+}
+
+/* Every traced process ends: a bare EV_PROC_EXIT as the kernel sends it
+ * (no socket: shard 0), after the last record. */
+static void feed_exits(struct run *run, struct collector *col, struct collector_pool *pool,
+		       struct correlator *corr, const uint32_t *tgids, int n, uint64_t ts,
+		       bool *used)
+{
+	for (int i = 0; i < n; i++) {
+		struct sock_event ev = {
+			.type = EV_PROC_EXIT, .tgid = tgids[i], .fd = -1,
+			.ts_enter = ts, .ts_exit = ts,
+		};
+
+		feed(run, col, pool, corr, (const char *)&ev, sizeof(ev), used);
+	}
+}
+
+static int replay(struct run *run, struct rows *rs)
+{
+	FILE *mem = open_memstream(&rs->text, &rs->len);
+	struct correlator *corr = correlator_new(&(struct correlator_opts){
+		.have_router = true, .linger_ns = 300 * MS, .orphan_ns = 10000 * MS,
+		.idle_ns = 600000 * MS, .max_exchanges = 10000, .max_hop_records = 10000,
+		.emit = catch_row, .emit_ctx = rs,
+	});
+	struct collector_opts co = { .body_limit = 65536, .max_conns = 1024, .have_router = true };
+	struct server_hops *sh = server_hops_new(&(struct server_hops_opts){
+		.on_hop = correlator_hop_sink, .ctx = corr, .max_rids = 10000,
+	});
+	struct collector *col = NULL;
+	struct collector_pool *pool = NULL;
+	FILE *f = fopen(RECORDING, "r");
+	bool used[COLLECTOR_POOL_MAX_THREADS] = {};
+	uint32_t tgids[16];
+	int ntgids = 0;
+	char *buf = NULL;
+	size_t cap = 0;
+	uint32_t src;
+	int64_t off;
+	long n;
+
+	output_init(&rs->out, mem, OUT_CSV);
+	if (run->threads == 1) {
+		col = collector_new(&co, corr);
+		collector_on_exit(col, count_exit, rs);
+	} else {
+		pool = collector_pool_new(&(struct collector_pool_opts){
+			.threads = run->threads, .col = co,
+			.on_exit = count_exit, .exit_ctx = rs,
+		}, corr);
+		if (pool && collector_pool_start(pool))
+			abort();
+	}
+	if (!corr || !sh || (!col && !pool) || !f || recording_read_header(f, &off)) {
+		fprintf(stderr, "  cannot replay %s (run from the repo root)\n", RECORDING);
+		return -1;
+	}
+	clock_set_offset(off);
+	while ((n = recording_read(f, &src, &buf, &cap)) > 0) {
+		if (src == REC_ROLE) {
+			const struct rec_role *r = (const void *)buf;
+
+			if (pool)
+				collector_pool_set_role(pool, r->tgid, r->role);
+			else
+				collector_set_role(col, r->tgid, r->role);
+			if (ntgids < 16)
+				tgids[ntgids++] = r->tgid;
+		} else if (src == REC_SGLANG_PROC) {
+			const struct rec_sglang_proc *p = (const void *)buf;
+
+			server_hops_set_proc(sh, p->pid, p->role, p->main_pid);
+		} else if (src == REC_SOCK) {
+			feed(run, col, pool, corr, buf, n, used);
+		} else if (src == REC_ZMQ) {
+			server_hops_handle(sh, buf, n);
+		}
+	}
+	if (run->exits)
+		feed_exits(run, col, pool, corr, tgids, ntgids,
+			   (pool ? collector_pool_pump(pool) : collector_last_ts(col)) + MS, used);
+	if (pool) {
+		collector_pool_stop(pool);
+		collector_pool_flush(pool);
+		collector_pool_collector_stats(pool, &rs->cs);
+	} else {
+		collector_flush(col);
+		rs->cs = *collector_stats(col);
+	}
+	correlator_flush(corr);
+	for (uint32_t i = 0; i < COLLECTOR_POOL_MAX_THREADS; i++)
+		run->threads_used += used[i];
+	collector_pool_free(pool);
+	collector_free(col);
+	server_hops_free(sh);
+	correlator_free(corr);
+	free(buf);
+	fclose(f);
+	fclose(mem);
+	split_rows(rs);
+	return 0;
+}
+
+static void free_rows(struct rows *rs)
+{
+	free(rs->text);
+}
+
+static void same_rows(const struct rows *a, const struct rows *b, const char *what)
+{
+	int diff = 0;
+
+	if (!ASSERT_EQ(b->n, a->n, what))
+		return;
+	for (int i = 0; i < a->n; i++) {
+		if (strcmp(a->line[i], b->line[i]) && !diff++)
+			fprintf(stderr, "  first difference:\n   1: %s\n   K: %s\n",
+				a->line[i], b->line[i]);
+	}
+	ASSERT_EQ(diff, 0, what);
+}
+
+static void test_same_rows(void)
+{
+	struct run one = { .threads = 1 };
+	struct rows base = {};
+	struct run runs[] = {
+		{ .threads = 2, .shards = 2 }, { .threads = 3, .shards = 3 },
+		{ .threads = 2, .shards = 8 }, { .threads = 3, .shards = 8 },
+	};
+
+	if (!ASSERT_EQ(replay(&one, &base), 0, "one thread replays"))
+		return;
+	ASSERT_EQ(base.n, 24, "24 rows");
+	for (size_t i = 0; i < sizeof(runs) / sizeof(runs[0]); i++) {
+		struct rows rs = {};
+		char what[64];
+
+		snprintf(what, sizeof(what), "%u threads, %u shards: same rows",
+			 runs[i].threads, runs[i].shards);
+		if (!ASSERT_EQ(replay(&runs[i], &rs), 0, "threads replay"))
+			continue;
+		/* else it would be one thread by another name */
+		ASSERT_TRUE(runs[i].threads_used > 1, "the connections spread over the threads");
+		same_rows(&base, &rs, what);
+		ASSERT_EQ(rs.cs.events, base.cs.events, "every record parsed once");
+		ASSERT_EQ(rs.cs.client_requests, base.cs.client_requests, "counters summed");
+		ASSERT_EQ(rs.cs.conns_opened, base.cs.conns_opened, "connections summed");
+		free_rows(&rs);
+	}
+	free_rows(&base);
+}
+
+/* A process exit reaches one thread (shard 0); the others close its
+ * connections too, and the session hears of it once. */
+static void test_exit_broadcast(void)
+{
+	struct run one = { .threads = 1, .exits = true };
+	struct run three = { .threads = 3, .shards = 3, .exits = true };
+	struct rows a = {}, b = {};
+
+	if (!ASSERT_EQ(replay(&one, &a), 0, "one thread") ||
+	    !ASSERT_EQ(replay(&three, &b), 0, "three threads"))
+		return;
+	ASSERT_TRUE(a.exits > 1, "the recording traced several processes");
+	ASSERT_EQ(b.exits, a.exits, "each exit told once");
+	ASSERT_EQ(b.cs.proc_exits, 3 * a.cs.proc_exits, "every thread's collector saw each");
+	same_rows(&a, &b, "same rows with the exits");
+	free_rows(&a);
+	free_rows(&b);
+}
+
+/* ---- the handoff alone --------------------------------------------- */
+
+static struct sock_endpoint ep(uint16_t port)
+{
+	struct sock_endpoint e;
+
+	gen_endpoint(&e, port);
+	return e;
+}
+
+static void test_handoff_order(void)
+{
+	struct correlator *corr = correlator_new(&(struct correlator_opts){
+		.have_router = false, .linger_ns = MS, .orphan_ns = 10 * MS, .idle_ns = 100 * MS,
+		.max_exchanges = 100, .max_hop_records = 10,
+	});
+	struct handoff *h = handoff_new(&(struct handoff_opts){ .slots = 8, .wait_max_ns = MS });
+	struct exchange_sink sink;
+	struct sock_endpoint l = ep(30000), p = ep(40000);
+	struct handoff_stats hs;
+
+	if (!ASSERT_TRUE(corr && h, "made"))
+		return;
+	sink = handoff_sink(h);
+	/* begun 1, 2, 3; ended 2, 3, 1; an ignored one never crosses */
+	struct exchange *e[3];
+
+	for (int i = 0; i < 3; i++) {
+		e[i] = exchange_sink_new_exchange(&sink, EX_WORKER_IN, 7, &l, &p, (i + 1) * MS);
+		e[i]->req_done = true;
+		exchange_sink_request_done(&sink, e[i]);
+	}
+	struct exchange *ign = exchange_sink_new_exchange(&sink, EX_WORKER_IN, 7, &l, &p, 4 * MS);
+
+	ign->ignored = true;
+	exchange_sink_exchange_done(&sink, e[1], 5 * MS);
+	exchange_sink_exchange_done(&sink, e[2], 6 * MS);
+	exchange_sink_exchange_done(&sink, ign, 6 * MS);
+	exchange_sink_exchange_done(&sink, e[0], 7 * MS);
+	ASSERT_EQ(correlator_stats(corr)->live, 0, "nothing crossed before the drain");
+	ASSERT_EQ(handoff_drain(h, corr, NULL, NULL), 3, "three passed, in one drain");
+	ASSERT_EQ(correlator_stats(corr)->live, 3, "adopted");
+	ASSERT_EQ(correlator_stats(corr)->in_flight, 0, "all done");
+	handoff_stats(h, &hs);
+	ASSERT_EQ(hs.made, 4, "four made");
+	ASSERT_EQ(hs.passed, 3, "three passed");
+	ASSERT_EQ(hs.freed, 1, "the ignored one freed on its thread");
+	handoff_publish(h, 42);
+	ASSERT_EQ(handoff_watermark(h), 42, "the watermark as published");
+	handoff_free(h);
+	correlator_free(corr);
+}
+
+/* Nobody drains: the ring fills, the thread waits a bounded time for
+ * each further exchange, then counts it lost, never silently. */
+static void test_handoff_full(void)
+{
+	struct correlator *corr = correlator_new(&(struct correlator_opts){
+		.linger_ns = MS, .orphan_ns = 10 * MS, .idle_ns = 100 * MS, .max_exchanges = 100,
+	});
+	struct handoff *h = handoff_new(&(struct handoff_opts){ .slots = 4, .wait_max_ns = 1000 });
+	struct sock_endpoint l = ep(30000), p = ep(40000);
+	struct exchange_sink sink;
+	struct handoff_stats hs;
+
+	if (!ASSERT_TRUE(corr && h, "made"))
+		return;
+	sink = handoff_sink(h);
+	for (int i = 0; i < 6; i++) {
+		struct exchange *ex = exchange_sink_new_exchange(&sink, EX_WORKER_IN, 7, &l, &p,
+								 (i + 1) * MS);
+
+		exchange_sink_exchange_done(&sink, ex, (i + 2) * MS);
+	}
+	handoff_stats(h, &hs);
+	ASSERT_EQ(hs.passed, 4, "the ring's four");
+	ASSERT_EQ(hs.waits, 2, "waited for each of the other two");
+	ASSERT_EQ(hs.lost, 2, "then counted them lost");
+	ASSERT_EQ(handoff_drain(h, corr, NULL, NULL), 4, "the four drain");
+	handoff_direct(h, corr, NULL, NULL);
+	struct exchange *ex = exchange_sink_new_exchange(&sink, EX_WORKER_IN, 7, &l, &p, 9 * MS);
+
+	exchange_sink_exchange_done(&sink, ex, 10 * MS);
+	ASSERT_EQ(correlator_stats(corr)->live, 5, "direct: straight in once the thread is gone");
+	handoff_free(h);
+	correlator_free(corr);
+}
+
+void test_area_collector_pool(void)
+{
+	RUN_SUBTEST(test_same_rows);
+	RUN_SUBTEST(test_exit_broadcast);
+	RUN_SUBTEST(test_handoff_order);
+	RUN_SUBTEST(test_handoff_full);
+}
