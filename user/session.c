@@ -482,7 +482,8 @@ static void counters(struct session *s, const uint64_t *kc, counter_fn fn, void 
 	P("stream bytes missing (records lost)", cs->stream_gaps);
 	P("exchanges evicted (memory limit)", rs->evicted);
 	P("exchanges expired unfinished", rs->expired_unfinished);
-	P("server hops / records evicted", rs->hops);
+	P("server hops noted (libzmq)", rs->hops);
+	P("  hop records evicted (memory limit)", rs->hop_records_evicted);
 	if (s->pool) {
 		struct collector_pool_stats ps;
 

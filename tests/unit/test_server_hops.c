@@ -11,6 +11,7 @@
 #include "fixture.h"
 #include "test.h"
 #include "zmq_event.h"
+#include "correlate/server_hops_priv.h"
 
 #define DATA_DIR "tests/unit/data/ipc/"
 #define MAIN 200
@@ -546,6 +547,49 @@ static void test_losses_counted(void)
 	teardown(f);
 }
 
+/* A request's scheduler state goes when its output says finished: a
+ * long run holds only the states of requests still in the server. The
+ * row is as complete as before. */
+static void test_state_freed_at_finish(void)
+{
+	struct fixture *f = setup(100);
+	struct payload tok = load("tok_stream.pickle"), out = load("out_one.pickle");
+	struct payload fin = load("out_fin.pickle");
+	const struct timeline_row *r;
+
+	request(f, 7, 1, "/generate", FIX_RID, true);
+	zmsg(SCHED, RECV, 3, tok, 40, 2.5);
+	zmsg(SCHED, SEND, 9, out, 2, 3.4);
+	ASSERT_TRUE(server_hops_rid_state(sh, FIX_RID, false), "state kept while running");
+	zmsg(SCHED, SEND, 12, fin, 1, 9.5);
+	ASSERT_TRUE(!server_hops_rid_state(sh, FIX_RID, false), "state freed at the finished output");
+	ASSERT_EQ(server_hops_stats(sh)->rid_states_done, 1, "counted as done");
+	ASSERT_EQ(server_hops_stats(sh)->rid_states_evicted, 0, "not as evicted");
+	sse_response(f, 7, 1.5, 10, 13, FIX_RID, false);
+	done(f);
+	r = row(FIX_RID);
+	if (ASSERT_TRUE(r, "row written")) {
+		ASSERT_EQ(r->queue_time_start, ns(3), "queue start kept");
+		ASSERT_EQ(r->queue_time_end, ns(3.4), "queue end kept");
+		ASSERT_EQ(r->scheduler_last_output_time, ns(12), "the finished output is the last");
+	}
+	/* the freed slot is reused: a full fifo of live states still evicts */
+	for (int i = 0; i < 3; i++) {
+		char id[32];
+		struct payload t;
+
+		snprintf(id, sizeof(id), "servetrace-rid-00%02d", 10 + i);
+		t = with_rid("tok_stream.pickle", FIX_RID, id);
+		zmsg(SCHED, RECV, 20 + i, t, 0, 0);
+		free(t.p);
+	}
+	ASSERT_EQ(server_hops_stats(sh)->rid_states_evicted, 0, "3 live states within 100");
+	free(tok.p);
+	free(out.p);
+	free(fin.p);
+	teardown(f);
+}
+
 void test_area_server_hops(void)
 {
 	RUN_SUBTEST(test_stream_hops);
@@ -556,4 +600,5 @@ void test_area_server_hops(void)
 	RUN_SUBTEST(test_health_check_ignored);
 	RUN_SUBTEST(test_unknown_pids);
 	RUN_SUBTEST(test_losses_counted);
+	RUN_SUBTEST(test_state_freed_at_finish);
 }

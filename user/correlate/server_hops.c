@@ -179,6 +179,7 @@ struct rid_state *server_hops_rid_state(struct server_hops *sh, const char *rid,
 			return NULL;
 		sh->fifo[sh->fifo_head] = r;
 	}
+	r->slot = sh->fifo_head;
 	sh->fifo_head = (sh->fifo_head + 1) % sh->max_rids;
 	r->key = key;
 	r->stream = -1;
@@ -186,6 +187,17 @@ struct rid_state *server_hops_rid_state(struct server_hops *sh, const char *rid,
 	strncpy(r->rid, rid, sizeof(r->rid) - 1);
 	hlist_add_head(&r->hn, chain);
 	return r;
+}
+
+/* The scheduler finished the request: nothing later reads its state, so
+ * it goes now rather than when the fifo comes round (a long run would
+ * otherwise hold max_rids states, and its RSS creep until then). */
+static void rid_done(struct server_hops *sh, struct rid_state *r)
+{
+	hlist_del(&r->hn);
+	sh->fifo[r->slot] = NULL;
+	sh->st.rid_states_done++;
+	free(r);
 }
 
 static bool is_request_kind(enum ipc_kind k)
@@ -235,7 +247,7 @@ static void first_output(struct server_hops *sh, struct hop_proc *p,
 
 static void handle_rid(struct server_hops *sh, struct hop_proc *p,
 		       const struct zmq_msg_event *ev, const struct ipc_msg *m,
-		       const char *rid)
+		       const char *rid, bool finished)
 {
 	bool send = ev->dir == ZMQ_DIR_SEND;
 	struct rid_state *r;
@@ -264,6 +276,8 @@ static void handle_rid(struct server_hops *sh, struct hop_proc *p,
 				r->first_out_done = true;
 				first_output(sh, p, r, ev->ts);
 			}
+			if (r && finished)
+				rid_done(sh, r);
 		}
 		break;
 	case SGLANG_ROLE_DETOKENIZER:
@@ -313,7 +327,9 @@ static void handle_msg(struct server_hops *sh, const struct zmq_msg_event *ev, s
 			sh->st.health_checks++;
 			continue;
 		}
-		handle_rid(sh, p, ev, &m, rid);
+		handle_rid(sh, p, ev, &m, rid,
+			   m.kind == IPC_KIND_BATCH_TOKEN_ID_OUTPUT && i < IPC_MAX_RIDS &&
+			   m.finished[i] == 1);
 	}
 }
 

@@ -22,6 +22,7 @@ struct server_hops_stats {
 	uint64_t unknown_proc;		/* records from a pid we were not told about */
 	uint64_t no_recv_seen;		/* outputs of requests received before tracing */
 	uint64_t rid_states_evicted;
+	uint64_t rid_states_done;	/* freed when the scheduler finished the request */
 	/* vLLM (vllm_hops.c) */
 	uint64_t vllm_msgs;		/* frames of vLLM processes */
 	uint64_t vllm_unparsed;		/* not vLLM frames */

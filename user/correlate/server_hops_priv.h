@@ -32,6 +32,7 @@ struct hop_proc {
 struct rid_state {
 	struct hlist_node hn;
 	uint64_t key;
+	uint32_t slot;			/* its place in fifo */
 	char rid[128];
 	uint64_t recv_ts;
 	int64_t prompt_tokens;		/* -1 unknown */

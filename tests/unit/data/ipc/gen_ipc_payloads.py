@@ -112,6 +112,7 @@ def messages(io):
             tokenized(io, f"batch-rid-{i}", 5, False) for i in range(3)]),
         "out_one": token_id_output(io, ["servetrace-rid-0001"], [False]),
         "out_big": token_id_output(io, big_rids, [i % 7 == 0 for i in range(300)]),
+        "out_fin": token_id_output(io, ["servetrace-rid-0001"], [True]),
         "str_two": str_output(io, ["r-one", "r-two"], [False, True]),
         "abort": io.AbortReq(rid="abort-me"),
     }
