@@ -114,9 +114,168 @@ static void test_launcher_found(void)
 				     "python3", NULL, &c), PROC_KIND_NONE, "a look-alike module");
 }
 
+
+/* ---- the real connection -------------------------------------------------- */
+
+#define MAX_CALLS 32
+
+struct call {
+	uint32_t stream;
+	char path[96];
+	struct grpc_generate_req req;
+	bool have_req, saw_complete, rst, ended;
+	unsigned resp_msgs, chunk_tokens;
+	struct grpc_generate_resp last;
+	int grpc_status;
+};
+
+struct rec {
+	struct call c[MAX_CALLS];
+	int n, rsts, goaways, desyncs, msgs, undecoded;
+	char log[1 << 15];
+	size_t log_len;
+};
+
+static struct rec R;
+static struct grpc_conn G;
+static struct h2_fixture V;
+
+static void logf_(struct rec *r, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (r->log_len < sizeof(r->log))
+		r->log_len += vsnprintf(r->log + r->log_len, sizeof(r->log) - r->log_len, fmt, ap);
+	va_end(ap);
+}
+
+static struct call *call_of(struct rec *r, uint32_t id)
+{
+	for (int i = r->n - 1; i >= 0; i--)
+		if (r->c[i].stream == id)
+			return &r->c[i];
+	return NULL;
+}
+
+static void on_headers(void *ctx, const struct h2_headers *h, uint64_t ts)
+{
+	struct rec *r = ctx;
+	struct call *c;
+
+	logf_(r, "H %d %u %s %d %d\n", h->side, h->stream_id, h->path, h->status, h->grpc_status);
+	if (h->side == H2_FROM_CLIENT && !h->trailers && r->n < MAX_CALLS) {
+		c = &r->c[r->n++];
+		memset(c, 0, sizeof(*c));
+		c->stream = h->stream_id;
+		c->grpc_status = -1;
+		snprintf(c->path, sizeof(c->path), "%s", h->path);
+	} else if (h->side == H2_FROM_SERVER && (c = call_of(r, h->stream_id)) &&
+		   h->grpc_status >= 0) {
+		c->grpc_status = h->grpc_status;
+	}
+}
+
+static void on_message(void *ctx, const struct grpc_msg *m, uint64_t ts)
+{
+	struct rec *r = ctx;
+	struct call *c = call_of(r, m->stream_id);
+
+	r->msgs++;
+	logf_(r, "M %d %u seq%u len%u c%d d%d e%d", m->side, m->stream_id, m->seq, m->length,
+	      m->complete, m->decoded, m->engine);
+	if (m->decoded && m->side == H2_FROM_CLIENT)
+		logf_(r, " rid=%s max=%lld st=%d in=%u", m->req.request_id, m->req.max_new_tokens,
+		      m->req.stream, m->req.input_tokens);
+	if (m->decoded && m->side == H2_FROM_SERVER)
+		logf_(r, " %s t%u p%u c%u %s", m->resp.complete ? "complete" : "chunk",
+		      m->resp.tokens, m->resp.prompt_tokens, m->resp.completion_tokens,
+		      m->resp.finish_reason);
+	logf_(r, "\n");
+	if (m->method == GRPC_M_GENERATE && !m->decoded && m->complete)
+		r->undecoded++;
+	if (!c || !m->decoded)
+		return;
+	if (m->side == H2_FROM_CLIENT) {
+		c->req = m->req;
+		c->have_req = true;
+		return;
+	}
+	c->resp_msgs++;
+	c->saw_complete |= m->resp.complete;
+	if (!m->resp.complete)
+		c->chunk_tokens += m->resp.tokens;
+	c->last = m->resp;
+}
+
+static void on_end(void *ctx, enum h2_side side, uint32_t id, unsigned n, uint64_t ts)
+{
+	struct rec *r = ctx;
+	struct call *c = call_of(r, id);
+
+	logf_(r, "E %d %u %u\n", side, id, n);
+	if (c && side == H2_FROM_SERVER)
+		c->ended = true;
+}
+
+static void on_rst(void *ctx, enum h2_side side, uint32_t id, uint32_t code, uint64_t ts)
+{
+	struct rec *r = ctx;
+	struct call *c = call_of(r, id);
+
+	logf_(r, "R %d %u %u\n", side, id, code);
+	r->rsts++;
+	if (c)
+		c->rst = true;
+}
+
+static void on_goaway(void *ctx, enum h2_side side, uint32_t last, uint32_t code, uint64_t ts)
+{
+	logf_(ctx, "G %d %u %u\n", side, last, code);
+	((struct rec *)ctx)->goaways++;
+}
+
+static void on_desync(void *ctx, enum h2_side side, uint64_t ts)
+{
+	((struct rec *)ctx)->desyncs++;
+}
+
+static const struct grpc_callbacks cbs = {
+	.on_headers = on_headers, .on_message = on_message, .on_stream_end = on_end,
+	.on_rst_stream = on_rst, .on_goaway = on_goaway, .on_desync = on_desync,
+};
+
+static void feed(void *conn, enum h2_side side, const uint8_t *p, size_t n, uint64_t ts)
+{
+	grpc_conn_feed(conn, side, p, n, n, ts);
+}
+
+static void replay(struct rec *r, bool from_start, int split_side, size_t split_at,
+		   const size_t skip[2])
+{
+	memset(r, 0, sizeof(*r));
+	grpc_conn_init(&G, &cbs, r, from_start);
+	h2_fix_replay(&V, feed, &G, split_side, split_at, skip);
+}
+
+/* H2_DUMP=vllm .output/unit_tests -t grpc_vllm: print the fixture's events */
+static void dump(void)
+{
+	const char *d = getenv("H2_DUMP");
+
+	if (!d || strcmp(d, "vllm"))
+		return;
+	replay(&R, true, -1, 0, NULL);
+	fwrite(R.log, 1, R.log_len, stderr);
+}
+
 void test_area_grpc_vllm(void)
 {
 	RUN_SUBTEST(test_messages);
 	RUN_SUBTEST(test_method_of);
 	RUN_SUBTEST(test_launcher_found);
+	if (!ASSERT_TRUE(!h2_fix_load(&V, "vllm_w0"), "fixture loads (run from the repo root)"))
+		return;
+	dump();
+	h2_fix_free(&V);
 }

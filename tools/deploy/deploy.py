@@ -158,6 +158,15 @@ def port_free(port):
     return True
 
 
+def accepts(host, port):
+    """A TCP connection to host:port succeeds."""
+    try:
+        socket.create_connection((host, port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
 def tail(path, n=30):
     try:
         with open(path, errors="replace") as f:
@@ -267,6 +276,11 @@ class VllmGrpcEngine(VllmEngine):
 
     def wait_ready(self, name, proc, args, port, log_path, deadline):
         wait_log_line(name, proc, vllm.GRPC_READY_LINE, log_path, deadline)
+        while not accepts(args.host, port):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise DeployError(f"{name} (pid {proc.pid}) did not listen on {port} in time; "
+                                  f"last lines of {log_path}:\n{tail(log_path)}")
+            time.sleep(0.5)
 
 
 ENGINES = {"sglang": SglangEngine(), "sglang-grpc": SglangGrpcEngine(), "vllm": VllmEngine(),

@@ -40,7 +40,10 @@ VERSION = "0.32.0"
 
 
 GRPC_LAUNCHER = "vllm.entrypoints.launchers.grpc_server"
-GRPC_READY_LINE = "Server is ready to accept requests"
+# The launcher's own "Server is ready" line is lost: run as __main__, its
+# logger is outside vLLM's. The servicer logs this just before the server
+# starts; the port accepting a connection then says it is up.
+GRPC_READY_LINE = "VllmEngineServicer initialized"
 
 
 def venv():

@@ -277,6 +277,18 @@ static void on_h2_headers(void *ctx, const struct h2_headers *h, uint64_t ts)
 		g->cb->on_headers(g->ctx, h, ts);
 }
 
+/* vLLM's streamed counts are deltas: report the call's total (grpc.h). */
+static void vllm_totals(struct grpc_stream *s, struct grpc_generate_resp *r)
+{
+	if (!r->complete) {
+		s->vllm_chunked = true;
+		s->vllm_chunk_tokens += r->completion_tokens;
+		r->completion_tokens = s->vllm_chunk_tokens;
+	} else if (s->vllm_chunked) {
+		r->completion_tokens = s->vllm_chunk_tokens;
+	}
+}
+
 static void msg_done(struct grpc_conn *g, struct grpc_stream *s, struct grpc_side_state *ss,
 		     uint64_t ts)
 {
@@ -294,6 +306,8 @@ static void msg_done(struct grpc_conn *g, struct grpc_stream *s, struct grpc_sid
 			rc = grpc_decode_generate_req_of(s->engine, s->keep, s->keep_len, &m->req);
 		else
 			rc = grpc_decode_generate_resp_of(s->engine, s->keep, s->keep_len, &m->resp);
+		if (!rc && m->side == H2_FROM_SERVER && s->engine == GRPC_E_VLLM)
+			vllm_totals(s, &m->resp);
 		m->decoded = !rc;
 		g->stats.decoded += !rc;
 		g->stats.decode_errors += rc != 0;

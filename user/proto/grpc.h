@@ -33,6 +33,10 @@
  *                     2 complete (1 output_ids, 2 finish_reason, 3 prompt_tokens,
  *                     4 completion_tokens, 5 cached_tokens, 8 index)
  * The call's :path says which: a message is decoded with its stream's.
+ * vLLM streams deltas (output_kind DELTA): each chunk's completion_tokens
+ * counts its own tokens, and the closing complete repeats the last chunk.
+ * The decoder reports completion_tokens as SGLang's are, the call's total
+ * so far: summed over a vLLM stream's chunks, and that sum on its complete.
  * Unknown fields are skipped by wire type, so newer protos still decode. */
 #ifndef SERVETRACE_GRPC_H
 #define SERVETRACE_GRPC_H
@@ -123,6 +127,8 @@ struct grpc_stream {
 	enum grpc_method method;
 	enum grpc_engine engine;
 	struct grpc_side_state side[2];
+	uint32_t vllm_chunk_tokens;	/* vLLM: chunks' completion_tokens, summed */
+	bool vllm_chunked;		/* vLLM: a chunk was seen (a streamed call) */
 	uint8_t keep[GRPC_KEEP];	/* the message being reassembled */
 	uint32_t keep_len;
 	int keep_side;			/* -1: free */

@@ -31,6 +31,8 @@ fi
 sleep 1
 tools/deploy/up.sh --router smg --grpc --engine vllm -n 1 --router-port $RP --worker-port $WP \
 	--run-dir "$RUN"
+# servetrace --wait finds smg by polling: let it attach before the load
+[[ -n $TRACER ]] && sleep 5
 post() { # rid path body
 	curl -s -m 60 -H "x-request-id: $1" -H 'content-type: application/json' \
 		"http://127.0.0.1:$RP$2" -d "$3" -o "$RUN/$1.out"
