@@ -4,13 +4,15 @@
  * their own field numbers (bytes made by smg-grpc-proto 0.4.28's
  * vllm_engine_pb2), the launcher found on a command line, and a real smg
  * 1.13.0 <-> vLLM connection (tests/unit/data/h2/vllm_w0.*, made by
- * capture_vllm.sh) decoded whole, at every split and attached mid-way. */
+ * capture_vllm.sh) decoded whole, at every split and attached mid-way, and
+ * turned into rows by the collector with the client's token counts. */
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "test.h"
+#include "fixture.h"
 #include "h2_fixture.h"
 #include "proto/grpc.h"
 #include "procs/proc_kind.h"
@@ -269,6 +271,172 @@ static void dump(void)
 	fwrite(R.log, 1, R.log_len, stderr);
 }
 
+/* The x-request-id of each Generate call (capture_vllm.sh), in stream
+ * order; smg sent each as <x-request-id>-<uuid>. conc-7..10 ran at once. */
+static const char *const sent[] = { "v2-chat-1", "v2-chat-2", "v2-cmpl-3", "v2-cmpl-4",
+				    "v2-gen-5", "v2-gen-6", "v2-conc-7", "v2-conc-10",
+				    "v2-conc-9", "v2-conc-8", "v2-cancel-11" };
+static const long long max_of[] = { 8, 8, 8, 8, 8, 8, 16, 16, 16, 16, 1500 };
+static const bool stream_of[] = { false, true, false, true, false, true, true, true, true,
+				  true, true };
+#define NSENT (int)(sizeof(sent) / sizeof(sent[0]))
+
+static bool is_generate(const struct call *c)
+{
+	return !strcmp(c->path, GRPC_VLLM_GENERATE_PATH);
+}
+
+static void test_generate_calls(void)
+{
+	int k = 0;
+
+	replay(&R, true, -1, 0, NULL);
+	ASSERT_EQ(R.desyncs, 0, "no desync");
+	ASSERT_EQ(R.undecoded, 0, "every Generate message decoded");
+	for (int i = 0; i < R.n; i++) {
+		struct call *c = &R.c[i];
+		size_t l;
+
+		if (!is_generate(c))
+			continue;
+		if (!ASSERT_TRUE(k < NSENT && c->have_req, "a sent Generate call, decoded"))
+			break;
+		l = strlen(sent[k]);
+		ASSERT_TRUE(!strncmp(c->req.request_id, sent[k], l) &&
+			    c->req.request_id[l] == '-', c->req.request_id);
+		ASSERT_EQ(c->req.max_new_tokens, max_of[k], "max_tokens");
+		ASSERT_EQ(c->req.stream, stream_of[k], "stream flag");
+		ASSERT_TRUE(c->req.input_tokens > 0, "prompt tokens counted");
+		ASSERT_TRUE(c->saw_complete && c->ended, "GenerateComplete, then the end");
+		ASSERT_EQ(c->grpc_status, 0, "grpc-status 0");
+		ASSERT_EQ(c->last.prompt_tokens, c->req.input_tokens, "prompt tokens agree");
+		if (max_of[k] < 100) {	/* ran to max_tokens (ignore_eos or no EOS drawn) */
+			ASSERT_STREQ(c->last.finish_reason, "length", "finish reason");
+			ASSERT_EQ(c->last.completion_tokens, max_of[k], "the call's total");
+			ASSERT_EQ(c->resp_msgs, stream_of[k] ? max_of[k] + 1 : 1,
+				  "one chunk per token, then the complete message");
+			if (stream_of[k])
+				ASSERT_EQ(c->chunk_tokens, max_of[k], "chunk token ids");
+		} else {	/* the client left: smg's Abort call, then "abort" */
+			ASSERT_STREQ(c->last.finish_reason, "abort", "aborted");
+			ASSERT_EQ(c->last.completion_tokens, c->chunk_tokens, "tokens so far");
+			ASSERT_TRUE(!c->rst, "no RST_STREAM: smg aborts by a call");
+		}
+		k++;
+	}
+	ASSERT_EQ(k, NSENT, "every Generate call on the connection");
+	ASSERT_EQ(R.goaways, 3, "shutdown: GOAWAYs");
+}
+
+/* Every byte of either side as a piece boundary: the same events. */
+static void test_split_every_byte(void)
+{
+	static struct rec base;
+	int bad = 0;
+
+	replay(&base, true, -1, 0, NULL);
+	for (int side = 0; side < 2; side++) {
+		for (size_t at = 1; at < V.len[side]; at += 1) {
+			replay(&R, true, side, at, NULL);
+			if (R.log_len != base.log_len || memcmp(R.log, base.log, R.log_len))
+				bad++;
+		}
+	}
+	ASSERT_EQ(bad, 0, "same events at every split");
+	ASSERT_TRUE(base.msgs > 0, "messages seen");
+}
+
+/* Attach before segment k/32 of the capture (calls open in its first
+ * third, the cancelled one streams the rest): each side's bytes so far. */
+static void attach_point(int k, size_t skip[2])
+{
+	skip[0] = skip[1] = 0;
+	for (int i = 0; i < V.nseg * k / 32; i++)
+		skip[V.seg[i].side] += V.seg[i].n;
+}
+
+/* A late start agrees with the full replay on what it decodes. */
+static void test_attach_mid_connection(void)
+{
+	static struct rec base;
+
+	replay(&base, true, -1, 0, NULL);
+	for (int e = 1; e <= 9; e += 2) {
+		size_t skip[2];
+		int decoded = 0;
+
+		attach_point(e, skip);
+		replay(&R, false, -1, 0, skip);
+		for (int i = 0; i < R.n; i++) {
+			struct call *c = &R.c[i], *b = call_of(&base, c->stream);
+
+			if (!ASSERT_TRUE(b != NULL, "a stream the full replay has"))
+				continue;
+			if (c->path[0])
+				ASSERT_STREQ(c->path, b->path, "path");
+			if (c->have_req) {
+				decoded++;
+				ASSERT_STREQ(c->req.request_id, b->req.request_id, "id");
+				ASSERT_EQ(c->req.stream, b->req.stream, "stream");
+			}
+			if (c->saw_complete && c->have_req)
+				ASSERT_EQ(c->last.completion_tokens, b->last.completion_tokens,
+					  "the call's total");
+		}
+		ASSERT_TRUE(decoded > 0, "calls opened after the attach decoded");
+		ASSERT_TRUE(G.h2.half[0].hpack.stats.unknown_refs > 0,
+			    "references to entries made before the attach counted");
+	}
+}
+
+/* The worker's end through the collector, node level: one row per call,
+ * the counts the client was sent (capture dir: usage / meta_info). */
+static void bytes_to_worker(void *conn, enum h2_side side, const uint8_t *p, size_t n,
+			    uint64_t ts)
+{
+	(void)ts;
+	gen_bytes(conn, side == H2_FROM_CLIENT ? DIR_READ : DIR_WRITE, p, n, n);
+}
+
+static void test_node_rows(void)
+{
+	struct fixture *f = fixture_setup(&(struct fixture_opts){ .have_router = false });
+	struct gen_conn wk = gen_conn(&f->gen, 200, 7, 27281, 36964);
+	int seen = 0;
+
+	collector_set_role(f->col, 200, ROLE_WORKER);
+	gen_accept(&wk);
+	h2_fix_replay(&V, bytes_to_worker, &wk, -1, 0, NULL);
+	collector_flush(f->col);
+	correlator_flush(f->corr);
+	ASSERT_EQ(f->nrows, NSENT, "one row per Generate call");
+	for (int i = 0; i < f->nrows; i++) {
+		const struct timeline_row *r = &f->rows[i];
+
+		for (int k = 0; k < NSENT; k++) {
+			if (strcmp(r->req_id, sent[k]))
+				continue;
+			seen++;
+			ASSERT_TRUE(!strncmp(r->notes, "grpc", 4), r->notes);
+			ASSERT_EQ(r->stream, stream_of[k], "stream");
+			ASSERT_EQ(r->expected_output_length, max_of[k], "max_tokens");
+			if (max_of[k] > 100)
+				continue;
+			ASSERT_EQ(r->success, 1, r->error);
+			ASSERT_EQ(r->actual_output_tokens, max_of[k], "completion tokens");
+			ASSERT_EQ(r->output_tokens_from_trace, stream_of[k] ? max_of[k] : -1,
+				  "token ids counted on a stream");
+			ASSERT_TRUE(r->actual_prompt_tokens > 0, "prompt tokens");
+			if (stream_of[k])
+				ASSERT_TRUE(r->server_first_token_time > r->arrival_time &&
+					    r->server_first_token_time < r->finish_time,
+					    "first token: the first response message");
+		}
+	}
+	ASSERT_EQ(seen, NSENT, "every call's row, by its x-request-id");
+	fixture_teardown(f);
+}
+
 void test_area_grpc_vllm(void)
 {
 	RUN_SUBTEST(test_messages);
@@ -277,5 +445,9 @@ void test_area_grpc_vllm(void)
 	if (!ASSERT_TRUE(!h2_fix_load(&V, "vllm_w0"), "fixture loads (run from the repo root)"))
 		return;
 	dump();
+	RUN_SUBTEST(test_generate_calls);
+	RUN_SUBTEST(test_split_every_byte);
+	RUN_SUBTEST(test_attach_mid_connection);
+	RUN_SUBTEST(test_node_rows);
 	h2_fix_free(&V);
 }
