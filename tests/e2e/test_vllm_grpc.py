@@ -145,7 +145,11 @@ def check_rows(dep, rows, sent, err):
         assert tokens == MAX_TOKENS, (rid, tokens)
         assert r["actual_output_tokens"] == str(tokens), (rid, tokens, r)
         if r["stream"] == "True":
-            assert r["output_tokens_from_trace"] == str(tokens), (rid, tokens, r)
+            # events smg streamed to the client: one per token, and at most
+            # one more that repeats a token (smg forwards vLLM's closing
+            # GenerateComplete, which repeats the last delta, as a /generate
+            # event) or carries none (chat's role or finish event)
+            assert tokens <= int(r["output_tokens_from_trace"]) <= tokens + 1, (rid, tokens, r)
     assert {r["stream"] for r in rows if r["req_id"] in sent} == {"True", "False"}
     assert summary_counter(err, "vllm: frames in another layout than 0.32.0 (no ids read)") == 0
     assert summary_counter(err, "kernel: events dropped, ring buffer full") == 0
