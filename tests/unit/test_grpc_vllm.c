@@ -5,13 +5,17 @@
  * vllm_engine_pb2), the launcher found on a command line, and a real smg
  * 1.13.0 <-> vLLM connection (tests/unit/data/h2/vllm_w0.*, made by
  * capture_vllm.sh) decoded whole, at every split and attached mid-way, and
- * turned into rows by the collector with the client's token counts. */
+ * turned into rows by the collector with the client's token counts; and a
+ * servetrace --record of smg + 2 vLLM gRPC workers traced by port, attached
+ * after smg connected (vllm_grpc_smg.strec, e2e test_vllm_grpc.py), replayed. */
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "test.h"
+#include "capture/recording.h"
+#include "output/clock.h"
 #include "fixture.h"
 #include "h2_fixture.h"
 #include "proto/grpc.h"
@@ -437,11 +441,96 @@ static void test_node_rows(void)
 	fixture_teardown(f);
 }
 
+/* ---- the recording ----------------------------------------------------- */
+
+#define RECORDING H2_FIX_DIR "vllm_grpc_smg.strec"
+
+static struct timeline_row rows[FIXTURE_MAX_ROWS];
+static int nrows;
+static uint64_t layout_mismatch;
+
+static int replay_recording(void)
+{
+	struct fixture *fx = fixture_setup(&(struct fixture_opts){
+		.have_router = true, .max_conns = 1024, .linger_ns = 300 * MS,
+		.orphan_ns = 10000 * MS, .idle_ns = 600000 * MS,
+		.max_exchanges = 10000, .max_hop_records = 10000, .max_rids = 10000,
+	});
+	FILE *f = fopen(RECORDING, "r");
+	char *buf = NULL;
+	size_t cap = 0;
+	uint32_t src;
+	int64_t off;
+	long n = -1;
+
+	if (f && !recording_read_header(f, &off)) {
+		clock_set_offset(off);
+		while ((n = recording_read(f, &src, &buf, &cap)) > 0) {
+			if (src == REC_ROLE) {
+				const struct rec_role *r = (const void *)buf;
+
+				collector_set_role(fx->col, r->tgid, r->role);
+			} else if (src == REC_SGLANG_PROC) {
+				const struct rec_sglang_proc *p = (const void *)buf;
+
+				server_hops_set_proc(fx->hops, p->pid, p->role, p->main_pid);
+			} else if (src == REC_SOCK) {
+				const struct sock_event *ev = (const void *)buf;
+
+				collector_handle(fx->col, ev, (const char *)(ev + 1));
+			} else if (src == REC_ZMQ) {
+				server_hops_handle(fx->hops, buf, n);
+			}
+			fixture_tick(fx, collector_last_ts(fx->col));
+		}
+		collector_flush(fx->col);
+		correlator_flush(fx->corr);
+	}
+	nrows = fx->nrows;
+	memcpy(rows, fx->rows, sizeof(rows));
+	layout_mismatch = server_hops_stats(fx->hops)->vllm_layout_mismatch;
+	fixture_teardown(fx);
+	free(buf);
+	if (f)
+		fclose(f);
+	return n == 0 ? 0 : -1;
+}
+
+/* 12 requests through smg (vg-after-0..11: /generate, completions, chat,
+ * streaming and not, each to 8 tokens), 2 workers (:27301, :27302). */
+static void test_recording_rows(void)
+{
+	int hosts[2] = { 0, 0 };
+
+	if (!ASSERT_EQ(replay_recording(), 0, "the recording replays"))
+		return;
+	ASSERT_EQ(nrows, 12, "a row per request");
+	ASSERT_EQ(layout_mismatch, 0, "no frame taken for another vLLM layout");
+	for (int i = 0; i < nrows; i++) {
+		const struct timeline_row *r = &rows[i];
+		const uint64_t t[] = { r->arrival_time, r->router_send_time, r->server_created_time,
+				       r->queue_time_start, r->queue_time_end,
+				       r->server_first_token_time, r->finish_time };
+
+		ASSERT_TRUE(!strncmp(r->req_id, "vg-after-", 9), r->req_id);
+		ASSERT_STREQ(r->level, "router", "router level");
+		ASSERT_TRUE(!strncmp(r->notes, "grpc", 4), r->notes);
+		ASSERT_STREQ(r->engine, "vllm", "vLLM's hops joined");
+		ASSERT_EQ(r->success, 1, r->error);
+		ASSERT_EQ(r->actual_output_tokens, 8, "completion tokens");
+		hosts[!strcmp(r->host, "127.0.0.1:27302")]++;
+		for (size_t k = 0; k < sizeof(t) / sizeof(t[0]); k++)
+			ASSERT_TRUE(t[k] && (!k || t[k] >= t[k - 1]), "columns there, in time order");
+	}
+	ASSERT_TRUE(hosts[0] == 6 && hosts[1] == 6, "round robin over both workers");
+}
+
 void test_area_grpc_vllm(void)
 {
 	RUN_SUBTEST(test_messages);
 	RUN_SUBTEST(test_method_of);
 	RUN_SUBTEST(test_launcher_found);
+	RUN_SUBTEST(test_recording_rows);
 	if (!ASSERT_TRUE(!h2_fix_load(&V, "vllm_w0"), "fixture loads (run from the repo root)"))
 		return;
 	dump();
