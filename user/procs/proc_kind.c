@@ -67,6 +67,8 @@ static const struct rule rules[] = {
 	SERVER("vllm.entrypoints.cli.main", MODULE, "serve", VLLM, false),
 	SERVER("vllm.entrypoints.openai.api_server", MODULE, NULL, VLLM, false),
 	SERVER("vllm.entrypoints.grpc_server", MODULE, NULL, VLLM, true),
+	/* vLLM 0.32's gRPC launcher (the module above re-exports it) */
+	SERVER("vllm.entrypoints.launchers.grpc_server", MODULE, NULL, VLLM, true),
 };
 
 static bool eq(const char *s, size_t len, const char *lit)
@@ -236,6 +238,8 @@ static void classify_argv(const struct argv_view *v, const struct proc_class *pa
 	out->grpc = r->grpc;
 	if (r->engine == PROC_ENGINE_SGLANG)
 		out->grpc = has_arg(v, p.first, "--grpc-mode");
+	else if (r->engine == PROC_ENGINE_VLLM && !r->grpc)
+		out->grpc = has_arg(v, p.first, "--grpc");	/* vllm serve --grpc */
 	else if (r->kind == PROC_KIND_ROUTER)
 		out->grpc = router_grpc(v, &p, r);
 	/* A fork that has not retitled itself yet: the launcher's child. */

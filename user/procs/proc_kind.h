@@ -16,9 +16,10 @@
  *            python -m smg.launch_router;
  *   server:  python -m sglang.launch_server, .../sglang/launch_server.py,
  *            sglang serve, vllm serve, python -m
- *            vllm.entrypoints.openai.api_server | vllm.entrypoints.grpc_server,
+ *            vllm.entrypoints.openai.api_server | vllm.entrypoints.grpc_server
+ *            | vllm.entrypoints.launchers.grpc_server,
  *            python -m vllm.entrypoints.cli.main serve.
- * gRPC mode: --grpc-mode (SGLang), vllm.entrypoints.grpc_server (vLLM).
+ * gRPC mode: --grpc-mode (SGLang); the grpc_server modules or serve --grpc (vLLM).
  * The console script "smg" is installed by both router packages: the
  * command line says smg; the package it loads (discover_version) decides. */
 #ifndef SERVETRACE_PROC_KIND_H

@@ -96,7 +96,20 @@ static void pb_string(const struct pb_field *f, char *out, size_t max)
 	out[n] = '\0';
 }
 
-static int decode_sampling(const uint8_t *p, size_t n, struct grpc_generate_req *r)
+/* Field numbers of the Generate messages, per engine (grpc.h). */
+struct gen_fields {
+	uint32_t stream, max_tokens, n, ignore_eos;	/* request, sampling */
+	uint32_t resp_id, chunk, complete;		/* response (0: absent) */
+	uint32_t chunk_f[5], done_f[5];	/* {ids, prompt, completion, cached, index} */
+};
+
+static const struct gen_fields gen_fields[] = {
+	[GRPC_E_SGLANG] = { 17, 8, 17, 19, 1, 2, 3, { 1, 2, 3, 4, 8 }, { 1, 3, 4, 5, 11 } },
+	[GRPC_E_VLLM] = { 5, 8, 15, 14, 0, 1, 2, { 1, 2, 3, 4, 7 }, { 1, 3, 4, 5, 8 } },
+};
+
+static int decode_sampling(const struct gen_fields *fl, const uint8_t *p, size_t n,
+			   struct grpc_generate_req *r)
 {
 	const uint8_t *end = p + n;
 	struct pb_field f;
@@ -105,18 +118,20 @@ static int decode_sampling(const uint8_t *p, size_t n, struct grpc_generate_req 
 	while (!(rc = pb_next(&p, end, &f))) {
 		if (f.wt != WT_VARINT)
 			continue;
-		if (f.num == 8)
+		if (f.num == fl->max_tokens)
 			r->max_new_tokens = (long long)f.v;
-		else if (f.num == 17)
+		else if (f.num == fl->n)
 			r->n = f.v;
-		else if (f.num == 19)
+		else if (f.num == fl->ignore_eos)
 			r->ignore_eos = f.v;
 	}
 	return rc < 0 ? -1 : 0;
 }
 
-int grpc_decode_generate_req(const uint8_t *p, size_t n, struct grpc_generate_req *r)
+int grpc_decode_generate_req_of(enum grpc_engine e, const uint8_t *p, size_t n,
+				struct grpc_generate_req *r)
 {
+	const struct gen_fields *fl = &gen_fields[e == GRPC_E_VLLM];
 	const uint8_t *end = p + n;
 	struct pb_field f, g;
 	int rc;
@@ -133,9 +148,9 @@ int grpc_decode_generate_req(const uint8_t *p, size_t n, struct grpc_generate_re
 				if (g.num == 2)
 					r->input_tokens += pb_count(&g);
 		} else if (f.num == 4 && f.wt == WT_LEN) {
-			if (decode_sampling(f.data, f.len, r))
+			if (decode_sampling(fl, f.data, f.len, r))
 				return -1;
-		} else if (f.num == 17 && f.wt == WT_VARINT) {
+		} else if (f.num == fl->stream && f.wt == WT_VARINT) {
 			r->stream = f.v;
 		}
 	}
@@ -143,12 +158,11 @@ int grpc_decode_generate_req(const uint8_t *p, size_t n, struct grpc_generate_re
 }
 
 /* GenerateStreamChunk (complete false) or GenerateComplete. */
-static int decode_output(const uint8_t *p, size_t n, struct grpc_generate_resp *r)
+static int decode_output(const struct gen_fields *fl, const uint8_t *p, size_t n,
+			 struct grpc_generate_resp *r)
 {
 	const uint8_t *end = p + n;
-	/* field numbers: {ids, prompt, completion, cached, index} */
-	static const uint32_t chunk_f[5] = { 1, 2, 3, 4, 8 }, done_f[5] = { 1, 3, 4, 5, 11 };
-	const uint32_t *num = r->complete ? done_f : chunk_f;
+	const uint32_t *num = r->complete ? fl->done_f : fl->chunk_f;
 	struct pb_field f;
 	int rc;
 
@@ -171,23 +185,51 @@ static int decode_output(const uint8_t *p, size_t n, struct grpc_generate_resp *
 	return rc < 0 ? -1 : 0;
 }
 
-int grpc_decode_generate_resp(const uint8_t *p, size_t n, struct grpc_generate_resp *r)
+int grpc_decode_generate_resp_of(enum grpc_engine e, const uint8_t *p, size_t n,
+				 struct grpc_generate_resp *r)
 {
+	const struct gen_fields *fl = &gen_fields[e == GRPC_E_VLLM];
 	const uint8_t *end = p + n;
 	struct pb_field f;
 	int rc;
 
 	memset(r, 0, sizeof(*r));
 	while (!(rc = pb_next(&p, end, &f))) {
-		if (f.num == 1 && f.wt == WT_LEN) {
+		if (fl->resp_id && f.num == fl->resp_id && f.wt == WT_LEN) {
 			pb_string(&f, r->request_id, sizeof(r->request_id));
-		} else if ((f.num == 2 || f.num == 3) && f.wt == WT_LEN) {
-			r->complete = f.num == 3;
-			if (decode_output(f.data, f.len, r))
+		} else if ((f.num == fl->chunk || f.num == fl->complete) && f.wt == WT_LEN) {
+			r->complete = f.num == fl->complete;
+			if (decode_output(fl, f.data, f.len, r))
 				return -1;
 		}
 	}
 	return rc < 0 ? -1 : 0;
+}
+
+int grpc_decode_generate_req(const uint8_t *p, size_t n, struct grpc_generate_req *r)
+{
+	return grpc_decode_generate_req_of(GRPC_E_SGLANG, p, n, r);
+}
+
+int grpc_decode_generate_resp(const uint8_t *p, size_t n, struct grpc_generate_resp *r)
+{
+	return grpc_decode_generate_resp_of(GRPC_E_SGLANG, p, n, r);
+}
+
+enum grpc_method grpc_method_of(const char *path, enum grpc_engine *engine)
+{
+	enum grpc_engine e = GRPC_E_SGLANG;
+	enum grpc_method m = !path[0] ? GRPC_M_UNKNOWN : GRPC_M_OTHER;
+
+	if (!strcmp(path, GRPC_GENERATE_PATH)) {
+		m = GRPC_M_GENERATE;
+	} else if (!strcmp(path, GRPC_VLLM_GENERATE_PATH)) {
+		m = GRPC_M_GENERATE;
+		e = GRPC_E_VLLM;
+	}
+	if (engine)
+		*engine = e;
+	return m;
 }
 
 /* ---------------------------------------------------------- streams */
@@ -227,13 +269,24 @@ static void on_h2_headers(void *ctx, const struct h2_headers *h, uint64_t ts)
 	struct grpc_stream *s = stream_find(g, h->stream_id, opens);
 
 	if (s && opens) {
-		s->method = !h->path[0] ? GRPC_M_UNKNOWN :
-			    !strcmp(h->path, GRPC_GENERATE_PATH) ? GRPC_M_GENERATE : GRPC_M_OTHER;
+		s->method = grpc_method_of(h->path, &s->engine);
 		s->side[H2_FROM_CLIENT].synced = true;
 		s->side[H2_FROM_SERVER].synced = true;
 	}
 	if (g->cb->on_headers)
 		g->cb->on_headers(g->ctx, h, ts);
+}
+
+/* vLLM's streamed counts are deltas: report the call's total (grpc.h). */
+static void vllm_totals(struct grpc_stream *s, struct grpc_generate_resp *r)
+{
+	if (!r->complete) {
+		s->vllm_chunked = true;
+		s->vllm_chunk_tokens += r->completion_tokens;
+		r->completion_tokens = s->vllm_chunk_tokens;
+	} else if (s->vllm_chunked) {
+		r->completion_tokens = s->vllm_chunk_tokens;
+	}
 }
 
 static void msg_done(struct grpc_conn *g, struct grpc_stream *s, struct grpc_side_state *ss,
@@ -250,9 +303,11 @@ static void msg_done(struct grpc_conn *g, struct grpc_stream *s, struct grpc_sid
 		m->cut = m->length > GRPC_KEEP;
 		g->stats.cut += m->cut;
 		if (m->side == H2_FROM_CLIENT)
-			rc = grpc_decode_generate_req(s->keep, s->keep_len, &m->req);
+			rc = grpc_decode_generate_req_of(s->engine, s->keep, s->keep_len, &m->req);
 		else
-			rc = grpc_decode_generate_resp(s->keep, s->keep_len, &m->resp);
+			rc = grpc_decode_generate_resp_of(s->engine, s->keep, s->keep_len, &m->resp);
+		if (!rc && m->side == H2_FROM_SERVER && s->engine == GRPC_E_VLLM)
+			vllm_totals(s, &m->resp);
 		m->decoded = !rc;
 		g->stats.decoded += !rc;
 		g->stats.decode_errors += rc != 0;
@@ -276,6 +331,7 @@ static void msg_begin(struct grpc_conn *g, struct grpc_stream *s, enum h2_side s
 	m->side = side;
 	m->stream_id = s->id;
 	m->method = s->method;
+	m->engine = s->engine;
 	m->seq = ss->messages;
 	m->compressed = ss->prefix[0] & 1;
 	m->length = (uint32_t)ss->prefix[1] << 24 | ss->prefix[2] << 16 |

@@ -22,6 +22,21 @@
  *                     3 complete (GenerateComplete: 1 output_ids repeated
  *                     uint32, 2 finish_reason string, 3 prompt_tokens,
  *                     4 completion_tokens, 5 cached_tokens, 11 index)
+ * vLLM (vllm_engine.proto, package vllm.grpc.engine, rpc VllmEngine/Generate,
+ * served by smg-grpc-servicer's VllmEngineServicer inside vLLM's gRPC
+ * launcher) numbers the same things differently:
+ *   GenerateRequest   1 request_id, 2 tokenized (2 input_ids), 4 sampling_params
+ *                     (8 max_tokens optional uint32, 14 ignore_eos, 15 n),
+ *                     5 stream
+ *   GenerateResponse  no request_id; oneof 1 chunk (1 token_ids, 2 prompt_tokens,
+ *                     3 completion_tokens, 4 cached_tokens, 7 index) or
+ *                     2 complete (1 output_ids, 2 finish_reason, 3 prompt_tokens,
+ *                     4 completion_tokens, 5 cached_tokens, 8 index)
+ * The call's :path says which: a message is decoded with its stream's.
+ * vLLM streams deltas (output_kind DELTA): each chunk's completion_tokens
+ * counts its own tokens, and the closing complete repeats the last chunk.
+ * The decoder reports completion_tokens as SGLang's are, the call's total
+ * so far: summed over a vLLM stream's chunks, and that sum on its complete.
  * Unknown fields are skipped by wire type, so newer protos still decode. */
 #ifndef SERVETRACE_GRPC_H
 #define SERVETRACE_GRPC_H
@@ -34,8 +49,10 @@
 #define GRPC_STREAMS	16	/* concurrent calls tracked per connection */
 #define GRPC_KEEP	16384	/* message bytes kept for decoding */
 #define GRPC_GENERATE_PATH "/sglang.grpc.scheduler.SglangScheduler/Generate"
+#define GRPC_VLLM_GENERATE_PATH "/vllm.grpc.engine.VllmEngine/Generate"
 
 enum grpc_method { GRPC_M_UNKNOWN, GRPC_M_GENERATE, GRPC_M_OTHER };
+enum grpc_engine { GRPC_E_SGLANG, GRPC_E_VLLM };	/* whose Generate messages */
 
 struct grpc_generate_req {
 	char request_id[128];
@@ -59,6 +76,7 @@ struct grpc_msg {
 	enum h2_side side;
 	uint32_t stream_id;
 	enum grpc_method method;	/* from the stream's request :path */
+	enum grpc_engine engine;	/* the same */
 	unsigned seq;			/* 0: the first message of this side on the stream */
 	uint32_t length;		/* message bytes (after the 5-byte prefix) */
 	bool compressed;		/* flag set: counted, not decoded */
@@ -107,7 +125,10 @@ struct grpc_side_state {
 struct grpc_stream {
 	uint32_t id;			/* 0: free slot */
 	enum grpc_method method;
+	enum grpc_engine engine;
 	struct grpc_side_state side[2];
+	uint32_t vllm_chunk_tokens;	/* vLLM: chunks' completion_tokens, summed */
+	bool vllm_chunked;		/* vLLM: a chunk was seen (a streamed call) */
 	uint8_t keep[GRPC_KEEP];	/* the message being reassembled */
 	uint32_t keep_len;
 	int keep_side;			/* -1: free */
@@ -126,8 +147,16 @@ void grpc_conn_init(struct grpc_conn *g, const struct grpc_callbacks *cb, void *
 void grpc_conn_feed(struct grpc_conn *g, enum h2_side side, const uint8_t *data,
 		    size_t cap_len, size_t total_len, uint64_t ts);
 
+/* The method of a request :path ("" unknown); engine may be NULL. */
+enum grpc_method grpc_method_of(const char *path, enum grpc_engine *engine);
+
 /* Protobuf decoders (exposed for tests): 0, or -1 if malformed. A buffer
- * cut short decodes the fields it holds whole. */
+ * cut short decodes the fields it holds whole. The unsuffixed ones are
+ * SGLang's. */
+int grpc_decode_generate_req_of(enum grpc_engine e, const uint8_t *p, size_t n,
+				struct grpc_generate_req *r);
+int grpc_decode_generate_resp_of(enum grpc_engine e, const uint8_t *p, size_t n,
+				 struct grpc_generate_resp *r);
 int grpc_decode_generate_req(const uint8_t *p, size_t n, struct grpc_generate_req *r);
 int grpc_decode_generate_resp(const uint8_t *p, size_t n, struct grpc_generate_resp *r);
 
