@@ -25,6 +25,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* Set by user space between open and load. */
 const volatile __u32 cap_bytes = ZMQ_DEFAULT_CAPTURE;
+const volatile __u32 wakeup_bytes;	/* 0: wake the reader at every record */
 const volatile __u64 loop_gap_ns = 1000000;	/* 0: no EV_ZMQ_LOOP */
 
 struct {
@@ -79,21 +80,13 @@ struct {
 	__type(value, __u64);
 } zmq_counters SEC(".maps");
 
-/* A message record is too big for the 512-byte stack. The header's
- * flexible data[] is this buffer: a union keeps that legal C. */
-struct msg_scratch {
-	union {
-		struct zmq_msg_event ev;
-		char raw[sizeof(struct zmq_msg_event) + ZMQ_MAX_CAPTURE];
-	};
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct msg_scratch);
-} zmq_scratch SEC(".maps");
+static __always_inline __u64 submit_flags(void)
+{
+	if (!wakeup_bytes)
+		return 0;
+	return bpf_ringbuf_query(&zmq_events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ?
+	       BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+}
 
 static __always_inline void count(__u32 id)
 {
@@ -175,71 +168,75 @@ static __always_inline bool msg_payload(const __u8 *m, __u64 msg,
 	}
 }
 
+static __always_inline void fill_msg(struct zmq_msg_event *ev, __u64 pid_tgid,
+				     __u64 sock, __u64 ts_enter, __u64 ts, __u8 dir,
+				     const __u8 *m, __u64 size, __u32 cap)
+{
+	ev->type = EV_ZMQ_MSG;
+	ev->tgid = pid_tgid >> 32;
+	ev->tid = (__u32)pid_tgid;
+	ev->ts = ts;
+	ev->ts_enter = ts_enter;
+	ev->sock = sock;
+	ev->dir = dir;
+	ev->msg_kind = m[ZMQ_MSG_TYPE_OFF];
+	ev->msg_flags = m[ZMQ_MSG_FLAGS_OFF];
+	ev->size = size;
+	ev->cap_len = cap;
+	ev->truncated = size > cap;
+	take_fail_summary(pid_tgid, ev);
+}
+
+/* The payload is read straight into the reserved ring record (no per-CPU
+ * scratch, no second copy). The verifier wants a constant reserve size,
+ * so the record takes the smallest of a few size classes that holds it;
+ * the reader uses cap_len, not the record length. */
 static __always_inline int emit_msg(__u64 pid_tgid, __u64 msg, __u64 sock,
 				    __u64 ts_enter, __u64 ts, __u8 dir)
 {
-	__u8 m[ZMQ_MSG_T_SIZE];
-	struct msg_scratch *s;
+	__u8 m[ZMQ_MSG_T_SIZE] = {};
+	struct zmq_msg_event *ev;
 	__u64 data = 0, size = 0;
-	__u32 zero = 0, cap = 0;
-	long err;
+	__u32 cap = 0;
+	__u64 n;
 
-	s = bpf_map_lookup_elem(&zmq_scratch, &zero);
-	if (!s)
-		return 0;
-	s->ev.type = EV_ZMQ_MSG;
-	s->ev.tgid = pid_tgid >> 32;
-	s->ev.tid = (__u32)pid_tgid;
-	s->ev.ts = ts;
-	s->ev.ts_enter = ts_enter;
-	s->ev.sock = sock;
-	s->ev.dir = dir;
-	s->ev.truncated = 0;
-	s->ev.msg_kind = 0;
-	s->ev.msg_flags = 0;
-	take_fail_summary(pid_tgid, &s->ev);
-
-	if (bpf_probe_read_user(m, sizeof(m), (const void *)msg)) {
+	if (bpf_probe_read_user(m, sizeof(m), (const void *)msg))
 		count(ZCNT_READ_FAULT);
-		goto out;
-	}
-	s->ev.msg_kind = m[ZMQ_MSG_TYPE_OFF];
-	s->ev.msg_flags = m[ZMQ_MSG_FLAGS_OFF];
-	if (!msg_payload(m, msg, &data, &size)) {
+	else if (!msg_payload(m, msg, &data, &size))
 		count(ZCNT_BAD_MSG);
-		goto out;
-	}
-	cap = size < cap_bytes ? size : cap_bytes;
+	else if (data)
+		cap = size < cap_bytes ? size : cap_bytes;
 	if (cap > ZMQ_MAX_CAPTURE)
 		cap = ZMQ_MAX_CAPTURE;
-	if (size > cap) {
-		s->ev.truncated = 1;
+	if (size > cap)
 		count(ZCNT_TRUNCATED);
+
+#define EMIT_CLASS(SZ)								\
+	if (cap <= (SZ)) {							\
+		ev = bpf_ringbuf_reserve(&zmq_events, sizeof(*ev) + (SZ), 0);	\
+		if (!ev) {							\
+			count(ZCNT_RINGBUF_FULL);				\
+			return 0;						\
+		}								\
+		/* re-bound after the branch: clang would drop it */		\
+		n = cap;							\
+		asm volatile("" : "+r"(n));					\
+		if (n > (SZ))							\
+			n = (SZ);						\
+		if (n && bpf_probe_read_user(ev->data, n, (const void *)data)) { \
+			count(ZCNT_READ_FAULT);					\
+			cap = 0;						\
+		}								\
+		fill_msg(ev, pid_tgid, sock, ts_enter, ts, dir, m, size, cap);	\
+		bpf_ringbuf_submit(ev, submit_flags());			\
+		count(ZCNT_EVENTS);						\
+		return 0;							\
 	}
-	if (cap && data) {
-		/* Keep the verifier's bound on cap through the helper call. */
-		asm volatile("%[cap] &= 0x7fff" : [cap] "+r"(cap));
-		if (cap > ZMQ_MAX_CAPTURE)
-			cap = ZMQ_MAX_CAPTURE;
-		err = bpf_probe_read_user(s->ev.data, cap, (const void *)data);
-		if (err) {
-			count(ZCNT_READ_FAULT);
-			cap = 0;
-		}
-	} else {
-		cap = 0;
-	}
-out:
-	s->ev.size = size;
-	s->ev.cap_len = cap;
-	asm volatile("%[cap] &= 0x7fff" : [cap] "+r"(cap));
-	if (cap > ZMQ_MAX_CAPTURE)
-		cap = ZMQ_MAX_CAPTURE;
-	if (bpf_ringbuf_output(&zmq_events, s, sizeof(s->ev) + cap, 0)) {
-		count(ZCNT_RINGBUF_FULL);
-		return 0;
-	}
-	count(ZCNT_EVENTS);
+	EMIT_CLASS(256)
+	EMIT_CLASS(1024)
+	EMIT_CLASS(4096)
+	EMIT_CLASS(ZMQ_MAX_CAPTURE)
+#undef EMIT_CLASS
 	return 0;
 }
 
@@ -308,7 +305,7 @@ static __always_inline void note_failed_recv(__u64 pid_tgid, __u32 flags,
 			lev->ts_gap_start = st->last_ts;
 			lev->ts_gap_end = now;
 			lev->sock = sock;
-			bpf_ringbuf_submit(lev, 0);
+			bpf_ringbuf_submit(lev, submit_flags());
 			count(ZCNT_EVENTS);
 		} else {
 			count(ZCNT_RINGBUF_FULL);
@@ -378,7 +375,7 @@ static __always_inline int emit_endpoint(void *sock, const char *addr,
 		count(ZCNT_READ_FAULT);
 		e->endpoint[0] = '\0';
 	}
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, submit_flags());
 	count(ZCNT_EVENTS);
 	return 0;
 }

@@ -95,6 +95,11 @@ struct zmq_trace *zmq_trace_open(const struct zmq_trace_opts *opts)
 			goto fail;
 		}
 	}
+	/* wake the reader only once a 16th of the ring is waiting: it reads
+	 * on a 50 ms timer anyway, and a wakeup per message (several per
+	 * generated token) cost more than parsing the message */
+	zt->skel->rodata->wakeup_bytes =
+		bpf_map__max_entries(zt->skel->maps.zmq_events) / 16;
 	err = zmq_bpf__load(zt->skel);
 	if (err) {
 		fprintf(stderr, "servetrace: zmq: loading BPF programs failed: %s%s\n",
