@@ -22,9 +22,12 @@ NETNS = os.path.join(ROOT, "tools/deploy/netns_worker.py")
 MIX = [("/generate", False), ("/generate", True), ("/v1/completions", False),
        ("/v1/completions", True), ("/v1/chat/completions", True), ("/generate", False),
        ("/v1/completions", False), ("/generate", True)]
+# the scheduler's hops; a detokenizer already waiting in zmq_msg_recv when
+# servetrace attaches misses its first message (any worker), so the
+# detokenizer columns are required only when servetrace started first
 SERVER_COLS = ["server_created_time", "tokenizer_send_time", "queue_time_start",
-               "queue_time_end", "scheduler_last_output_time", "detokenizer_recv_time",
-               "detokenizer_send_time", "tokenizer_recv_time"]
+               "queue_time_end", "scheduler_last_output_time"]
+DETOK_COLS = ["detokenizer_recv_time", "detokenizer_send_time", "tokenizer_recv_time"]
 
 
 def netns(*args):
@@ -104,7 +107,7 @@ def container_main(ctr):
     return out
 
 
-def check_rows(rows, sent, ctr):
+def check_rows(rows, sent, cols, same=True):
     host_w, ctr_w = "127.0.0.1:%d" % HOST_PORT, "%s:%d" % (CTR_ADDR, CTR_PORT)
     by_id = {}
     for r in rows:
@@ -123,7 +126,7 @@ def check_rows(rows, sent, ctr):
             order.append(ts(r, "server_first_token_time"))
         order.append(ts(r, "finish_time"))
         assert None not in order and order == sorted(order), (rid, order, r)
-        for col in SERVER_COLS:
+        for col in cols:
             assert r[col], (rid, col, r)
         assert r["has_generated_text"] == "True", r
         if r["path"] != "/v1/chat/completions" and not (r["stream"] == "True" and
@@ -137,7 +140,7 @@ def check_rows(rows, sent, ctr):
     for path, stream in set(MIX):
         kind = [r for r in mine if r["path"] == path and r["stream"] == str(stream)]
         filled = {h: {c for c, v in r.items() if v} for r in kind for h in [r["host"]]}
-        if len(filled) == 2:
+        if len(filled) == 2 and same:
             assert filled[ctr_w] == filled[host_w], (path, stream, filled[ctr_w] ^ filled[host_w])
     return mine
 
@@ -178,7 +181,7 @@ def test_rows_automatic(run):
     sent = post_many(ROUTER_PORT, [(p, "ctr-auto-%d" % i, s) for i, (p, s) in enumerate(MIX)])
     rows, err = auto.stop()
     assert auto.proc.returncode == 0, err
-    mine = check_rows(rows, sent, ctr)
+    mine = check_rows(rows, sent, SERVER_COLS + DETOK_COLS)
     main = container_main(ctr)
     for r in mine:
         if r["host"].startswith(CTR_ADDR):
@@ -198,4 +201,4 @@ def test_rows_by_port(run):
     rows, err = t.stop()
     assert t.proc.returncode == 0, err
     assert "nothing is listening on TCP port %d" % CTR_PORT not in err, err
-    check_rows(rows, sent, ctr)
+    check_rows(rows, sent, SERVER_COLS, same=False)
