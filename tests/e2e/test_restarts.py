@@ -150,6 +150,37 @@ def pickup(watch, what, pid, needle):
     return gap
 
 
+class ProbeableWatch:
+    """When each scheduler became probeable: titled sglang::scheduler and
+    libzmq mapped (polled every 20 ms). Before that servetrace cannot
+    attach, so pick-up is measured from here too."""
+
+    def __init__(self):
+        self.seen, self._stop = {}, threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while not self._stop.is_set():
+            for p in os.listdir("/proc"):
+                if not p.isdigit() or int(p) in self.seen:
+                    continue
+                try:
+                    with open("/proc/%s/cmdline" % p, "rb") as f:
+                        if not f.read(17).startswith(b"sglang::scheduler"):
+                            continue
+                    with open("/proc/%s/maps" % p) as f:
+                        if "libzmq" in f.read():
+                            self.seen[int(p)] = time.time()
+                except OSError:
+                    pass
+            self._stop.wait(0.02)
+
+    def stop(self):
+        self._stop.set()
+        self.thread.join()
+
+
 def test_worker_killed_and_restarted(run):
     d, dep = run
     t = Tracer(d, name="worker")
@@ -162,7 +193,9 @@ def test_worker_killed_and_restarted(run):
     for th in threads:
         th.join(120)
     killed_log = dep.worker_log(w0["port"])
+    probeable = ProbeableWatch()
     dep.start(0)
+    probeable.stop()
     w0new = dep.info["workers"][0]
     wait_router_healthy(2)
     after = post_many(ROUTER_PORT, [(p, "wk-after-%d" % i, s) for i, (p, s) in enumerate(MIX)])
@@ -206,7 +239,11 @@ def test_worker_killed_and_restarted(run):
         check_complete(r, w0new["pid"])
     pickup(watch, "worker main", w0new["pid"], "pid %d:" % w0new["pid"])
     for p in w0new["scheduler_pids"]:
-        pickup(watch, "scheduler", p, "libzmq probes in scheduler pid %d " % p)
+        gap = pickup(watch, "scheduler", p, "libzmq probes in scheduler pid %d " % p)
+        ready, (t_probe, _) = probeable.seen.get(p), watch.first("libzmq probes in scheduler pid %d " % p)
+        print("pick-up: scheduler pid %d titled with libzmq mapped %s after it started; probed "
+              "%s after that" % (p, "%.2f s" % (ready - start_time(p)) if ready else "(not seen)",
+                                 "%.2f s" % (t_probe - ready) if ready and t_probe else "(?)"))
     assert "process %d exited; no longer traced" % w0["pid"] in err, err
 
 
