@@ -43,6 +43,64 @@ class Deployment:
         subprocess.run([os.path.join(ROOT, "tools/deploy/down.sh"), "--run-dir", self.run_dir],
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
+    def _member(self, verb, who):
+        """tools/deploy/deploy.py kill|start --worker I|--router; the state re-read."""
+        which = ["--router"] if who == "router" else ["--worker", str(who)]
+        res = subprocess.run(["python3", os.path.join(ROOT, "tools/deploy/deploy.py"), verb,
+                              "--run-dir", self.run_dir, *which],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if res.returncode:
+            raise RuntimeError(f"deploy {verb} {who} failed:\n" + res.stdout[-4000:])
+        with open(os.path.join(self.run_dir, "deploy.json")) as f:
+            self.info = json.load(f)
+
+    def kill(self, who):
+        """SIGKILL worker index who (or "router") with its children; waits for its port."""
+        self._member("kill", who)
+
+    def start(self, who):
+        """Start it again on its port; returns when ready (self.info has the new pids)."""
+        self._member("start", who)
+
+
+def start_time(pid):
+    """When pid started, in time.time() seconds (10 ms ticks), or None if gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            ticks = int(f.read().rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
+    since_boot = time.clock_gettime(time.CLOCK_BOOTTIME) - ticks / os.sysconf("SC_CLK_TCK")
+    return time.time() - since_boot
+
+
+class StderrWatch:
+    """When each of servetrace's stderr lines first appeared (polled every
+    10 ms): servetrace does not time-stamp them itself."""
+
+    def __init__(self, tracer):
+        self.tracer, self.seen, self._stop = tracer, {}, threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while not self._stop.is_set():
+            now = time.time()
+            with open(self.tracer.errf.name, errors="replace") as f:
+                text = f.read()
+            for line in text.splitlines():
+                self.seen.setdefault(line, now)
+            self._stop.wait(0.01)
+
+    def first(self, needle):
+        """(time, line) of the first line holding needle, or (None, None)."""
+        hits = sorted((t, l) for l, t in self.seen.items() if needle in l)
+        return hits[0] if hits else (None, None)
+
+    def stop(self):
+        self._stop.set()
+        self.thread.join()
+
 
 class Tracer:
     """servetrace in the background; stop() returns (rows, stderr)."""

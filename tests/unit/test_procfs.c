@@ -122,9 +122,78 @@ static void test_readers(void)
 	fake_proc_cleanup(root);
 }
 
+/* root/REL -> target, its directory made */
+static void fake_link(const char *root, const char *rel, const char *target)
+{
+	char path[1024], dir[1024];
+
+	snprintf(dir, sizeof(dir), "%s", rel);
+	*strrchr(dir, '/') = '\0';
+	fake_mkdirs(root, dir);
+	snprintf(path, sizeof(path), "%s/%s", root, rel);
+	if (symlink(target, path))
+		perror(path);
+}
+
+/* A worker in its own mount and network namespaces (a container): its
+ * libzmq through its root, its listener in its own net/tcp. */
+static void test_container(void)
+{
+	static const char tcp[] =
+		"  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
+		"   0: 0200E70A:80ED 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 7777 1\n";
+	char root[64], path[PROCFS_PATH_MAX], want[PROCFS_PATH_MAX], host_lib[PROCFS_PATH_MAX];
+	uint32_t pids[4];
+
+	if (!ASSERT_TRUE(fake_proc_init(root, sizeof(root)), "mkdtemp"))
+		return;
+	fake_link(root, "self/ns/mnt", "mnt:[4026531841]");
+	fake_link(root, "self/ns/net", "net:[4026531840]");
+	fake_proc(root, 7, 1, CMD("/v/bin/python3\0-m\0sglang.launch_server\0"), NULL);
+	fake_link(root, "7/ns/mnt", "mnt:[4026531841]");
+	fake_link(root, "7/ns/net", "net:[4026531840]");
+	fake_proc(root, 20, 1, CMD("/opt/venv/bin/python3\0-m\0sglang.launch_server\0"), NULL);
+	fake_link(root, "20/ns/mnt", "mnt:[4026532900]");
+	fake_link(root, "20/ns/net", "net:[4026532901]");
+	fake_mkdirs(root, "20/root/opt/venv");
+	fake_file(root, "20/root/opt/venv/libzmq.so.5", "elf", 3);
+	fake_mkdirs(root, "host");
+	fake_file(root, "host/libzmq.so.5", "elf", 3);
+	snprintf(host_lib, sizeof(host_lib), "%s/host/libzmq.so.5", root);
+
+	ASSERT_EQ(procfs_lib_path(root, 20, "/opt/venv/libzmq.so.5", path, sizeof(path)), 0,
+		  "container lib");
+	snprintf(want, sizeof(want), "%s/20/root/opt/venv/libzmq.so.5", root);
+	ASSERT_STREQ(path, want, "through the container's root");
+	ASSERT_EQ(procfs_lib_path(root, 20, host_lib, path, sizeof(path)), -ENOENT,
+		  "not the host's file of that name: another mount namespace");
+	ASSERT_EQ(procfs_lib_path(root, 7, host_lib, path, sizeof(path)), 0,
+		  "same mount namespace, root unreadable: the plain path");
+	ASSERT_STREQ(path, host_lib, "plain path");
+	ASSERT_EQ(procfs_lib_path(root, 7, "/opt/venv/libzmq.so.5", path, sizeof(path)), -ENOENT,
+		  "nowhere");
+	ASSERT_EQ(procfs_lib_path(root, 404, host_lib, path, sizeof(path)), -ENOENT,
+		  "gone: its namespace is unknown");
+	ASSERT_EQ(procfs_lib_path(root, 20, "/opt/venv/libzmq.so.5", path, 16), -ENAMETOOLONG,
+		  "small buffer");
+
+	/* the worker's listener (10.231.0.2:33005) is only in its namespace's
+	 * table; pid 21 shares that namespace and holds the socket */
+	fake_mkdirs(root, "20/net");
+	fake_file(root, "20/net/tcp", tcp, sizeof(tcp) - 1);
+	fake_proc(root, 21, 20, TITLE("sglang::server"), NULL);
+	fake_link(root, "21/ns/net", "net:[4026532901]");
+	fake_fd(root, 21, 5, "socket:[7777]");
+	ASSERT_EQ(procfs_listeners(root, 33005, pids, 4), 1, "listener in another net namespace");
+	ASSERT_EQ(pids[0], 21, "the socket's holder");
+	ASSERT_EQ(procfs_listeners(root, 33006, pids, 4), 0, "nothing on 33006");
+	fake_proc_cleanup(root);
+}
+
 void test_area_procfs(void)
 {
 	RUN_SUBTEST(test_maps);
 	RUN_SUBTEST(test_stat);
 	RUN_SUBTEST(test_readers);
+	RUN_SUBTEST(test_container);
 }

@@ -540,7 +540,7 @@ def cmd_up(args):
         router = None
         if not args.no_router:
             urls = [f"{engine_for(args, i).scheme}://{args.host}:{p}"
-                    for i, p in enumerate(worker_ports)]
+                    for i, p in enumerate(worker_ports)] + args.extra_worker_url
             log_path = os.path.join(run_dir, "router.log")
             rt0 = time.monotonic()
             proc = spawn(router_kind.cmd(args, urls), env, log_path)
@@ -548,7 +548,7 @@ def cmd_up(args):
             log(f"router ({router_kind.name}): pid {proc.pid} starting on {args.host}:{args.router_port}, "
                 f"policy {args.policy} (log {log_path})")
             url = f"http://{args.host}:{args.router_port}"
-            wait_router_ready(proc, url, len(worker_ports), log_path, deadline)
+            wait_router_ready(proc, url, len(urls), log_path, deadline)
             log(f"router: ready after {time.monotonic() - rt0:.1f} s")
             st = proc_stat(proc.pid)
             router = {"pid": proc.pid, "pgid": st[2], "comm": st[0], "port": args.router_port,
@@ -693,6 +693,86 @@ def cmd_down(args):
     return 0
 
 
+# ------------------------------------------------------ kill / start again
+
+def load_state(run_dir):
+    try:
+        with open(os.path.join(run_dir, "deploy.json")) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        raise DeployError(f"no deployment state in {run_dir}: run up.sh first")
+
+
+def member(state, args):
+    """The state entry of --worker I or --router."""
+    if args.router:
+        if not state.get("router"):
+            raise DeployError("this deployment has no router")
+        return "router", state["router"]
+    if not 0 <= args.worker < len(state["workers"]):
+        raise DeployError(f"no worker {args.worker}")
+    return f"worker {args.worker}", state["workers"][args.worker]
+
+
+def cmd_kill(args):
+    """SIGKILL one member's process group (a crash), wait until its port is free."""
+    run_dir = os.path.abspath(args.run_dir)
+    state = load_state(run_dir)
+    name, m = member(state, args)
+    live = [p for p in group_members([m["pgid"]]) if alive(p)]
+    try:
+        os.killpg(m["pgid"], signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    deadline = time.monotonic() + 15
+    while ([p for p in live if alive(p)] or not port_free(m["port"])) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if [p for p in live if alive(p)] or not port_free(m["port"]):
+        raise DeployError(f"{name}: still alive or port {m['port']} bound after SIGKILL")
+    log(f"{name}: killed process group {m['pgid']} ({len(live)} processes)")
+    return 0
+
+
+def cmd_start(args):
+    """Start a killed member again with its first command line (the first
+    line of its log) on the same port; wait until it is ready; the state
+    then names the new pids."""
+    run_dir = os.path.abspath(args.run_dir)
+    state = load_state(run_dir)
+    name, m = member(state, args)
+    if not port_free(m["port"]):
+        raise DeployError(f"{name}: port {m['port']} is in use")
+    with open(m["log"], errors="replace") as f:
+        cmd = shlex.split(f.readline())[3:]  # "# DATE TIME cmd..."
+    env = dict(os.environ, SERVETRACE_DEPLOY=run_dir, SGLANG_USE_CPU_ENGINE="1",
+               SGLANG_USE_PICKLE_IPC="1" if state["ipc"] == "pickle" else "0",
+               OMP_NUM_THREADS="1", NO_COLOR="1")
+    with open(m["log"], "ab") as logf:
+        logf.write(f"# {time.strftime('%F %T')} started again\n".encode())
+        logf.flush()
+        proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=logf,
+                                stderr=subprocess.STDOUT, start_new_session=True, cwd=ROOT)
+    started = time.time()
+    deadline = time.monotonic() + args.timeout
+    try:
+        if args.router:
+            wait_router_ready(proc, m["url"], len(state["workers"]), m["log"], deadline)
+        else:
+            wait_healthy(name, proc, m["url"] + "/health", m["log"], deadline)
+    except BaseException:
+        stop(run_dir, [proc.pid], [proc.pid], grace=5)
+        raise
+    st = proc_stat(proc.pid)
+    m.update({"pid": proc.pid, "pgid": st[2], "started": started})
+    if not args.router:
+        sched, detok, other = describe_worker(proc.pid)
+        m.update({"scheduler_pids": sched, "detokenizer_pids": detok, "other_child_pids": other})
+    state["all_pids"] = sorted(set(state["all_pids"]) | set(group_members([st[2]])))
+    write_state(run_dir, state)
+    log(f"{name}: pid {proc.pid} ready again after {time.time() - started:.1f} s")
+    return 0
+
+
 # -------------------------------------------------------------------- main
 
 def main():
@@ -736,6 +816,9 @@ def main():
                     help="extra sglang.launch_server arguments (repeatable, shell-split)")
     up.add_argument("--router-arg", action="append", default=[],
                     help="extra router arguments (repeatable, shell-split)")
+    up.add_argument("--extra-worker-url", action="append", default=[],
+                    help="a worker started elsewhere (tools/deploy/netns_worker.py: one "
+                         "in a container) that the router also routes to (repeatable)")
     up.add_argument("--run-dir", default=run_default, help="logs and state")
     vllm.add_args(up)
 
@@ -744,8 +827,19 @@ def main():
     down.add_argument("--grace", type=float, default=15, help="seconds before SIGKILL")
     down.add_argument("--run-dir", default=run_default, help="state written by up")
 
+    for verb, text in (("kill", "SIGKILL a worker's or the router's process group (a crash)"),
+                       ("start", "start a killed worker or router again on its port")):
+        sp = sub.add_parser(verb, help=text)
+        who = sp.add_mutually_exclusive_group(required=True)
+        who.add_argument("--worker", type=int, help="worker index")
+        who.add_argument("--router", action="store_true")
+        sp.add_argument("--timeout", type=float, default=240, help="seconds to wait until ready")
+        sp.add_argument("--run-dir", default=run_default, help="state written by up")
+
     args = ap.parse_args()
     try:
+        if args.cmd in ("kill", "start"):
+            return cmd_kill(args) if args.cmd == "kill" else cmd_start(args)
         if args.cmd == "up":
             if vllm.resolve(args) or args.workers < 1:
                 raise DeployError(vllm.resolve(args) or "--workers must be >= 1")

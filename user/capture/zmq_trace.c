@@ -12,6 +12,7 @@
 #include <bpf/libbpf.h>
 #include "capture/zmq_trace.h"
 #include "util/percpu.h"
+#include "procs/procfs.h"
 #include "procs/sglang_procs.h"
 #include "zmq.skel.h"
 
@@ -197,9 +198,12 @@ int zmq_trace_add_process_lib(struct zmq_trace *zt, uint32_t pid,
 	}
 	/* The path as the process sees it: through its root, so a server
 	 * in another mount namespace (container) resolves too. */
-	snprintf(path, sizeof(path), "/proc/%u/root%s", pid, libzmq);
-	if (access(path, R_OK))
-		snprintf(path, sizeof(path), "%s", libzmq);
+	err = procfs_lib_path(NULL, pid, libzmq, path, sizeof(path));
+	if (err) {
+		fprintf(stderr, "servetrace: zmq: pid %u maps %s, not reachable through "
+			"/proc/%u/root: %s\n", pid, libzmq, pid, strerror(-err));
+		return err;
+	}
 
 	p = &zt->procs[zt->nprocs];
 	memset(p, 0, sizeof(*p));

@@ -259,21 +259,59 @@ int procfs_libzmq(const char *root, uint32_t pid, char *path, size_t size)
 	return ret == 1 ? 0 : ret ? ret : -ENOENT;
 }
 
-/* Inodes of the sockets listening on port, from root/net/tcp and tcp6. */
-static int listen_inodes(const char *root, uint16_t port, unsigned long *inodes, int max)
+/* root/WHO/ns/NAME as the kernel names it ("net:[4026531840]"), or ""
+ * when unreadable (gone, or a fake tree without namespaces). */
+static void ns_link(const char *root, const char *who, const char *name,
+		    char *buf, size_t size)
+{
+	char path[PROCFS_PATH_MAX];
+	ssize_t l;
+
+	snprintf(path, sizeof(path), "%s/%s/ns/%s", procfs_root(root), who, name);
+	l = readlink(path, buf, size - 1);
+	buf[l > 0 ? l : 0] = '\0';
+}
+
+int procfs_lib_path(const char *root, uint32_t pid, const char *lib,
+		    char *out, size_t size)
+{
+	char mine[64], theirs[64], who[16];
+
+	if ((size_t)snprintf(out, size, "%s/%u/root%s", procfs_root(root), pid, lib) >= size)
+		return -ENAMETOOLONG;
+	if (!access(out, R_OK))
+		return 0;
+	/* The plain path names the same file only in the same mount
+	 * namespace; in a container it may name another file or none. */
+	snprintf(who, sizeof(who), "%u", pid);
+	ns_link(root, "self", "mnt", mine, sizeof(mine));
+	ns_link(root, who, "mnt", theirs, sizeof(theirs));
+	if (!mine[0] || strcmp(mine, theirs) || access(lib, R_OK))
+		return -ENOENT;
+	if ((size_t)snprintf(out, size, "%s", lib) >= size)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+#define LISTEN_MAX  16
+#define NETNS_MAX   64
+
+/* Inodes of the sockets listening on port, from DIR/net/tcp and tcp6
+ * (DIR: the proc root, or one pid's directory for its network
+ * namespace), appended at inodes[n]. Returns the new count. */
+static int listen_inodes(const char *dir, uint16_t port, unsigned long *inodes, int n)
 {
 	static const char *const files[] = { "net/tcp", "net/tcp6" };
 	char fname[PROCFS_PATH_MAX], line[512];
-	int n = 0;
 
 	for (size_t f = 0; f < 2; f++) {
 		FILE *fp;
 
-		snprintf(fname, sizeof(fname), "%s/%s", procfs_root(root), files[f]);
+		snprintf(fname, sizeof(fname), "%s/%s", dir, files[f]);
 		fp = fopen(fname, "re");
 		if (!fp)
 			continue;
-		while (fgets(line, sizeof(line), fp) && n < max) {
+		while (fgets(line, sizeof(line), fp) && n < LISTEN_MAX) {
 			char local[64], *colon;
 			unsigned int lport, state;
 			unsigned long inode;
@@ -290,6 +328,39 @@ static int listen_inodes(const char *root, uint16_t port, unsigned long *inodes,
 		fclose(fp);
 	}
 	return n;
+}
+
+/* Other network namespaces (containers): root/net is only our own, so
+ * each namespace a process is in is read once, through that process. */
+struct netns_ctx {
+	char self[64];
+	char seen[NETNS_MAX][64];
+	int nseen;
+	uint16_t port;
+	unsigned long *inodes;
+	int ninodes;
+};
+
+static int netns_visit(const char *root, uint32_t pid, void *ctx)
+{
+	struct netns_ctx *c = ctx;
+	char who[16], link[64], dir[PROCFS_PATH_MAX];
+
+	snprintf(who, sizeof(who), "%u", pid);
+	ns_link(root, who, "net", link, sizeof(link));
+	if (!link[0] || !strcmp(link, c->self))
+		return 0;
+	for (int i = 0; i < c->nseen; i++)
+		if (!strcmp(c->seen[i], link))
+			return 0;
+	snprintf(dir, sizeof(dir), "%s/%u/net/tcp", procfs_root(root), pid);
+	if (access(dir, R_OK))
+		return 0;	/* exiting: another process of the namespace will do */
+	if (c->nseen < NETNS_MAX)
+		snprintf(c->seen[c->nseen++], sizeof(c->seen[0]), "%s", link);
+	snprintf(dir, sizeof(dir), "%s/%u", procfs_root(root), pid);
+	c->ninodes = listen_inodes(dir, c->port, c->inodes, c->ninodes);
+	return c->nseen >= NETNS_MAX;
 }
 
 struct listen_ctx {
@@ -339,10 +410,18 @@ static int listen_visit(const char *root, uint32_t pid, void *ctx)
 
 int procfs_listeners(const char *root, uint16_t port, uint32_t *out, int max)
 {
-	unsigned long inodes[16];
+	static struct netns_ctx ns;	/* large */
+	unsigned long inodes[LISTEN_MAX];
 	struct listen_ctx c = { inodes, 0, out, 0, max };
 
-	c.ninodes = listen_inodes(root, port, inodes, 16);
+	memset(&ns, 0, sizeof(ns));
+	ns.port = port;
+	ns.inodes = inodes;
+	ns.ninodes = listen_inodes(procfs_root(root), port, inodes, 0);
+	ns_link(root, "self", "net", ns.self, sizeof(ns.self));
+	if (ns.self[0])
+		procfs_walk(root, netns_visit, &ns);
+	c.ninodes = ns.ninodes;
 	if (!c.ninodes || max <= 0)
 		return 0;
 	procfs_walk(root, listen_visit, &c);

@@ -54,8 +54,17 @@ int procfs_libzmq(const char *root, uint32_t pid, char *path, size_t size);
 void procfs_root_path(const char *root, uint32_t pid, const char *path,
 		      char *out, size_t size);
 
-/* tgids holding a TCP socket that listens on port (root/net/tcp, tcp6,
- * then every root/PID/fd). Returns the count. */
+/* lib (a path pid maps) as a path that names the same file from here:
+ * root/PID/root/lib, so that a process in its own mount namespace (a
+ * container) resolves; the plain lib only when that is unreadable and
+ * pid shares our mount namespace. 0, -ENOENT, -ENAMETOOLONG. */
+int procfs_lib_path(const char *root, uint32_t pid, const char *lib,
+		    char *out, size_t size);
+
+/* tgids holding a TCP socket that listens on port: root/net/tcp and
+ * tcp6, and those of every other network namespace a process is in
+ * (root/PID/net/tcp, once per namespace), then every root/PID/fd.
+ * Returns the count. */
 int procfs_listeners(const char *root, uint16_t port, uint32_t *out, int max);
 
 #endif
