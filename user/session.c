@@ -356,6 +356,8 @@ static void counters(struct session *s, const uint64_t *kc, counter_fn fn, void 
 	P("bytes skipped before a message boundary", cs->skipped_bytes);
 	P("HTTP framing lost and resynced", cs->desyncs);
 	P("bodies truncated (capture or body limit)", cs->body_truncated);
+	P("  request rids found by the body scan", cs->body_rids_scanned);
+	P("  request ids lost (body bytes not captured)", cs->body_ids_lost);
 	P("SSE events truncated", cs->sse_truncated);
 	P("failed reads/writes (resets)", cs->io_errors);
 	P("client aborts", cs->client_aborts);
