@@ -390,6 +390,8 @@ static void counters(struct session *s, const uint64_t *kc, counter_fn fn, void 
 		P("kernel: their bytes", kc[CNT_SKIPPED_BYTES]);
 		P("kernel: stream calls off chunk boundaries (sent)", kc[CNT_SSE_UNALIGNED]);
 		P("kernel: connection states full (sent whole)", kc[CNT_CONN_FULL]);
+		P("kernel: request-body bytes sent past the capture size", kc[CNT_BODY_BYTES]);
+		P("kernel: request-body calls past the cap (rest not sent)", kc[CNT_BODY_CAPPED]);
 		P("exit: records left unread at the deadline", s->unread_records);
 		P("exit: bytes left unread in the rings", s->unread_bytes);
 	}
