@@ -439,6 +439,9 @@ static void test_rid_scan_matches_parse(void)
 		"[{\"rid\":\"array-root\"}]",
 		"\"rid\"",
 		"{}",
+		"{\"text\":\"x\",\"rid\":true,\"rid\":\"dup\"}",
+		"{\"rid\":\"one\",\"rid\":\"two\"}",
+		"{\"rid\":[7,\"s\"]}",
 	};
 
 	for (size_t b = 0; b < sizeof(bodies) / sizeof(bodies[0]); b++) {

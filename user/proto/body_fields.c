@@ -385,14 +385,16 @@ void body_rid_scan_init(struct body_rid_scan *s)
 	memset(s, 0, sizeof(*s));
 }
 
+/* As cJSON skips it: every control byte counts as space. */
 static bool json_space(char c)
 {
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+	return (unsigned char)c <= ' ';
 }
 
 static void rid_found(struct body_rid_scan *s)
 {
 	s->rid[s->len] = 0;
+	s->len = strlen(s->rid);	/* a NUL inside ends it, as for cJSON */
 	s->state = s->len ? RID_FOUND : RID_SCANNING;
 	if (!s->len)
 		s->at = AT_VALUE;	/* "rid": "" counts as none, like cJSON's copy */
@@ -533,7 +535,11 @@ static void scan_byte(struct body_rid_scan *s, char c)
 	case AT_COLON:
 		if (c != ':')
 			return;
-		s->at = s->key_len == 3 && !memcmp(s->key, "rid", 3) ? AT_RID_VALUE : AT_VALUE;
+		s->at = AT_VALUE;
+		if (s->key_len == 3 && !memcmp(s->key, "rid", 3) && !s->rid_seen) {
+			s->at = AT_RID_VALUE;
+			s->rid_seen = 1;
+		}
 		return;
 	case AT_RID_VALUE:
 	case AT_RID_ARRAY:
@@ -549,13 +555,13 @@ static void scan_byte(struct body_rid_scan *s, char c)
 			s->at = AT_RID_ARRAY;
 			return;
 		}
-		if (s->at == AT_RID_VALUE && number_byte(c)) {
+		if (number_byte(c)) {
 			s->at = AT_RID_NUMBER;
 			s->len = 0;
 			s->rid[s->len++] = c;
 			return;
 		}
-		s->at = AT_VALUE;	/* null, an object, a number array: none */
+		s->at = AT_VALUE;	/* null, true, an object: none */
 		value_byte(s, c);
 		return;
 	case AT_RID_NUMBER:

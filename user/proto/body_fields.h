@@ -73,6 +73,7 @@ struct body_rid_scan {
 	uint8_t at;		/* internal: where in the grammar */
 	uint8_t in_string;
 	uint8_t string_is_key;	/* a depth-1 key is being read */
+	uint8_t rid_seen;	/* the first "rid" key counts, as for cJSON */
 	uint32_t depth;		/* open {/[ outside strings */
 	uint32_t backslashes;	/* run of '\\' just before, in a string */
 	uint32_t key_len;	/* bytes of the key seen (a prefix is kept) */
