@@ -24,6 +24,7 @@
 #include "correlate/server_hops.h"
 #include "proto/vllm_ipc.h"
 #include "output/clock.h"
+#include "output/mem_ceiling.h"
 #include "output/outfile.h"
 #include "output/output.h"
 #include "output/perfetto.h"
@@ -668,6 +669,23 @@ static struct sock_capture_opts capture_opts(const struct session_opts *o)
 	return so;
 }
 
+/* The worst case of memory the limits allow (issue 13). */
+static void print_mem_ceiling(const struct session_opts *o)
+{
+	struct mem_ceiling mc;
+	char line[256];
+
+	mem_ceiling_compute(&(struct mem_ceiling_limits){
+		.ringbuf_mb = o->limits.ringbuf_mb, .max_conns = o->limits.max_conns,
+		.max_exchanges = o->limits.max_exchanges,
+		.max_hop_records = o->limits.max_hop_records, .max_rids = o->limits.max_rids,
+		.body_bytes = o->limits.body_bytes,
+		.max_traces = !o->listen ? 0 : o->max_traces ? o->max_traces : TRACE_STORE_MAX_DEFAULT,
+	}, &mc);
+	mem_ceiling_format(&mc, line, sizeof(line));
+	fprintf(stderr, "servetrace: %s\n", line);
+}
+
 static int live_attach(struct session *s, struct ring_buffer **rbp)
 {
 	struct sock_capture_opts so = capture_opts(s->o);
@@ -708,6 +726,7 @@ static int live_attach(struct session *s, struct ring_buffer **rbp)
 	write_ready_file(s->o);
 	fprintf(stderr, "servetrace: attached (%u ring buffers of %u KiB%s); Ctrl-C to stop\n",
 		so.shards, so.ringbuf_bytes >> 10, so.full_capture ? ", full capture" : "");
+	print_mem_ceiling(s->o);
 	return 0;
 }
 
