@@ -54,7 +54,7 @@ def stream(path, body, rid, tracer_pid):
     t_first = None
     rss_early = None
     while True:
-        line = resp.fp.readline()
+        line = resp.readline()  # chunked framing decoded
         if not line:
             break
         if not line.startswith(b"data:"):
