@@ -832,6 +832,8 @@ static __always_inline void emit_data(const struct pending_call *pc, __u8 sc, __
 #undef EMIT_CLASS
 }
 
+#include "sock_body.bpf.h"
+
 static __always_inline struct conn_dir *conn_dir_of(__u64 sock_id, __u8 dir)
 {
 	struct conn_stream *cs = bpf_map_lookup_elem(&conn_streams, &sock_id);
@@ -886,6 +888,7 @@ static __always_inline int exit_data_call(struct trace_event_raw_sys_exit *ctx,
 	if (d && skip_sse && ret > 0) {
 		start_left = d->framing ? d->chunk_left : 0;
 		kind = classify(pc, sc, ret, d, &events, &done_only, &framing);
+		kind = body_classify(pc, sc, ret, d, kind);
 		if (kind == CALL_MESSAGE) {
 			d->in_stream = 0;
 		} else if (kind == CALL_SSE && d->in_stream) {
@@ -914,7 +917,8 @@ static __always_inline int exit_data_call(struct trace_event_raw_sys_exit *ctx,
 
 		emit_tail(&k, pc, dir);
 	}
-	emit_data(pc, sc, ret, dir, now, d, call_off, start_left);
+	if (!body_emit(pc, sc, ret, dir, now, d, call_off, start_left))
+		emit_data(pc, sc, ret, dir, now, d, call_off, start_left);
 out:
 	if (pc != &rebuilt)
 		pc->syscall = 0;

@@ -99,6 +99,8 @@ enum counter_id {
 	CNT_SKIPPED_BYTES,	/* their bytes */
 	CNT_SSE_UNALIGNED,	/* stream pieces not on chunk boundaries: sent whole */
 	CNT_CONN_FULL,		/* no room for a connection's state: sent whole */
+	CNT_BODY_BYTES,		/* request-body bytes sent past the capture size */
+	CNT_BODY_CAPPED,	/* calls past the request-body cap: rest not sent */
 	CNT_MAX,
 };
 

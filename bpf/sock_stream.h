@@ -27,7 +27,8 @@ struct conn_dir {
 	__u8  in_stream;	/* the current stream's first event was sent */
 	__u8  tail_valid;	/* sse_tails holds the last skipped event's tail */
 	__u8  framing;		/* chunk_left is known */
-	__u8  pad[5];
+	__u8  req_body;		/* in a request's body: sent whole (sock_body.bpf.h) */
+	__u32 body_left;	/* bytes of it still sent whole */
 };
 
 struct conn_stream {

@@ -29,6 +29,7 @@
 #include "correlate/server_hops.h"
 #include "proto/vllm_ipc.h"
 #include "output/clock.h"
+#include "output/mem_ceiling.h"
 #include "output/outfile.h"
 #include "output/output.h"
 #include "output/perfetto.h"
@@ -462,6 +463,8 @@ static void counters(struct session *s, const uint64_t *kc, counter_fn fn, void 
 	P("bytes skipped before a message boundary", cs->skipped_bytes);
 	P("HTTP framing lost and resynced", cs->desyncs);
 	P("bodies truncated (capture or body limit)", cs->body_truncated);
+	P("  request rids found by the body scan", cs->body_rids_scanned);
+	P("  request ids lost (body bytes not captured)", cs->body_ids_lost);
 	P("SSE events truncated", cs->sse_truncated);
 	P("failed reads/writes (resets)", cs->io_errors);
 	P("client aborts", cs->client_aborts);
@@ -504,6 +507,8 @@ static void counters(struct session *s, const uint64_t *kc, counter_fn fn, void 
 		P("kernel: their bytes", kc[CNT_SKIPPED_BYTES]);
 		P("kernel: stream calls off chunk boundaries (sent)", kc[CNT_SSE_UNALIGNED]);
 		P("kernel: connection states full (sent whole)", kc[CNT_CONN_FULL]);
+		P("kernel: request-body bytes sent past the capture size", kc[CNT_BODY_BYTES]);
+		P("kernel: request-body calls past the cap (rest not sent)", kc[CNT_BODY_CAPPED]);
 		P("exit: records left unread at the deadline", s->unread_records);
 		P("exit: bytes left unread in the rings", s->unread_bytes);
 	}
@@ -859,6 +864,23 @@ static int start_threads(struct session *s)
 	return err;
 }
 
+/* The worst case of memory the limits allow (issue 13). */
+static void print_mem_ceiling(const struct session_opts *o)
+{
+	struct mem_ceiling mc;
+	char line[256];
+
+	mem_ceiling_compute(&(struct mem_ceiling_limits){
+		.ringbuf_mb = o->limits.ringbuf_mb, .max_conns = o->limits.max_conns,
+		.max_exchanges = o->limits.max_exchanges,
+		.max_hop_records = o->limits.max_hop_records, .max_rids = o->limits.max_rids,
+		.body_bytes = o->limits.body_bytes,
+		.max_traces = !o->listen ? 0 : o->max_traces ? o->max_traces : TRACE_STORE_MAX_DEFAULT,
+	}, &mc);
+	mem_ceiling_format(&mc, line, sizeof(line));
+	fprintf(stderr, "servetrace: %s\n", line);
+}
+
 static int live_attach(struct session *s, struct ring_buffer **rbp)
 {
 	struct sock_capture_opts so = capture_opts(s->o, s->shards);
@@ -895,6 +917,7 @@ static int live_attach(struct session *s, struct ring_buffer **rbp)
 		so.shards, so.ringbuf_bytes >> 10, so.full_capture ? ", full capture" : "");
 	if (s->pool)
 		fprintf(stderr, "servetrace: %u collector threads\n", s->threads);
+	print_mem_ceiling(s->o);
 	return 0;
 }
 

@@ -9,6 +9,7 @@
 #include "sock_stream.h"
 
 #define MIRROR_CONNS 1024
+#define MIRROR_BODY_WHOLE_MAX (4u << 20)	/* body_whole_max's default */
 
 struct mirror_conn {
 	uint64_t sock_id;
@@ -156,6 +157,67 @@ static void send_tail(struct kernel_mirror *km, struct mirror_conn *c, const str
 	send(km, &t, c->tail[dir]);
 }
 
+/* body_classify() of bpf/sock_body.bpf.h. */
+static int body_classify(struct conn_dir *d, const char *b, uint64_t len, int kind)
+{
+	if (kind == CALL_MESSAGE) {
+		d->req_body = len >= 5 && !memcmp(b, "POST ", 5);
+		d->body_left = MIRROR_BODY_WHOLE_MAX;
+		return kind;
+	}
+	if (d->req_body) {
+		d->framing = 0;
+		return CALL_SEND;
+	}
+	return kind;
+}
+
+/* body_emit(): a request-body call past the capture size goes out in
+ * MAX_CAPTURE pieces, each a record of its own, up to the cap; the rest
+ * as a gap. False: sent as one record. */
+static bool body_emit(struct kernel_mirror *km, struct conn_dir *d, struct sock_event *ev,
+		      const char *data)
+{
+	uint64_t whole, ret = ev->ret > 0 ? (uint64_t)ev->ret : 0;
+	struct sock_event piece = *ev;
+
+	if (!d->req_body || !ret)
+		return false;
+	if (ret <= DEFAULT_CAPTURE || !d->body_left) {
+		d->body_left = ret < d->body_left ? d->body_left - ret : 0;
+		if (ev->cap_len > DEFAULT_CAPTURE) {	/* emit_data()'s capture */
+			ev->cap_len = DEFAULT_CAPTURE;
+			ev->truncated = 1;
+		}
+		return false;
+	}
+	whole = ret < d->body_left ? ret : d->body_left;
+	d->body_left -= whole;
+	for (uint64_t from = 0; from < whole; from += MAX_CAPTURE) {
+		uint64_t n = whole - from < MAX_CAPTURE ? whole - from : MAX_CAPTURE;
+		uint64_t have = from < ev->cap_len ? ev->cap_len - from : 0;
+
+		piece.ret = n;
+		piece.stream_off = ev->stream_off + from;
+		piece.cap_len = have < n ? have : n;
+		piece.truncated = piece.cap_len < n;
+		send(km, &piece, data + (from < ev->cap_len ? from : 0));
+		/* the skips go with the first piece only */
+		piece.skip_bytes = piece.skip_ts = 0;
+		piece.skip_calls = piece.skip_events = piece.skip_framing = 0;
+		piece.skip_chunk_left = 0;
+		piece.flags &= ~SEF_SKIP_ALIGNED;
+	}
+	if (whole < ret) {
+		piece.ret = ret - whole;
+		piece.stream_off = ev->stream_off + whole;
+		piece.cap_len = 0;
+		piece.truncated = 1;
+		send(km, &piece, "");
+	}
+	return true;
+}
+
 static void on_data(struct kernel_mirror *km, const struct sock_event *in, const char *data)
 {
 	struct mirror_conn *c = conn_of(km, in->sock_id, false);
@@ -173,6 +235,7 @@ static void on_data(struct kernel_mirror *km, const struct sock_event *in, const
 
 		start_left = d->framing ? d->chunk_left : 0;
 		kind = classify(d, data, in->ret, !in->truncated, &events, &done_only, &framing);
+		kind = body_classify(d, data, in->cap_len, kind);
 
 		if (kind == CALL_MESSAGE) {
 			d->in_stream = 0;
@@ -202,7 +265,8 @@ static void on_data(struct kernel_mirror *km, const struct sock_event *in, const
 	}
 	send_tail(km, c, &ev, dir);
 	take_skips(&ev, d, start_left);
-	send(km, &ev, data);
+	if (!body_emit(km, d, &ev, data))
+		send(km, &ev, data);
 }
 
 static void on_close(struct kernel_mirror *km, const struct sock_event *in)

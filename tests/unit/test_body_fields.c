@@ -399,6 +399,128 @@ static void test_count_words(void)
 		  "non-ASCII space is no separator (bytes)");
 }
 
+/* ---- the streaming scan for a big body's rid ------------------------ */
+
+static const char *scan_pieces(struct body_rid_scan *s, const char *body, size_t len,
+			       size_t piece)
+{
+	body_rid_scan_init(s);
+	for (size_t i = 0; i < len; i += piece)
+		body_rid_scan_feed(s, body + i, len - i < piece ? len - i : piece);
+	return body_rid_scan_result(s);
+}
+
+/* The scan agrees with cJSON's whole-body parse on every body, whole,
+ * byte by byte, and split in two at every byte. */
+static void test_rid_scan_matches_parse(void)
+{
+	static const char *const bodies[] = {
+		"{\"rid\":\"first\",\"text\":\"a b\"}",
+		"{\"text\":\"a b\",\"rid\":\"mid\",\"sampling_params\":{\"max_new_tokens\":4}}",
+		"{\"text\":\"a b\",\"sampling_params\":{\"max_new_tokens\":4},\"rid\" : \"last\"}",
+		/* "rid" inside the prompt text, escaped quotes, a fake key */
+		"{\"text\":\"say \\\"rid\\\": \\\"evil\\\" now\",\"rid\":\"real\"}",
+		"{\"text\":\"rid\",\"x\":[\"rid\",{\"a\":1}],\"rid\":\"after-values\"}",
+		/* backslash runs: an escaped backslash then a real closing quote */
+		"{\"text\":\"c:\\\\\",\"rid\":\"after-bs\"}",
+		"{\"text\":\"\\\\\\\"rid\\\\\\\":1\",\"rid\":\"odd-run\"}",
+		/* nested rid keys are not top-level */
+		"{\"sampling_params\":{\"rid\":\"nested\"},\"text\":\"x\"}",
+		"{\"messages\":[{\"role\":\"user\",\"rid\":\"in-msg\",\"content\":\"hi\"}]}",
+		"{\"sampling_params\":{\"rid\":\"nested\"},\"rid\":\"top\"}",
+		/* batches and numbers */
+		"{\"text\":[\"a\",\"b\"],\"rid\":[\"r0\",\"r1\"]}",
+		"{\"text\":\"x\",\"rid\": 42}",
+		"{\"text\":\"x\",\"rid\":null,\"y\":\"rid\"}",
+		"{\"text\":\"x\",\"rid\":\"\"}",
+		"{\"text\":\"x\",\"rid\":\"esc\\\"aped\"}",
+		"{ \"rid\"\n:\t\"spaces\" }",
+		"{\"rids\":\"no\",\"ri\":\"no\",\"xrid\":\"no\"}",
+		"[{\"rid\":\"array-root\"}]",
+		"\"rid\"",
+		"{}",
+		"{\"text\":\"x\",\"rid\":true,\"rid\":\"dup\"}",
+		"{\"rid\":\"one\",\"rid\":\"two\"}",
+		"{\"rid\":[7,\"s\"]}",
+	};
+
+	for (size_t b = 0; b < sizeof(bodies) / sizeof(bodies[0]); b++) {
+		const char *body = bodies[b];
+		size_t len = strlen(body);
+		struct request_fields rf;
+		struct body_rid_scan s;
+		const char *want, *got;
+		char what[160];
+
+		request_fields_parse(body, len, false, &rf);
+		want = rf.rid[0] ? rf.rid : NULL;
+		snprintf(what, sizeof(what), "body %zu whole: %s", b, body);
+		got = scan_pieces(&s, body, len, len);
+		ASSERT_TRUE(want ? got && !strcmp(got, want) : !got, what);
+		snprintf(what, sizeof(what), "body %zu byte by byte", b);
+		got = scan_pieces(&s, body, len, 1);
+		ASSERT_TRUE(want ? got && !strcmp(got, want) : !got, what);
+		for (size_t cut = 1; cut < len; cut++) {
+			body_rid_scan_init(&s);
+			body_rid_scan_feed(&s, body, cut);
+			body_rid_scan_feed(&s, body + cut, len - cut);
+			got = body_rid_scan_result(&s);
+			snprintf(what, sizeof(what), "body %zu split at %zu", b, cut);
+			if (!ASSERT_TRUE(want ? got && !strcmp(got, want) : !got, what))
+				break;
+		}
+	}
+}
+
+/* A 1 MB prompt with the rid first, in the middle and last, fed in the
+ * pieces a server reads. */
+static void test_rid_scan_big_prompt(void)
+{
+	static const char *const shapes[] = {
+		"{\"rid\":\"big-first\",\"text\":\"%s\",\"sampling_params\":{}}",
+		"{\"text\":\"%s\",\"rid\":\"big-mid\",\"sampling_params\":{}}",
+		"{\"text\":\"%s\",\"sampling_params\":{\"rid\":\"no\"},\"rid\":\"big-last\"}",
+	};
+	static const char *const want[] = { "big-first", "big-mid", "big-last" };
+	size_t words = 1 << 18, len;
+	char *text = malloc(words * 5 + 1), *body = malloc(words * 5 + 256);
+	struct body_rid_scan s;
+
+	for (size_t i = 0; i < words; i++)
+		memcpy(text + 5 * i, i % 7 ? "word " : "\\\"rid", 5);	/* escaped "rid" too */
+	text[words * 5] = 0;
+	for (int k = 0; k < 3; k++) {
+		len = snprintf(body, words * 5 + 256, shapes[k], text);
+		ASSERT_STREQ(scan_pieces(&s, body, len, 65536), want[k], want[k]);
+		ASSERT_STREQ(scan_pieces(&s, body, len, 4093), want[k], "odd piece size");
+	}
+	free(text);
+	free(body);
+}
+
+/* Bytes not captured: a rid before the gap is kept, one after is lost,
+ * and said so. */
+static void test_rid_scan_gap(void)
+{
+	const char *body = "{\"rid\":\"kept\",\"text\":\"abc\"}";
+	struct body_rid_scan s;
+
+	body_rid_scan_init(&s);
+	body_rid_scan_feed(&s, body, 14);
+	body_rid_scan_gap(&s);
+	ASSERT_STREQ(body_rid_scan_result(&s), "kept", "found before the gap");
+	body_rid_scan_init(&s);
+	body_rid_scan_feed(&s, "{\"text\":\"ab", 11);
+	body_rid_scan_gap(&s);
+	body_rid_scan_feed(&s, "c\",\"rid\":\"x\"}", 13);
+	ASSERT_TRUE(body_rid_scan_result(&s) == NULL, "not taken after a gap");
+	ASSERT_EQ(s.state, RID_LOST, "lost, not absent");
+	body_rid_scan_init(&s);
+	body_rid_scan_feed(&s, "{\"text\":\"abc\"}", 14);
+	body_rid_scan_gap(&s);
+	ASSERT_EQ(s.state, RID_SCANNING, "a gap after the end loses nothing");
+}
+
 void test_area_body_fields(void)
 {
 	RUN_SUBTEST(test_generate);
@@ -414,4 +536,7 @@ void test_area_body_fields(void)
 	RUN_SUBTEST(test_response_not_json);
 	RUN_SUBTEST(test_out_of_range_numbers);
 	RUN_SUBTEST(test_count_words);
+	RUN_SUBTEST(test_rid_scan_matches_parse);
+	RUN_SUBTEST(test_rid_scan_big_prompt);
+	RUN_SUBTEST(test_rid_scan_gap);
 }

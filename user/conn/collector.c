@@ -222,6 +222,13 @@ static void req_head(void *ctx, const struct http_head *h, uint64_t ts)
 		http_stream_expect_no_body(&c->resp);
 }
 
+/* A forward that carries a request id is matched by it alone (the
+ * correlator indexes it by nothing else): its body is not parsed. */
+static bool body_scanned(const struct exchange *ex)
+{
+	return !ex->ignored && !(ex->kind == EX_FORWARD && ex->header_id[0]);
+}
+
 static void req_body(void *ctx, const char *p, size_t n, uint64_t ts)
 {
 	struct conn *c = ctx;
@@ -230,7 +237,9 @@ static void req_body(void *ctx, const char *p, size_t n, uint64_t ts)
 	if (!c->cur_req)
 		return;
 	c->cur_req->req_bytes += n;
-	if (!c->cur_req->ignored)
+	if (body_scanned(c->cur_req))
+		body_buf_append_req(&c->cur_req->req_body, p, n, c->col->o.body_limit);
+	else if (!c->cur_req->ignored)
 		body_buf_append(&c->cur_req->req_body, p, n, c->col->o.body_limit);
 }
 
@@ -242,7 +251,26 @@ static void req_gap(void *ctx, size_t n, uint64_t ts)
 	if (!c->cur_req)
 		return;
 	c->cur_req->req_bytes += n;
-	c->cur_req->req_body.truncated = true;
+	body_buf_gap(&c->cur_req->req_body, body_scanned(c->cur_req));
+}
+
+/* A body over --body-limit (or not all captured) is not parsed whole:
+ * its rid comes from the streaming scan. One the scan could not find
+ * because bytes were missing is counted, unless a header named it. */
+static void req_body_rid(struct collector *col, struct exchange *ex)
+{
+	bool lost;
+	const char *rid;
+
+	if (!body_scanned(ex) || !ex->req_body.truncated || ex->req.rid[0])
+		return;
+	rid = body_buf_rid(&ex->req_body, &lost);
+	if (rid) {
+		str_copy(ex->req.rid, sizeof(ex->req.rid), rid);
+		col->st.body_rids_scanned++;
+	} else if (lost && !ex->header_id[0]) {
+		col->st.body_ids_lost++;
+	}
 }
 
 static void req_end(void *ctx, uint64_t ts, bool complete)
@@ -263,6 +291,7 @@ static void req_end(void *ctx, uint64_t ts, bool complete)
 	if (!ex->ignored && ex->req_body.len && !(ex->kind == EX_FORWARD && ex->header_id[0]))
 		request_fields_parse(ex->req_body.data, ex->req_body.len,
 				     c->col->o.keep_text, &ex->req);
+	req_body_rid(c->col, ex);
 	body_buf_release(&ex->req_body);	/* never kept past parsing */
 	if (!complete) {
 		conn_end_exchange(c, ex, "request_cut_short", c->piece_last);

@@ -43,6 +43,9 @@ struct collector_stats {
 	uint64_t worker_requests;	/* of which: a worker read them */
 	uint64_t desyncs;		/* HTTP framing lost, resynced */
 	uint64_t body_truncated;	/* bodies beyond body_limit or not captured */
+	uint64_t body_rids_scanned;	/* of those: rid found by the streaming scan */
+	uint64_t body_ids_lost;		/* of those: no header id, and bytes the
+					 * rid may have been in were not captured */
 	uint64_t sse_truncated;
 	uint64_t io_errors;		/* failed reads/writes (reset, EPIPE) */
 	uint64_t client_aborts;		/* client closed before the response */

@@ -366,3 +366,241 @@ void response_fields_scan_tail(struct response_fields *rf, const char *p, size_t
 	else if (rf->prompt_tokens >= 0 && rf->completion_tokens >= 0)
 		rf->total_tokens = rf->prompt_tokens + rf->completion_tokens;
 }
+
+/* ---- the top-level "rid" of a body too big to parse whole ----------- */
+
+enum rid_at {
+	AT_START,		/* before the root value */
+	AT_KEY,			/* depth 1: a key or the closing brace next */
+	AT_COLON,		/* after a depth-1 key */
+	AT_VALUE,		/* inside a value that is not the rid */
+	AT_RID_VALUE,		/* the rid's value next */
+	AT_RID_ARRAY,		/* inside the rid's array: its first string */
+	AT_RID_NUMBER,		/* digits of a numeric rid */
+	AT_END,			/* the root object closed */
+};
+
+void body_rid_scan_init(struct body_rid_scan *s)
+{
+	memset(s, 0, sizeof(*s));
+}
+
+/* As cJSON skips it: every control byte counts as space. */
+static bool json_space(char c)
+{
+	return (unsigned char)c <= ' ';
+}
+
+static void rid_found(struct body_rid_scan *s)
+{
+	s->rid[s->len] = 0;
+	s->len = strlen(s->rid);	/* a NUL inside ends it, as for cJSON */
+	s->state = s->len ? RID_FOUND : RID_SCANNING;
+	if (!s->len)
+		s->at = AT_VALUE;	/* "rid": "" counts as none, like cJSON's copy */
+}
+
+/* A string that is not a depth-1 key nor the rid: skipped with memchr,
+ * the usual case for a 1 MB prompt. Whether a quote is escaped is the
+ * parity of the backslash run before it; s->backslashes carries an
+ * escape left open at the end of the previous piece. */
+static size_t skip_string(struct body_rid_scan *s, const char *p, size_t n)
+{
+	size_t i = 0;
+
+	if (s->backslashes && n) {	/* the first byte is escaped */
+		s->backslashes = 0;
+		i = 1;
+	}
+	for (size_t from = i; from < n;) {
+		const char *q = memchr(p + from, '"', n - from);
+		size_t j, run = 0;
+
+		if (!q)
+			break;
+		j = q - p;
+		while (j - run > i && p[j - run - 1] == '\\')
+			run++;
+		if (!(run & 1)) {
+			s->in_string = 0;
+			return j + 1;
+		}
+		from = j + 1;
+	}
+	/* string goes on: is its last byte an escape still open? */
+	{
+		size_t run = 0;
+
+		while (n - run > i && p[n - run - 1] == '\\')
+			run++;
+		s->backslashes = run & 1;
+	}
+	return n;
+}
+
+/* A depth-1 key or the rid's string, a byte at a time (both are short). */
+static size_t read_string(struct body_rid_scan *s, const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char c = p[i];
+		bool escaped = s->backslashes;
+
+		s->backslashes = 0;
+		if (!escaped && c == '\\') {
+			s->backslashes = 1;
+			continue;
+		}
+		if (!escaped && c == '"') {
+			s->in_string = 0;
+			if (s->string_is_key) {
+				s->string_is_key = 0;
+				s->at = AT_COLON;
+			} else {
+				rid_found(s);
+			}
+			return i + 1;
+		}
+		if (s->string_is_key) {
+			if (s->key_len < sizeof(s->key) - 1)
+				s->key[s->key_len] = c;
+			s->key_len++;
+		} else if (s->len < RID_MAX - 1) {
+			s->rid[s->len++] = c;
+		}
+	}
+	return n;
+}
+
+static void open_string(struct body_rid_scan *s, bool key)
+{
+	s->in_string = 1;
+	s->string_is_key = key;
+	s->backslashes = 0;
+	if (key) {
+		s->key_len = 0;
+		memset(s->key, 0, sizeof(s->key));
+	}
+}
+
+/* One byte outside strings, in a value that is not the rid. */
+static void value_byte(struct body_rid_scan *s, char c)
+{
+	switch (c) {
+	case '"':
+		open_string(s, false);
+		break;
+	case '{':
+	case '[':
+		s->depth++;
+		break;
+	case '}':
+	case ']':
+		if (s->depth)
+			s->depth--;
+		if (!s->depth)
+			s->at = AT_END;
+		break;
+	case ',':
+		if (s->depth == 1)
+			s->at = AT_KEY;
+		break;
+	}
+}
+
+static bool number_byte(char c)
+{
+	return (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E';
+}
+
+/* One byte outside strings. */
+static void scan_byte(struct body_rid_scan *s, char c)
+{
+	switch (s->at) {
+	case AT_START:
+		if (json_space(c))
+			return;
+		if (c != '{') {
+			s->state = RID_NOT_OBJECT;
+			return;
+		}
+		s->depth = 1;
+		s->at = AT_KEY;
+		return;
+	case AT_KEY:
+		if (c == '"')
+			open_string(s, true);
+		else if (!json_space(c) && c != ',')
+			value_byte(s, c);	/* '}' ends the root */
+		return;
+	case AT_COLON:
+		if (c != ':')
+			return;
+		s->at = AT_VALUE;
+		if (s->key_len == 3 && !memcmp(s->key, "rid", 3) && !s->rid_seen) {
+			s->at = AT_RID_VALUE;
+			s->rid_seen = 1;
+		}
+		return;
+	case AT_RID_VALUE:
+	case AT_RID_ARRAY:
+		if (json_space(c))
+			return;
+		if (c == '"') {
+			open_string(s, false);
+			s->len = 0;
+			return;
+		}
+		if (s->at == AT_RID_VALUE && c == '[') {
+			s->depth++;
+			s->at = AT_RID_ARRAY;
+			return;
+		}
+		if (number_byte(c)) {
+			s->at = AT_RID_NUMBER;
+			s->len = 0;
+			s->rid[s->len++] = c;
+			return;
+		}
+		s->at = AT_VALUE;	/* null, true, an object: none */
+		value_byte(s, c);
+		return;
+	case AT_RID_NUMBER:
+		if (number_byte(c)) {
+			if (s->len < RID_MAX - 1)
+				s->rid[s->len++] = c;
+			return;
+		}
+		rid_found(s);
+		return;
+	case AT_VALUE:
+		value_byte(s, c);
+		return;
+	}
+}
+
+void body_rid_scan_feed(struct body_rid_scan *s, const char *p, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n && s->state == RID_SCANNING && s->at != AT_END) {
+		if (s->in_string) {
+			bool rid_string = s->at == AT_RID_VALUE || s->at == AT_RID_ARRAY;
+
+			i += s->string_is_key || rid_string ? read_string(s, p + i, n - i)
+							    : skip_string(s, p + i, n - i);
+			continue;
+		}
+		scan_byte(s, p[i++]);
+	}
+}
+
+void body_rid_scan_gap(struct body_rid_scan *s)
+{
+	if (s->state == RID_SCANNING && s->at != AT_END)
+		s->state = RID_LOST;
+}
+
+const char *body_rid_scan_result(const struct body_rid_scan *s)
+{
+	return s->state == RID_FOUND ? s->rid : NULL;
+}

@@ -52,6 +52,43 @@ int response_fields_merge(struct response_fields *rf, const char *json, size_t l
  * only the tail of a long SSE event): takes the last "prompt_tokens",
  * "completion_tokens" and "total_tokens" numbers found in it. */
 void response_fields_scan_tail(struct response_fields *rf, const char *p, size_t n);
+/* A request body's top-level "rid", found by a streaming scan that keeps
+ * no body bytes: for bodies over --body-limit (1 MB prompts), which are
+ * not parsed whole. Fed the body in pieces of any size, from its first
+ * byte. A key counts only at depth 1 of a body that is a JSON object,
+ * outside any string (quotes are tracked with their backslash runs, so
+ * an escaped quote inside the prompt text opens nothing): "rid" as a
+ * value, as text inside the prompt, or as a nested key is not taken.
+ * The value is taken as request_fields_parse() takes it: a string, the
+ * first string of an array (batch), or a number's digits. */
+enum body_rid_state {
+	RID_SCANNING,		/* nothing yet */
+	RID_FOUND,		/* rid[] holds it */
+	RID_LOST,		/* a gap came first: bytes were not captured */
+	RID_NOT_OBJECT,		/* the body is not a JSON object */
+};
+
+struct body_rid_scan {
+	uint8_t state;		/* enum body_rid_state */
+	uint8_t at;		/* internal: where in the grammar */
+	uint8_t in_string;
+	uint8_t string_is_key;	/* a depth-1 key is being read */
+	uint8_t rid_seen;	/* the first "rid" key counts, as for cJSON */
+	uint32_t depth;		/* open {/[ outside strings */
+	uint32_t backslashes;	/* run of '\\' just before, in a string */
+	uint32_t key_len;	/* bytes of the key seen (a prefix is kept) */
+	char key[12];
+	uint32_t len;		/* of rid */
+	char rid[RID_MAX];
+};
+
+void body_rid_scan_init(struct body_rid_scan *s);
+void body_rid_scan_feed(struct body_rid_scan *s, const char *p, size_t n);
+/* n body bytes were not captured: unless found already, lost. */
+void body_rid_scan_gap(struct body_rid_scan *s);
+/* The rid once found, else NULL. */
+const char *body_rid_scan_result(const struct body_rid_scan *s);
+
 /* prompt.split() semantics: runs of ASCII whitespace separate words. */
 int count_words(const char *s);
 
