@@ -51,7 +51,7 @@ enum {
 	OPT_CAPTURE, OPT_BODY_LIMIT, OPT_RINGBUF, OPT_LINGER, OPT_READY,
 	OPT_RECORD, OPT_REPLAY, OPT_WAIT, OPT_KEEP_TEXT, OPT_NO_SERVER,
 	OPT_FULL_CAPTURE, OPT_SHARDS, OPT_COLLECTOR_THREADS, OPT_EXIT_DEADLINE, OPT_OUTPUT_MODE, OPT_PERFETTO,
-	OPT_LISTEN, OPT_TRACE_TTL, OPT_MAX_TRACES, OPT_ROUTING_POLICY, OPT_SERVE_AFTER_REPLAY,
+	OPT_LISTEN, OPT_MAX_CONNS, OPT_TRACE_TTL, OPT_MAX_TRACES, OPT_ROUTING_POLICY, OPT_SERVE_AFTER_REPLAY,
 };
 
 static const struct argp_option opts[] = {
@@ -70,6 +70,10 @@ static const struct argp_option opts[] = {
 	  "Payload bytes copied per syscall (default 8192, max 16384)", 2 },
 	{ "body-limit", OPT_BODY_LIMIT, "BYTES", 0,
 	  "Body bytes kept per message for its JSON fields (default 65536)", 2 },
+	{ "max-conns", OPT_MAX_CONNS, "N", 0,
+	  "Connections followed at once, in the kernel and here; past it the least recently "
+	  "used is evicted and counted (default 65536). With --body-limit it bounds memory: "
+	  "the start-up line prints the ceiling the limits allow", 2 },
 	{ "ringbuf-size", OPT_RINGBUF, "MB", 0,
 	  "Ring buffer memory in all, split over the shards (default 16, power of 2)", 2 },
 	{ "shards", OPT_SHARDS, "N", 0,
@@ -168,6 +172,7 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		if (env.limits.ringbuf_mb & (env.limits.ringbuf_mb - 1))
 			argp_error(state, "--ringbuf-size must be a power of 2");
 		break;
+	case OPT_MAX_CONNS: env.limits.max_conns = parse_num(arg, 16, 1 << 20, state); break;
 	case OPT_LINGER: env.limits.linger_ms = parse_num(arg, 0, 600000, state); break;
 	case OPT_OUTPUT_MODE: {
 		int mode = outfile_parse_mode(arg);
