@@ -27,7 +27,8 @@ struct conn_dir {
 	__u8  in_stream;	/* the current stream's first event was sent */
 	__u8  tail_valid;	/* sse_tails holds the last skipped event's tail */
 	__u8  framing;		/* chunk_left is known */
-	__u8  pad[5];
+	__u8  proto;		/* enum h2k_proto (sock_h2.h) */
+	__u8  pad[4];
 };
 
 struct conn_stream {
