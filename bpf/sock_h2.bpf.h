@@ -278,7 +278,6 @@ __noinline int h2k_call(const struct pending_call *pc, __u32 sc_dir, __u64 ret,
 		d->proto = r;
 		if (r == H2K_SEEK) {
 			st->probes = 1;
-			count(CNT_H2_UNSYNCED);
 			return H2K_SENT;
 		}
 		st->synced_once = 1;
@@ -288,15 +287,32 @@ __noinline int h2k_call(const struct pending_call *pc, __u32 sc_dir, __u64 ret,
 		}
 		return h2k_walk_call(pb, pc, sc, ret, d, st, start, false, now);
 	}
-	if (d->proto == H2K_SEEK) {
-		if (!h2k_seek_ok(pb, pc, sc, ret)) {
-			if (!st->synced_once && ++st->probes >= H2K_PROBES)
+	if (d->proto == H2K_SEEK && !st->synced_once) {	/* still looking */
+		int r = h2k_first(pb, pc, sc, ret, &start);
+
+		if (r == H2K_OFF) {
+			d->proto = H2K_OFF;
+			return H2K_NOT;
+		}
+		if (r == H2K_SEEK) {
+			if (++st->probes >= H2K_PROBES)
 				return h2k_give_up(d);
-			count(CNT_H2_UNSYNCED);
 			return H2K_SENT;
 		}
 		d->proto = H2K_SYNCED;
 		st->synced_once = 1;
+		if (start >= ret) {
+			st->frame_left = start - ret;
+			return H2K_SENT;
+		}
+		return h2k_walk_call(pb, pc, sc, ret, d, st, start, false, now);
+	}
+	if (d->proto == H2K_SEEK) {	/* lost: the resync rule at each call's start */
+		if (!h2k_seek_ok(pb, pc, sc, ret)) {
+			count(CNT_H2_UNSYNCED);
+			return H2K_SENT;
+		}
+		d->proto = H2K_SYNCED;
 		st->frame_left = 0;
 		st->hn = 0;
 		return h2k_walk_call(pb, pc, sc, ret, d, st, 0, false, now);

@@ -389,7 +389,7 @@ static void counters(struct session *s, const uint64_t *kc, counter_fn fn, void 
 		P("kernel: stream calls off chunk boundaries (sent)", kc[CNT_SSE_UNALIGNED]);
 		P("kernel: connection states full (sent whole)", kc[CNT_CONN_FULL]);
 		P("kernel: HTTP/2 calls off frame boundaries (sent whole)", kc[CNT_H2_UNSYNCED]);
-		P("kernel: HTTP/2 framing never found (full capture)", kc[CNT_H2_FALLBACK]);
+		P("kernel: directions with no HTTP/1.x or HTTP/2 framing (sent whole)", kc[CNT_H2_FALLBACK]);
 		P("exit: records left unread at the deadline", s->unread_records);
 		P("exit: bytes left unread in the rings", s->unread_bytes);
 	}

@@ -16,6 +16,7 @@ struct grpc_call {
 	struct exchange *ex;
 	bool req_done;
 	bool held;			/* the kernel held messages back since the last one seen */
+	uint32_t held_msgs;		/* how many */
 	uint32_t last_completion;	/* completion_tokens of the last message seen */
 };
 
@@ -52,7 +53,23 @@ static void call_forget(struct grpc_call *k)
 	k->stream_id = 0;
 	k->req_done = false;
 	k->held = false;
+	k->held_msgs = 0;
 	k->last_completion = 0;
+}
+
+/* A call that ends (reset, cancelled) after chunks the kernel held back
+ * and no message after them: one token each, as SGLang streams them. */
+static void held_unseen(struct grpc_call *k)
+{
+	struct exchange *ex = k->ex;
+
+	if (!k->held || !ex->event_stream)
+		return;
+	ex->sse_tokens += k->held_msgs;
+	if (ex->resp.completion_tokens) {
+		ex->resp.completion_tokens += k->held_msgs;
+		ex->resp.total_tokens += k->held_msgs;
+	}
 }
 
 static void call_end(struct grpc_calls *gc, struct grpc_call *k, const char *why,
@@ -60,6 +77,7 @@ static void call_end(struct grpc_calls *gc, struct grpc_call *k, const char *why
 {
 	struct exchange *ex = k->ex;
 
+	held_unseen(k);
 	call_forget(k);
 	conn_end_exchange(gc->c, ex, why, ts);
 }
@@ -201,6 +219,7 @@ static void held_tokens(struct grpc_call *k, const struct grpc_generate_resp *r)
 	if (k->held && k->ex->event_stream && unseen > 0)
 		k->ex->sse_tokens += unseen;
 	k->held = false;
+	k->held_msgs = 0;
 	if (r->completion_tokens > k->last_completion)
 		k->last_completion = r->completion_tokens;
 }
@@ -380,6 +399,7 @@ void grpc_calls_held(struct grpc_calls *gc, bool read, const void *data, size_t 
 			continue;
 		}
 		k->held = true;
+		k->held_msgs += t[i].msgs;
 		k->ex->resp_bytes += t[i].bytes;
 		k->ex->sse_events += t[i].msgs;
 		k->ex->t_last = ts;
