@@ -16,6 +16,7 @@ attached before smg's long-lived HTTP/2 connections exist and after (its
 HPACK table then predates the attach)."""
 import os
 import re
+import struct
 import threading
 import time
 
@@ -242,3 +243,62 @@ def test_grpc_by_port_attached_after_connections_exist(grpc_run):
     assert not [r for r in rows if r["req_id"].startswith("g-warm-")], "warm-up requests predate tracing"
     assert len({r["host"] for r in rows}) == 2  # round robin: both workers
     assert summary_counter(err, "found mid-connection") >= 2, err[-2000:]
+
+
+def sock_records(path, ports):
+    """The socket records of a recording: (count, bytes) of all of them and
+    of those on a connection to one of ports (the HTTP/2 ones here)."""
+    allc = allb = onc = onb = 0
+    with open(path, "rb") as f:
+        assert f.readline() == b"STREC2\n"
+        f.readline()  # the notice
+        f.read(8)  # clock offset
+        while True:
+            head = f.read(8)
+            if len(head) < 8:
+                break
+            src, n = struct.unpack("=II", head)
+            rec = f.read(n)
+            if src != 5:  # REC_SOCK
+                continue
+            lport, = struct.unpack_from("=H", rec, 64)
+            pport, = struct.unpack_from("=H", rec, 84)
+            allc, allb = allc + 1, allb + n
+            if lport in ports or pport in ports:
+                onc, onb = onc + 1, onb + n
+    return (allc, allb), (onc, onb)
+
+
+def test_grpc_stream_records(grpc_run):
+    """Kernel records per streamed gRPC call of 256 tokens: the kernel
+    follows the HTTP/2 frames and sends each stream's head, first and last
+    messages, the middle chunks only counted. --full-capture sends every
+    call, as HTTP/2 was before. The rows are right either way."""
+    d, dep, _ = grpc_run
+    n, tokens, out = 4, 256, {}
+    for mode in ("full", "held"):
+        args = ["--router-port", str(GRPC_ROUTER_PORT),
+                "--worker-port", ",".join(map(str, dep.worker_ports))]
+        if mode == "full":
+            args.append("--full-capture")
+        t = Tracer(d, *args, name="grpc-records-" + mode)
+        rids = ["g-rec-%s-%d" % (mode, i) for i in range(n)]
+        for rid in rids:
+            body = request_body("/generate", rid, True, max_tokens=tokens)
+            body["model"] = dep.info["model"]
+            assert post(GRPC_ROUTER_PORT, "/generate", body, rid)[0] == 200
+        settle()
+        rows, err = t.stop()
+        by_id = {r["req_id"]: r for r in rows}
+        for rid in rids:
+            r = by_id[rid]
+            assert r["success"] == "True" and r["notes"].startswith("grpc"), r
+            assert r["output_tokens_from_trace"] == str(tokens), r
+            assert r["actual_output_tokens"] == str(tokens), r
+            assert ts(r, "server_first_token_time") < ts(r, "finish_time"), r
+        out[mode] = sock_records(t.record, set(dep.worker_ports))
+    for mode, ((ac, ab), (hc, hb)) in out.items():
+        print("\ngrpc %d-token streams, %s: %.1f records/request (%.0f bytes), "
+              "HTTP/2 connections %.1f records/request (%.0f bytes)"
+              % (tokens, mode, ac / n, ab / n, hc / n, hb / n))
+    assert out["held"][1][0] / n <= 16, out
