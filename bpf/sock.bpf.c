@@ -283,6 +283,9 @@ static __always_inline void emit_tail(struct tail_key *k, const struct pending_c
 				      __u8 dir);
 static __always_inline void fill_skips(struct sock_event *ev, struct conn_dir *d,
 				       __u32 start_left);
+static __always_inline void h2k_emit_span(const struct pending_call *pc, __u8 dir,
+					  struct conn_dir *d);
+static __always_inline void h2k_forget(__u64 sock_id);
 
 /* close: the socket is gone after the call, so report at enter, after
  * whatever the kernel still held back for it. */
@@ -314,6 +317,7 @@ int enter_close(struct trace_event_raw_sys_enter *ctx)
 				continue;
 			if (d->tail_valid)
 				emit_tail(&k, &pc, dir);
+			h2k_emit_span(&pc, dir, d);
 			/* a flush: the skip summary alone, ret 0 and no EOF */
 			ev = bpf_ringbuf_reserve(rb, sizeof(*ev), 0);
 			if (!ev) {
@@ -329,6 +333,7 @@ int enter_close(struct trace_event_raw_sys_enter *ctx)
 			count(CNT_EVENTS);
 		}
 		bpf_map_delete_elem(&conn_streams, &pc.sock_id);
+		h2k_forget(pc.sock_id);
 	}
 	emit_bare(EV_CLOSE, &pc, 0, pc.ts_enter);
 	return 0;
@@ -705,6 +710,8 @@ static __always_inline int classify(const struct pending_call *pc, __u8 sc, __u6
 	return kind;
 }
 
+#include "sock_h2.bpf.h"
+
 /* ---- exit side ----------------------------------------------------- */
 
 /* An exit with no saved enter: the call began before we attached (a
@@ -885,6 +892,13 @@ static __always_inline int exit_data_call(struct trace_event_raw_sys_exit *ctx,
 		if (ret > 0)
 			d->off += ret;
 	}
+	if (d && skip_sse && ret > 0 && d->proto != H2K_OFF) {
+		kind = h2k_call(pc, sc | (__u32)dir << 8, ret, d, now);
+		if (kind == H2K_HELD)
+			goto out;
+		if (kind == H2K_SENT)
+			goto send;
+	}
 	if (d && skip_sse && ret > 0) {
 		start_left = d->framing ? d->chunk_left : 0;
 		kind = classify(pc, sc, ret, d, &events, &done_only, &framing);
@@ -912,6 +926,8 @@ static __always_inline int exit_data_call(struct trace_event_raw_sys_exit *ctx,
 			count(CNT_SSE_UNALIGNED);
 		}
 	}
+send:
+	h2k_emit_span(pc, dir, d);
 	if (d && d->tail_valid) {
 		struct tail_key k = { .sock_id = pc->sock_id, .dir = dir };
 
@@ -960,6 +976,7 @@ static __always_inline int exit_conn_call(struct trace_event_raw_sys_exit *ctx,
 		goto out;
 	/* a new connection on a reused struct sock starts a fresh stream */
 	bpf_map_delete_elem(&conn_streams, &pc->sock_id);
+	h2k_forget(pc->sock_id);
 	emit_bare(type, pc, ret, bpf_ktime_get_ns());
 out:
 	pc->syscall = 0;

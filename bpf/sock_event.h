@@ -21,6 +21,10 @@ enum event_type {
 	EV_SSE_TAIL   = 6,	/* the tail of the last SSE event the kernel
 				 * skipped (its meta_info/usage); sent right
 				 * before the record that ends the skipping */
+	EV_H2_SKIPS   = 7,	/* struct h2k_held[cap_len / 16]: per stream, the
+				 * DATA the kernel held back on an HTTP/2
+				 * direction; sent right before the record that
+				 * ends the holding */
 	EV_ZMQ_FIRST  = 100,	/* 100..199 belong to bpf/zmq.bpf.c */
 };
 
@@ -40,7 +44,8 @@ struct sock_endpoint {
 
 /* Bits of sock_event.flags. */
 enum sock_event_flags {
-	SEF_SKIP_ALIGNED = 1,	/* skipped bytes are whole HTTP chunks: the
+	SEF_SKIP_ALIGNED = 1,	/* skipped bytes are whole HTTP chunks (or whole
+				 * HTTP/2 frames on an HTTP/2 direction): the
 				 * stream is at a chunk-size line again */
 	SEF_FLUSH        = 2,	/* no call: the skip summary alone (at close) */
 	SEF_TAIL_WHOLE   = 4,	/* EV_SSE_TAIL: the whole call, from a chunk-size line */
@@ -101,6 +106,8 @@ enum counter_id {
 	CNT_CONN_FULL,		/* no room for a connection's state: sent whole */
 	CNT_BODY_BYTES,		/* request-body bytes sent past the capture size */
 	CNT_BODY_CAPPED,	/* calls past the request-body cap: rest not sent */
+	CNT_H2_UNSYNCED,	/* HTTP/2 calls off frame boundaries: sent whole */
+	CNT_H2_FALLBACK,	/* directions given up on (framing never found) */
 	CNT_MAX,
 };
 

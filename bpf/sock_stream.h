@@ -29,6 +29,8 @@ struct conn_dir {
 	__u8  framing;		/* chunk_left is known */
 	__u8  req_body;		/* in a request's body: sent whole (sock_body.bpf.h) */
 	__u32 body_left;	/* bytes of it still sent whole */
+	__u8  proto;		/* enum h2k_proto (sock_h2.h) */
+	__u8  pad[7];
 };
 
 struct conn_stream {

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "kernel_mirror.h"
+#include "sock_h2.h"
 #include "sock_stream.h"
 
 #define MIRROR_CONNS 1024
@@ -18,6 +19,8 @@ struct mirror_conn {
 	uint32_t tail_len[2];
 	bool tail_whole[2];
 	uint64_t tail_call_off[2], tail_call_len[2], tail_ts[2];
+	struct h2k_state h2[2];
+	bool h2_state[2];	/* the kernel's h2k_states entry exists */
 };
 
 struct kernel_mirror {
@@ -30,7 +33,7 @@ struct kernel_mirror {
 
 static struct mirror_conn *conn_of(struct kernel_mirror *km, uint64_t sock_id, bool reset)
 {
-	struct mirror_conn *c = &km->conns[(sock_id >> 6) % MIRROR_CONNS];
+	struct mirror_conn *c = &km->conns[(sock_id ^ sock_id >> 6) % MIRROR_CONNS];
 
 	if (c->sock_id != sock_id || reset) {
 		memset(c, 0, sizeof(*c));
@@ -110,6 +113,206 @@ static int classify(struct conn_dir *d, const char *b, uint64_t len, bool comple
 	}
 	(void)result;
 	return kind == CALL_MESSAGE ? kind : CALL_UNALIGNED;
+}
+
+/* ---- HTTP/2: bpf/sock_h2.bpf.h over whole buffers ------------------- */
+
+enum { H2K_NOT, H2K_SENT, H2K_HELD };
+enum { H2KS_MORE, H2KS_END, H2KS_LOST };
+
+/* h2k_seek_ok() */
+static bool h2_seek_ok(const uint8_t *b, uint64_t len)
+{
+	uint64_t next;
+
+	if (len < H2K_HEAD || !h2k_head_valid(b))
+		return false;
+	next = H2K_HEAD + ((uint32_t)b[0] << 16 | (uint32_t)b[1] << 8 | b[2]);
+	if (next > len)
+		return false;
+	return next + H2K_HEAD > len || h2k_head_valid(b + next);
+}
+
+/* h2k_first() */
+static int h2_first(const uint8_t *b, uint64_t len, uint32_t *start)
+{
+	struct chunk_head ch;
+	uint32_t n = peek_len(0, len);
+	int head = stream_head_kind((const char *)b, n);
+
+	*start = 0;
+	if (head == HEAD_OTHER) {
+		*start = H2K_PREFACE_LEN;
+		return H2K_SYNCED;
+	}
+	if (head == HEAD_MESSAGE || chunk_head_parse((const char *)b, n, &ch))
+		return H2K_OFF;
+	return h2_seek_ok(b, len) ? H2K_SYNCED : H2K_SEEK;
+}
+
+/* h2k_step() in the bpf_loop of h2k_walk_call() */
+static int h2_walk(struct h2k_state *st, const uint8_t *b, uint64_t len, uint64_t off,
+		   struct h2k_call *c)
+{
+	for (int k = 0; k < H2K_FRAMES_MAX; k++) {
+		uint32_t n = peek_len(off, len), tag_at = 0;
+		struct h2k_head h;
+		int kind;
+
+		if (off >= len)
+			return H2KS_END;
+		if (n < H2K_HEAD) {
+			memcpy(st->hb, b + off, n);
+			st->hn = n;
+			c->hold = 0;
+			return H2KS_END;
+		}
+		if ((b[off + 5] & 0x80) || b[off + 3] > H2K_CONTINUATION)
+			return H2KS_LOST;
+		h2k_head_parse(b + off, &h);
+		kind = h2k_frame_kind(&h, b + off + H2K_HEAD, n - H2K_HEAD, &tag_at);
+		if (kind == H2KF_NEED_TAG) {
+			kind = H2KF_SEND;
+			if (off + H2K_HEAD + h.len <= len &&
+			    h2k_tag_is_chunk(b[off + H2K_HEAD + tag_at]))
+				kind = H2KF_CHUNK;
+		}
+		h2k_frame_seen(st, c, &h, kind);
+		off += H2K_HEAD + h.len;
+		if (off > len) {
+			st->frame_left = off - len;
+			c->hold = 0;
+			return H2KS_END;
+		}
+	}
+	return H2KS_MORE;
+}
+
+/* h2k_walk_call() */
+static int h2_walk_call(struct conn_dir *d, struct h2k_state *st, const uint8_t *b,
+			uint64_t len, uint64_t start, bool aligned, uint64_t now)
+{
+	struct h2k_call c = { .hold = aligned };
+
+	if (h2_walk(st, b, len, start, &c) != H2KS_END) {
+		d->proto = H2K_SEEK;
+		st->hn = 0;
+		st->frame_left = 0;
+		return H2K_SENT;
+	}
+	if (!c.hold || !c.frames || !h2k_span_take(st, &c))
+		return H2K_SENT;
+	d->skip_bytes += len;
+	d->skip_calls++;
+	d->skip_events += c.msgs;
+	d->skip_framing += len - c.data_bytes;
+	d->skip_ts = now;
+	return H2K_HELD;
+}
+
+/* h2k_call(); complete: the recorded call holds all its bytes (else its
+ * framing cannot be followed here: lost, as a gap would lose it). */
+static int h2_call(struct mirror_conn *mc, int dir, const uint8_t *b, uint64_t len,
+		   bool complete, uint64_t now)
+{
+	struct conn_dir *d = &mc->d[dir];
+	struct h2k_state *st = &mc->h2[dir];
+	uint32_t start = 0;
+
+	if (d->proto == H2K_OFF)
+		return H2K_NOT;
+	if (d->proto == H2K_UNKNOWN || !mc->h2_state[dir]) {
+		int r = h2_first(b, len, &start);
+
+		if (r == H2K_OFF) {
+			d->proto = H2K_OFF;
+			return H2K_NOT;
+		}
+		memset(st, 0, sizeof(*st));
+		mc->h2_state[dir] = true;
+		d->proto = r;
+		if (r == H2K_SEEK) {
+			st->probes = 1;
+			return H2K_SENT;
+		}
+		st->synced_once = 1;
+		if (start >= len) {
+			st->frame_left = start - len;
+			return H2K_SENT;
+		}
+		if (!complete) {
+			d->proto = H2K_SEEK;
+			return H2K_SENT;
+		}
+		return h2_walk_call(d, st, b, len, start, false, now);
+	}
+	if (!complete) {
+		d->proto = H2K_SEEK;
+		return H2K_SENT;
+	}
+	if (d->proto == H2K_SEEK && !st->synced_once) {
+		int r = h2_first(b, len, &start);
+
+		if (r == H2K_OFF) {
+			d->proto = H2K_OFF;
+			return H2K_NOT;
+		}
+		if (r == H2K_SEEK) {
+			if (++st->probes >= H2K_PROBES) {
+				d->proto = H2K_OFF;
+				return H2K_NOT;
+			}
+			return H2K_SENT;
+		}
+		d->proto = H2K_SYNCED;
+		st->synced_once = 1;
+		if (start >= len) {
+			st->frame_left = start - len;
+			return H2K_SENT;
+		}
+		return h2_walk_call(d, st, b, len, start, false, now);
+	}
+	if (d->proto == H2K_SEEK) {
+		if (!h2_seek_ok(b, len))
+			return H2K_SENT;
+		d->proto = H2K_SYNCED;
+		st->frame_left = 0;
+		st->hn = 0;
+		return h2_walk_call(d, st, b, len, 0, false, now);
+	}
+	if (st->hn) {	/* h2k_finish_head() */
+		struct h2k_call c = { 0 };
+		struct h2k_head h;
+		uint8_t hb[H2K_HEAD];
+		uint32_t hn = st->hn, n = peek_len(0, len);
+
+		if (hn + n < H2K_HEAD) {
+			memcpy(st->hb + hn, b, n);
+			st->hn = hn + n;
+			return H2K_SENT;
+		}
+		memcpy(hb, st->hb, hn);
+		memcpy(hb + hn, b, H2K_HEAD - hn);
+		st->hn = 0;
+		h2k_head_parse(hb, &h);
+		h2k_frame_seen(st, &c, &h, H2KF_SEND);
+		start = H2K_HEAD - hn + h.len;
+		if (start >= len) {
+			st->frame_left = start - len;
+			return H2K_SENT;
+		}
+		return h2_walk_call(d, st, b, len, start, false, now);
+	}
+	if (st->frame_left) {
+		if (st->frame_left >= len) {
+			st->frame_left -= len;
+			return H2K_SENT;
+		}
+		start = st->frame_left;
+		st->frame_left = 0;
+		return h2_walk_call(d, st, b, len, start, false, now);
+	}
+	return h2_walk_call(d, st, b, len, 0, true, now);
 }
 
 static void send(struct kernel_mirror *km, const struct sock_event *ev, const char *data)
@@ -218,6 +421,31 @@ static bool body_emit(struct kernel_mirror *km, struct conn_dir *d, struct sock_
 	return true;
 }
 
+/* h2k_emit_span() */
+static void send_span(struct kernel_mirror *km, struct mirror_conn *c, const struct sock_event *ev,
+		      int dir)
+{
+	struct h2k_state *st = &c->h2[dir];
+	struct sock_event t = *ev;
+
+	if (c->d[dir].proto == H2K_OFF || c->d[dir].proto == H2K_UNKNOWN || !st->nspan)
+		return;
+	t.type = EV_H2_SKIPS;
+	t.ret = 0;
+	t.ts_exit = c->d[dir].skip_ts;
+	t.dir = dir;
+	t.stream_off = c->d[dir].off;
+	t.cap_len = st->nspan * sizeof(struct h2k_held);
+	t.cap_off = 0;
+	t.truncated = 0;
+	t.flags = 0;
+	t.skip_chunk_left = 0;
+	t.skip_bytes = t.skip_ts = 0;
+	t.skip_calls = t.skip_events = t.skip_framing = 0;
+	st->nspan = 0;
+	send(km, &t, (const char *)st->span);
+}
+
 static void on_data(struct kernel_mirror *km, const struct sock_event *in, const char *data)
 {
 	struct mirror_conn *c = conn_of(km, in->sock_id, false);
@@ -230,6 +458,17 @@ static void on_data(struct kernel_mirror *km, const struct sock_event *in, const
 	ev.stream_off = d->off;
 	if (in->ret > 0)
 		d->off += in->ret;
+	if (in->ret > 0 && d->proto != H2K_OFF) {
+		int h2 = h2_call(c, dir, (const uint8_t *)data, in->ret, !in->truncated,
+				 in->ts_exit);
+
+		if (h2 == H2K_HELD) {
+			km->skipped++;
+			return;
+		}
+		if (h2 == H2K_SENT)
+			goto out;
+	}
 	if (in->ret > 0) {
 		int kind;
 
@@ -263,6 +502,8 @@ static void on_data(struct kernel_mirror *km, const struct sock_event *in, const
 			d->in_stream = 1;
 		}
 	}
+out:
+	send_span(km, c, &ev, dir);
 	send_tail(km, c, &ev, dir);
 	take_skips(&ev, d, start_left);
 	if (!body_emit(km, d, &ev, data))
@@ -279,6 +520,7 @@ static void on_close(struct kernel_mirror *km, const struct sock_event *in)
 		if (!c->d[dir].skip_calls)
 			continue;
 		send_tail(km, c, &ev, dir);
+		send_span(km, c, &ev, dir);
 		ev.type = EV_DATA;
 		ev.ret = 0;
 		ev.dir = dir;

@@ -11,6 +11,7 @@
 #include "kernel_mirror.h"
 #include "output/clock.h"
 #include "output/output.h"
+#include "sock_h2.h"
 #include "sock_stream.h"
 #include "test.h"
 
@@ -45,6 +46,79 @@ static void test_chunk_head(void)
 	ASSERT_TRUE(!chunk_head_parse("1a\r", 3, &ch), "cut size line");
 	ASSERT_TRUE(!chunk_head_parse("\r\ndata:", 7, &ch), "no digits");
 	ASSERT_TRUE(!chunk_head_parse("zz\r\n", 4, &ch), "not hex");
+}
+
+/* The kernel's HTTP/2 byte tests (bpf/sock_h2.h). */
+static void test_h2_heads(void)
+{
+	static const __u8 settings[9] = { 0, 0, 24, H2K_SETTINGS, 0, 0, 0, 0, 0 };
+	static const __u8 data[9] = { 0, 0, 63, H2K_DATA, 0, 0, 0, 0, 11 };
+	static const __u8 even[9] = { 0, 0, 63, H2K_DATA, 0, 0, 0, 0, 12 };
+	static const __u8 bad_flags[9] = { 0, 0, 63, H2K_DATA, 0x4, 0, 0, 0, 11 };
+	static const __u8 rst[9] = { 0, 0, 4, H2K_RST_STREAM, 0, 0, 0, 0, 11 };
+	static const char *const text[] = {
+		"POST /generate HTTP/1.1\r\n", "HTTP/1.1 200 OK\r\n", "1a\r\ndata: {}\n\n\r\n",
+		"data: {\"a\":1}\n\n", "PRI * HTTP/2.0\r\n",
+	};
+	struct h2k_head h;
+
+	ASSERT_TRUE(h2k_head_valid(settings), "SETTINGS");
+	ASSERT_TRUE(h2k_head_valid(data) && h2k_head_valid(rst), "DATA, RST_STREAM");
+	ASSERT_TRUE(!h2k_head_valid(even), "an even (pushed) stream");
+	ASSERT_TRUE(!h2k_head_valid(bad_flags), "flags DATA cannot carry");
+	for (unsigned i = 0; i < sizeof(text) / sizeof(text[0]); i++)
+		ASSERT_TRUE(!h2k_head_valid((const __u8 *)text[i]), text[i]);
+	h2k_head_parse(data, &h);
+	ASSERT_TRUE(h.len == 63 && h.type == H2K_DATA && h.sid == 11 && !h.flags, "parsed");
+}
+
+/* Which DATA frames a held call may hold: one whole uncompressed message
+ * shaped like a GenerateStreamChunk (field 1, then field 2). */
+static void test_h2_frame_kind(void)
+{
+	/* 5-byte prefix, 0a 02 "id", then the oneof tag */
+	__u8 p[12] = { 0, 0, 0, 0, 7, 0x0a, 2, 'i', 'd', 0x12, 1, 0 };
+	struct h2k_head h = { .len = 12, .type = H2K_DATA, .sid = 1 };
+	__u32 tag_at = 0;
+
+	ASSERT_EQ(h2k_frame_kind(&h, p, 12, &tag_at), H2KF_NEED_TAG, "a message, tag to look at");
+	ASSERT_EQ(tag_at, 9, "after the request id");
+	ASSERT_TRUE(h2k_tag_is_chunk(p[tag_at]) && !h2k_tag_is_chunk(0x1a), "chunk, not complete");
+	h.flags = H2K_END_STREAM;
+	ASSERT_EQ(h2k_frame_kind(&h, p, 12, &tag_at), H2KF_SEND, "END_STREAM is sent");
+	h.flags = 0;
+	h.len = 13;
+	ASSERT_EQ(h2k_frame_kind(&h, p, 12, &tag_at), H2KF_SEND, "not one whole message");
+	h.len = 12;
+	p[0] = 1;
+	ASSERT_EQ(h2k_frame_kind(&h, p, 12, &tag_at), H2KF_SEND, "compressed");
+	h.type = H2K_WINDOW_UPDATE;
+	ASSERT_EQ(h2k_frame_kind(&h, p, 12, &tag_at), H2KF_CTL, "WINDOW_UPDATE may be held");
+	h.type = H2K_HEADERS;
+	ASSERT_EQ(h2k_frame_kind(&h, p, 12, &tag_at), H2KF_SEND, "HEADERS never");
+}
+
+/* A stream's first DATA frame is sent; the table of streams waiting for
+ * it is bounded. */
+static void test_h2_streams(void)
+{
+	struct h2k_state st = { 0 };
+	struct h2k_call c = { .hold = 1 };
+	struct h2k_head hd = { .type = H2K_HEADERS, .sid = 5 };
+	struct h2k_head d = { .type = H2K_DATA, .sid = 5, .len = 63 };
+
+	h2k_frame_seen(&st, &c, &hd, H2KF_SEND);
+	c.hold = 1;
+	h2k_frame_seen(&st, &c, &d, H2KF_CHUNK);
+	ASSERT_TRUE(!c.hold && !c.msgs, "the first DATA frame is sent");
+	c.hold = 1;
+	h2k_frame_seen(&st, &c, &d, H2KF_CHUNK);
+	ASSERT_TRUE(c.hold && c.msgs == 1 && c.data_bytes == 63, "the next one may be held");
+	for (__u32 sid = 1; sid < 4 * H2K_WANT; sid += 2)
+		h2k_want_add(&st, sid);
+	ASSERT_TRUE(h2k_want_take(&st, 4 * H2K_WANT - 1), "the newest stream is in the table");
+	ASSERT_TRUE(h2k_span_take(&st, &c) && st.nspan == 1 && st.span[0].msgs == 1,
+		    "the span takes the call's stream");
 }
 
 /* ---- the mirror against a full capture ------------------------------ */
@@ -137,5 +211,8 @@ void test_area_sock_stream(void)
 {
 	RUN_SUBTEST(test_head_kind);
 	RUN_SUBTEST(test_chunk_head);
+	RUN_SUBTEST(test_h2_heads);
+	RUN_SUBTEST(test_h2_frame_kind);
+	RUN_SUBTEST(test_h2_streams);
 	RUN_SUBTEST(test_mirror_rows_equal_full_capture);
 }

@@ -556,9 +556,10 @@ static void feed_h2(struct collector *col, struct conn *c, const struct sock_eve
 		col->st.stream_gaps++;
 		grpc_calls_feed(c->h2, read, NULL, 0, ev->stream_off - expect, ev->ts_enter);
 	}
-	if (ev->skip_calls) {	/* the kernel holds back SSE only: never here */
+	if (ev->skip_calls) {	/* whole frames the kernel held back */
 		col->st.skipped_calls += ev->skip_calls;
-		grpc_calls_feed(c->h2, read, NULL, 0, ev->skip_bytes, ev->skip_ts);
+		grpc_calls_skip(c->h2, read, ev->skip_bytes, ev->flags & SEF_SKIP_ALIGNED,
+				ev->skip_ts);
 	}
 	c->off_known[dir] = true;
 	c->next_off[dir] = ev->stream_off + (ev->ret > 0 ? (uint64_t)ev->ret : 0);
@@ -835,6 +836,10 @@ void collector_handle(struct collector *col, const struct sock_event *ev,
 		break;
 	case EV_SSE_TAIL:
 		keep_tail(c, ev, data);
+		break;
+	case EV_H2_SKIPS:
+		if (c->side == SIDE_H2)
+			grpc_calls_held(c->h2, ev->dir == DIR_READ, data, ev->cap_len, ev->ts_exit);
 		break;
 	case EV_DATA:
 		/* a connect in progress had no local port yet */

@@ -9,11 +9,15 @@
 #include "conn/conn.h"
 #include "conn/grpc_calls.h"
 #include "proto/grpc.h"
+#include "sock_h2.h"
 
 struct grpc_call {
 	uint32_t stream_id;		/* 0: free */
 	struct exchange *ex;
 	bool req_done;
+	bool held;			/* the kernel held messages back since the last one seen */
+	uint32_t held_msgs;		/* how many */
+	uint32_t last_completion;	/* completion_tokens of the last message seen */
 };
 
 struct grpc_calls {
@@ -48,6 +52,24 @@ static void call_forget(struct grpc_call *k)
 	k->ex = NULL;
 	k->stream_id = 0;
 	k->req_done = false;
+	k->held = false;
+	k->held_msgs = 0;
+	k->last_completion = 0;
+}
+
+/* A call that ends (reset, cancelled) after chunks the kernel held back
+ * and no message after them: one token each, as SGLang streams them. */
+static void held_unseen(struct grpc_call *k)
+{
+	struct exchange *ex = k->ex;
+
+	if (!k->held || !ex->event_stream)
+		return;
+	ex->sse_tokens += k->held_msgs;
+	if (ex->resp.completion_tokens) {
+		ex->resp.completion_tokens += k->held_msgs;
+		ex->resp.total_tokens += k->held_msgs;
+	}
 }
 
 static void call_end(struct grpc_calls *gc, struct grpc_call *k, const char *why,
@@ -55,6 +77,7 @@ static void call_end(struct grpc_calls *gc, struct grpc_call *k, const char *why
 {
 	struct exchange *ex = k->ex;
 
+	held_unseen(k);
 	call_forget(k);
 	conn_end_exchange(gc->c, ex, why, ts);
 }
@@ -186,6 +209,21 @@ static void request_message(struct grpc_calls *gc, struct grpc_call *k,
 	request_done(gc, k);
 }
 
+/* Chunks the kernel held back: their tokens are what the cumulative
+ * completion_tokens grew by, less this message's own. */
+static void held_tokens(struct grpc_call *k, const struct grpc_generate_resp *r)
+{
+	long long unseen = (long long)r->completion_tokens - k->last_completion -
+			   (r->complete ? 0 : r->tokens);
+
+	if (k->held && k->ex->event_stream && unseen > 0)
+		k->ex->sse_tokens += unseen;
+	k->held = false;
+	k->held_msgs = 0;
+	if (r->completion_tokens > k->last_completion)
+		k->last_completion = r->completion_tokens;
+}
+
 static void response_message(struct grpc_calls *gc, struct grpc_call *k,
 			     const struct grpc_msg *m, uint64_t ts)
 {
@@ -200,6 +238,7 @@ static void response_message(struct grpc_calls *gc, struct grpc_call *k,
 	 * one's only message comes at the finish */
 	if (ex->event_stream && !ex->t_first_event)
 		ex->t_first_event = ts;
+	held_tokens(k, r);
 	ex->sse_events++;
 	if (!r->complete || !ex->event_stream)
 		ex->sse_tokens += r->tokens;	/* a streamed complete repeats ids */
@@ -332,6 +371,39 @@ void grpc_calls_detach(struct grpc_calls *gc, struct exchange *ex)
 void grpc_calls_free(struct grpc_calls *gc)
 {
 	free(gc);
+}
+
+bool grpc_calls_skip(struct grpc_calls *gc, bool read, size_t n, bool aligned, uint64_t ts)
+{
+	enum h2_side side = read == gc->server ? H2_FROM_CLIENT : H2_FROM_SERVER;
+
+	if (aligned)
+		return h2_conn_skip(&gc->g.h2, side, n, ts);
+	grpc_conn_feed(&gc->g, side, NULL, 0, n, ts);
+	return false;
+}
+
+void grpc_calls_held(struct grpc_calls *gc, bool read, const void *data, size_t len,
+		     uint64_t ts)
+{
+	enum h2_side side = read == gc->server ? H2_FROM_CLIENT : H2_FROM_SERVER;
+	const struct h2k_held *t = data;
+
+	for (size_t i = 0; i < len / sizeof(*t); i++) {
+		struct grpc_call *k = call_find(gc, t[i].sid);
+
+		if (!k || k->ex->ignored)
+			continue;
+		if (side == H2_FROM_CLIENT) {
+			k->ex->req_bytes += t[i].bytes;
+			continue;
+		}
+		k->held = true;
+		k->held_msgs += t[i].msgs;
+		k->ex->resp_bytes += t[i].bytes;
+		k->ex->sse_events += t[i].msgs;
+		k->ex->t_last = ts;
+	}
 }
 
 bool grpc_calls_sniff(const char *data, size_t cap_len)

@@ -23,6 +23,14 @@ struct grpc_calls *grpc_calls_new(struct conn *c, bool server, bool from_start);
 /* cap_len of the total_len bytes one read (read true) or write moved. */
 void grpc_calls_feed(struct grpc_calls *gc, bool read, const char *data,
 		     size_t cap_len, size_t total_len, uint64_t ts);
+/* n bytes the kernel held back on this side; aligned: whole HTTP/2 frames
+ * (SEF_SKIP_ALIGNED), skipped in place, else a gap. True if the framing
+ * survived. */
+bool grpc_calls_skip(struct grpc_calls *gc, bool read, size_t n, bool aligned, uint64_t ts);
+/* EV_H2_SKIPS: per stream, the messages and DATA bytes held back
+ * (struct h2k_held[len / 16], bpf/sock_h2.h), counted on their calls. */
+void grpc_calls_held(struct grpc_calls *gc, bool read, const void *data, size_t len,
+		     uint64_t ts);
 /* The connection is gone: end what is open on it. */
 void grpc_calls_close(struct grpc_calls *gc, const char *why, uint64_t ts);
 /* The correlator frees ex: forget it. */

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <strings.h>
 #include "proto/h2.h"
+#include "sock_h2.h"
 
 #define F_END_STREAM	0x1
 #define F_ACK		0x1
@@ -17,40 +18,10 @@ static uint32_t be32(const uint8_t *p)
 	return (uint32_t)p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3];
 }
 
-/* Flags each frame type may carry (others are a sign of a false head). */
-static const uint8_t valid_flags[10] = {
-	[H2_DATA] = F_END_STREAM | F_PADDED,
-	[H2_HEADERS] = F_END_STREAM | F_END_HEADERS | F_PADDED | F_PRIORITY,
-	[H2_SETTINGS] = F_ACK, [H2_PING] = F_ACK,
-	[H2_PUSH_PROMISE] = F_END_HEADERS | F_PADDED,
-	[H2_CONTINUATION] = F_END_HEADERS,
-};
-
+/* The kernel's rule (bpf/sock_h2.h): both sides resync alike. */
 bool h2_frame_head_valid(const uint8_t *p)
 {
-	uint32_t len = be24(p), sid = be32(p + 5);
-	uint8_t type = p[3], flags = p[4];
-	bool needs_stream = type == H2_DATA || type == H2_HEADERS || type == H2_PRIORITY ||
-			    type == H2_RST_STREAM || type == H2_CONTINUATION ||
-			    type == H2_PUSH_PROMISE;
-
-	if (type > H2_CONTINUATION || len > H2_SEEK_FRAME_MAX || (sid & 0x80000000u))
-		return false;
-	if (flags & ~valid_flags[type])
-		return false;
-	if (needs_stream != (sid != 0) && type != H2_WINDOW_UPDATE)
-		return false;
-	/* streams are opened by the client (odd ids): gRPC never pushes */
-	if (sid && !(sid & 1))
-		return false;
-	switch (type) {
-	case H2_RST_STREAM: case H2_WINDOW_UPDATE: return len == 4;
-	case H2_PING: return len == 8;
-	case H2_PRIORITY: return len == 5;
-	case H2_SETTINGS: return len % 6 == 0 && (!(flags & F_ACK) || len == 0);
-	case H2_GOAWAY: return len >= 8;
-	default: return true;
-	}
+	return h2k_head_valid(p);
 }
 
 static void desync(struct h2_conn *c, struct h2_half *h, enum h2_side side, uint64_t ts)
@@ -425,6 +396,25 @@ void h2_conn_feed(struct h2_conn *c, enum h2_side side, const uint8_t *data,
 		payload(c, h, side, data, 0, ts);
 	if (total_len > cap_len)
 		gap(c, h, side, total_len - cap_len, ts);
+}
+
+bool h2_conn_skip(struct h2_conn *c, enum h2_side side, size_t n, uint64_t ts)
+{
+	struct h2_half *h = &c->half[side];
+
+	if (!n)
+		return true;
+	if (h->state == H2S_HEAD && !h->head_len) {	/* between frames: still there after */
+		h->stats.held_bytes += n;
+		return true;
+	}
+	if (h->state == H2S_SEEK) {	/* waits for a head the kernel sends */
+		h->stats.skipped_bytes += n;
+		return true;
+	}
+	h->stats.held_unaligned++;
+	gap(c, h, side, n, ts);
+	return false;
 }
 
 void h2_conn_init(struct h2_conn *c, const struct h2_callbacks *cb, void *ctx, bool from_start)

@@ -93,6 +93,8 @@ struct h2_stats {
 	uint64_t gaps;
 	uint64_t gap_bytes;
 	uint64_t preface_errors;
+	uint64_t held_bytes;		/* whole frames the kernel held back */
+	uint64_t held_unaligned;	/* held spans that did not start between frames */
 };
 
 enum h2_state {
@@ -140,6 +142,10 @@ void h2_conn_init(struct h2_conn *c, const struct h2_callbacks *cb, void *ctx,
  * side; the rest (total_len - cap_len) is an uncaptured gap. */
 void h2_conn_feed(struct h2_conn *c, enum h2_side side, const uint8_t *data,
 		  size_t cap_len, size_t total_len, uint64_t ts);
+/* n bytes of whole frames the kernel held back (bpf/sock_h2.h): skipped
+ * in place when this side is between frames, which it is again after
+ * them; else a gap. True if the framing survived. */
+bool h2_conn_skip(struct h2_conn *c, enum h2_side side, size_t n, uint64_t ts);
 /* Is p[0..8] a plausible frame head (the seek rule, exposed for tests)? */
 bool h2_frame_head_valid(const uint8_t *p);
 
