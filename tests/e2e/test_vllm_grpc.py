@@ -179,6 +179,14 @@ def test_auto_attached_before_connections_exist(grpc_run):
     rows, err = stop(before)
     assert re.search(r"^servetrace: tracing router smg [^:]*pid %d\b" % dep.info["router"]["pid"],
                      err, re.M), err[-1500:]
+    # --wait finds smg at its once-a-second rescan; smg dials the vLLM
+    # workers (up before it) at once, so some runs it wins the race: then
+    # this run is the by-port case below, not this one (seen in 1 of 4)
+    if summary_counter(err, "found mid-connection") > 0:
+        msg = ("smg connected to the workers before servetrace's rescan found it: "
+               "the attach-before-connect case did not happen this run")
+        print("\nSKIP: " + msg)
+        pytest.skip(msg)
     check_rows(dep, rows, sent, err)
     assert summary_counter(err, "HTTP/2 connections (gRPC), from the start") >= 2, err[-2000:]
     assert summary_counter(err, "HPACK references predating attach") == 0
