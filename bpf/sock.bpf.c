@@ -341,8 +341,15 @@ int enter_close(struct trace_event_raw_sys_enter *ctx)
 
 /* ---- reading the call's bytes -------------------------------------- */
 
+/* b: up to PEEK_MAX bytes at one offset, what the byte tests read.
+ * w: the call's first HEAD_SCAN_MAX bytes, read from user memory once
+ * per call (classify()): each user read costs the traced thread a helper
+ * call and a usercopy check, so peeks inside it are served from here. */
 struct peek_buf {
 	char b[2 * PEEK_MAX];
+	__u64 wn;		/* bytes of the call in w */
+	struct sock_event ev;	/* right before w: a call w holds is sent */
+	char w[2 * HEAD_SCAN_MAX];	/* from here in one copy, no second read */
 };
 
 struct {
@@ -437,6 +444,7 @@ __noinline int name(type *t, __u64 iov_ptr, __u64 vlen, __u64 from, __u32 n)	\
 }
 
 DEFINE_IOV_COPY(iov_copy_peek, struct peek_buf, b, PEEK_MAX)
+DEFINE_IOV_COPY(iov_copy_win, struct peek_buf, w, HEAD_SCAN_MAX)
 DEFINE_IOV_COPY(iov_copy_tail, struct sse_tail, data, SSE_TAIL_MAX)
 DEFINE_IOV_COPY(iov_copy_scratch, struct scratch, data, MAX_CAPTURE)
 
@@ -570,26 +578,65 @@ __noinline int peek_parse(struct peek_buf *pb, __u32 n, int first, struct chunk_
 	return chunk_head_parse(pb->b, n, ch) ? PEEK_CHUNK : PEEK_NONE;
 }
 
-/* Where a message head ends in the call ("\r\n\r\n"), within its
- * first HEAD_SCAN_MAX bytes; 0 if not there. Global: verified once. */
-__noinline __u32 head_end(struct peek_buf *pb, const struct pending_call *pc, __u8 sc,
-			  __u64 ret)
+/* Reads the call's first bytes into pb->w, once per call. */
+static __always_inline void win_fill(struct peek_buf *pb, const struct pending_call *pc,
+				     __u8 sc, __u64 ret)
 {
-	/* windows overlap by 3 bytes, so a "\r\n\r\n" across two is seen */
-	for (__u32 off = 0; off < HEAD_SCAN_MAX; off += PEEK_MAX - 3) {
-		__u32 n;
+	__u32 n;
 
-		if (!pb || !pc || off >= ret)
+	COPY_RANGE(n, iov_copy_win, pb, w, HEAD_SCAN_MAX, pc, sc, ret, 0, HEAD_SCAN_MAX);
+	pb->wn = n;
+}
+
+/* Up to PEEK_MAX bytes of the call at off into pb->b: from the window
+ * when it holds them (or holds the whole call), else from user memory.
+ * Returns the bytes there. Global: verified once. */
+__noinline __u32 peek_at(struct peek_buf *pb, const struct pending_call *pc, __u8 sc,
+			 __u64 ret, __u64 off)
+{
+	__u64 wn;
+	__u32 n;
+
+	if (!pb || !pc)
+		return 0;
+	wn = pb->wn;
+	if (off < wn && (off + PEEK_MAX <= wn || wn >= ret)) {
+		n = wn - off > PEEK_MAX ? PEEK_MAX : wn - off;
+		__builtin_memcpy(pb->b, &pb->w[off & (HEAD_SCAN_MAX - 1)], PEEK_MAX);
+		return n;
+	}
+	COPY_RANGE(n, iov_copy_peek, pb, b, PEEK_MAX, pc, sc, ret, off, PEEK_MAX);
+	return n;
+}
+
+/* Where a message head ends ("\r\n\r\n") within the window, the call's
+ * first HEAD_SCAN_MAX bytes; 0 if not there. Eight bytes a step: only a
+ * word holding a '\n' is looked at byte by byte. Global: verified once. */
+__noinline __u32 head_end(struct peek_buf *pb)
+{
+	const __u64 ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+	__u64 n;
+
+	if (!pb)
+		return 0;
+	n = pb->wn > HEAD_SCAN_MAX ? HEAD_SCAN_MAX : pb->wn;
+	for (__u32 i = 0; i < HEAD_SCAN_MAX; i += 8) {
+		__u64 v, x;
+
+		if (i >= n)
 			return 0;
-		COPY_RANGE(n, iov_copy_peek, pb, b, PEEK_MAX, pc, sc, ret, off, PEEK_MAX);
-		for (__u32 i = 0; i + 4 <= PEEK_MAX; i++) {
-			__u32 v;
+		__builtin_memcpy(&v, &pb->w[i & (HEAD_SCAN_MAX - 1)], 8);
+		x = v ^ 0x0a0a0a0a0a0a0a0aULL;	/* a zero byte where a '\n' is */
+		if (!((x - ones) & ~x & highs))
+			continue;
+		for (__u32 k = 0; k < 8; k++) {
+			__u32 e = (i + k) & (HEAD_SCAN_MAX - 1);
 
-			if (i + 4 > n)
-				break;
-			__builtin_memcpy(&v, &pb->b[i & (PEEK_MAX - 1)], 4);
-			if (v == 0x0a0d0a0d)	/* "\r\n\r\n", little-endian */
-				return off + i + 4;
+			if (i + k >= n)
+				return 0;
+			if (e >= 3 && pb->w[e] == '\n' && pb->w[e - 1] == '\r' &&
+			    pb->w[e - 2] == '\n' && pb->w[e - 3] == '\r')
+				return e + 1;
 		}
 	}
 	return 0;
@@ -621,7 +668,7 @@ __noinline int walk_step(struct peek_buf *pb, const struct pending_call *pc, __u
 		return STEP_LOST;
 	if (w->off >= w->ret)
 		return STEP_END_OF_CALL;
-	COPY_RANGE(n, iov_copy_peek, pb, b, PEEK_MAX, pc, sc, w->ret, w->off, PEEK_MAX);
+	n = peek_at(pb, pc, sc, w->ret, w->off);
 	if (peek_parse(pb, n, 0, &ch) != PEEK_CHUNK)
 		return STEP_LOST;
 	if (ch.size == 0)
@@ -664,11 +711,11 @@ __noinline int classify_call(struct peek_buf *pb, const struct pending_call *pc,
 		__u32 n;
 		int r;
 
-		COPY_RANGE(n, iov_copy_peek, pb, b, PEEK_MAX, pc, sc, w->ret, 0, PEEK_MAX);
+		n = peek_at(pb, pc, sc, w->ret, 0);
 		r = peek_parse(pb, n, 1, &ch);
 		if (r == PEEK_MESSAGE) {
 			w->kind = CALL_MESSAGE;
-			w->off = head_end(pb, pc, sc, w->ret);
+			w->off = head_end(pb);
 			if (!w->off)
 				return CALL_MESSAGE;	/* framing unknown */
 		} else if (r != PEEK_CHUNK) {
@@ -695,14 +742,20 @@ __noinline int classify_call(struct peek_buf *pb, const struct pending_call *pc,
 	return kind;
 }
 
+/* *win: the peek buffer, its window filled with this call's first bytes. */
 static __always_inline int classify(const struct pending_call *pc, __u8 sc, __u64 ret,
 				    struct conn_dir *d, __u32 *events, bool *done_only,
-				    __u32 *framing)
+				    __u32 *framing, struct peek_buf **win)
 {
 	__u32 zero = 0;
 	struct peek_buf *pb = bpf_map_lookup_elem(&peek_space, &zero);
 	struct walk w = { .ret = ret, .in_stream = d->in_stream };
-	int kind = classify_call(pb, pc, sc, &w, d);
+	int kind;
+
+	if (pb)
+		win_fill(pb, pc, sc, ret);
+	*win = pb;
+	kind = classify_call(pb, pc, sc, &w, d);
 
 	*events = w.events;
 	*done_only = w.done_only;
@@ -754,11 +807,29 @@ static __always_inline struct pending_call *take_pending(__u8 sc)
 	return pc;
 }
 
-/* Sends a data call: its first `want` bytes, straight into the ring
- * record for one buffer, through the scratch for iovecs. */
+/* The header of a data record whose first `got` bytes follow. */
+static __always_inline void fill_data(struct sock_event *ev, const struct pending_call *pc,
+				      __s64 ret, __u8 dir, __u64 now, struct conn_dir *d,
+				      __u64 call_off, __u32 start_left, __u32 got)
+{
+	fill_header(ev, EV_DATA, pc, ret, now);
+	ev->dir = dir;
+	ev->stream_off = call_off;
+	if (d)
+		fill_skips(ev, d, start_left);
+	ev->cap_len = got;
+	if ((__u64)ret > got) {
+		ev->truncated = 1;
+		count(CNT_TRUNCATED);
+	}
+}
+
+/* Sends a data call: its first `want` bytes. From the window when it
+ * holds them (win: classify() read it), else read again: straight into
+ * the ring record for one buffer, through the scratch for iovecs. */
 static __always_inline void emit_data(const struct pending_call *pc, __u8 sc, __s64 ret, __u8 dir,
 				      __u64 now, struct conn_dir *d, __u64 call_off,
-				      __u32 start_left)
+				      __u32 start_left, struct peek_buf *win)
 {
 	void *rb = ring_for(pc->sock_id);
 	struct sock_event *ev;
@@ -775,6 +846,17 @@ static __always_inline void emit_data(const struct pending_call *pc, __u8 sc, __
 		if ((__u64)ret < want)
 			want = ret;
 	}
+	if (win && want && want <= win->wn) {
+		n = want;
+		if (n > HEAD_SCAN_MAX)
+			n = HEAD_SCAN_MAX;
+		fill_data(&win->ev, pc, ret, dir, now, d, call_off, start_left, n);
+		if (bpf_ringbuf_output(rb, &win->ev, sizeof(win->ev) + n, submit_flags(rb)))
+			count(CNT_RINGBUF_FULL);
+		else
+			count(CNT_EVENTS);
+		return;
+	}
 	if (want && call_iovecs(pc, sc, &iov, &vlen)) {
 		struct scratch *s = get_scratch();
 		__u32 got;
@@ -782,18 +864,8 @@ static __always_inline void emit_data(const struct pending_call *pc, __u8 sc, __
 		if (!s)
 			return;
 		COPY_RANGE(got, iov_copy_scratch, s, data, MAX_CAPTURE, pc, sc, ret, 0, want);
-		fill_header(&s->ev, EV_DATA, pc, ret, now);
-		ev = &s->ev;
-		ev->dir = dir;
-		ev->stream_off = call_off;
-		if (d)
-			fill_skips(ev, d, start_left);
-		ev->cap_len = got;
-		if ((__u64)ret > got) {
-			ev->truncated = 1;
-			count(CNT_TRUNCATED);
-		}
-		if (bpf_ringbuf_output(rb, s, (sizeof(*ev) + got) & (2 * MAX_CAPTURE - 1),
+		fill_data(&s->ev, pc, ret, dir, now, d, call_off, start_left, got);
+		if (bpf_ringbuf_output(rb, s, (sizeof(s->ev) + got) & (2 * MAX_CAPTURE - 1),
 				       submit_flags(rb)))
 			count(CNT_RINGBUF_FULL);
 		else
@@ -808,11 +880,6 @@ static __always_inline void emit_data(const struct pending_call *pc, __u8 sc, __
 			count(CNT_RINGBUF_FULL);				\
 			return;							\
 		}								\
-		fill_header(ev, EV_DATA, pc, ret, now);				\
-		ev->dir = dir;							\
-		ev->stream_off = call_off;					\
-		if (d)								\
-			fill_skips(ev, d, start_left);				\
 		/* re-bound after an opaque copy: clang would drop it */	\
 		n = want;							\
 		asm volatile("" : "+r"(n));					\
@@ -823,11 +890,7 @@ static __always_inline void emit_data(const struct pending_call *pc, __u8 sc, __
 			count(CNT_READ_FAULT);					\
 			want = 0;						\
 		}								\
-		ev->cap_len = want;						\
-		if ((__u64)ret > want) {					\
-			ev->truncated = 1;					\
-			count(CNT_TRUNCATED);					\
-		}								\
+		fill_data(ev, pc, ret, dir, now, d, call_off, start_left, want); \
 		bpf_ringbuf_submit(ev, submit_flags(rb));			\
 		count(CNT_EVENTS);						\
 		return;								\
@@ -866,6 +929,7 @@ static __always_inline int exit_data_call(struct trace_event_raw_sys_exit *ctx,
 	__s64 ret = ctx->ret;
 	struct pending_call *pc, rebuilt = {};
 	bool have_sock = false, done_only;
+	struct peek_buf *win = NULL;	/* set when classify() read the call */
 	struct conn_dir *d = NULL;
 	__u64 now, call_off = 0;
 	__u32 events, framing, start_left = 0;
@@ -901,7 +965,7 @@ static __always_inline int exit_data_call(struct trace_event_raw_sys_exit *ctx,
 	}
 	if (d && skip_sse && ret > 0) {
 		start_left = d->framing ? d->chunk_left : 0;
-		kind = classify(pc, sc, ret, d, &events, &done_only, &framing);
+		kind = classify(pc, sc, ret, d, &events, &done_only, &framing, &win);
 		kind = body_classify(pc, sc, ret, d, kind);
 		if (kind == CALL_MESSAGE) {
 			d->in_stream = 0;
@@ -934,7 +998,7 @@ send:
 		emit_tail(&k, pc, dir);
 	}
 	if (!body_emit(pc, sc, ret, dir, now, d, call_off, start_left))
-		emit_data(pc, sc, ret, dir, now, d, call_off, start_left);
+		emit_data(pc, sc, ret, dir, now, d, call_off, start_left, win);
 out:
 	if (pc != &rebuilt)
 		pc->syscall = 0;

@@ -41,7 +41,7 @@ static __always_inline bool body_is_post(const struct pending_call *pc, __u8 sc,
 
 	if (!pb)
 		return false;
-	COPY_RANGE(n, iov_copy_peek, pb, b, PEEK_MAX, pc, sc, ret, 0, PEEK_MAX);
+	n = peek_at(pb, pc, sc, ret, 0);	/* from the window classify() read */
 	return ss_prefix(pb->b, n, 0, "POST ", 5);
 }
 

@@ -12,34 +12,43 @@
 #define ST_S_IFSOCK	0140000
 #define ST_SOCK_STREAM	1
 
-static __always_inline struct sock *sock_from_fd(__s32 fd)
+/* Typed loads instead of helper calls: every bpf_probe_read_kernel() is
+ * a call with its own fault set-up, and this walk ran a dozen of them on
+ * each traced call. bpf_rdonly_cast() (a kfunc, 6.2+) turns the pointers
+ * read as plain numbers back into typed ones, so the rest are direct,
+ * fault-safe loads the JIT emits inline. */
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+
+#define ST_CAST(p, type) \
+	((type *)bpf_rdonly_cast((void *)(p), bpf_core_type_id_kernel(type)))
+
+/* The struct sock behind fd (NULL if not a socket); *sk_addr its address
+ * as a number, the connection's id. */
+static __always_inline struct sock *sock_from_fd(__s32 fd, __u64 *sk_addr)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct task_struct *task = bpf_get_current_task_btf();
 	struct fdtable *fdt;
-	struct file **fds;
-	struct file *file;
 	struct socket *sock;
-	unsigned int max_fds;
-	umode_t mode;
+	struct file *file;
+	__u64 slot = 0;
 
 	if (fd < 0)
 		return NULL;
-	fdt = BPF_CORE_READ(task, files, fdt);
-	if (!fdt)
+	fdt = task->files->fdt;
+	if (!fdt || (unsigned int)fd >= fdt->max_fds)
 		return NULL;
-	max_fds = BPF_CORE_READ(fdt, max_fds);
-	if ((unsigned int)fd >= max_fds)
+	/* fd[] is an array of pointers: the one read a typed load cannot do */
+	if (bpf_probe_read_kernel(&slot, sizeof(slot), (void *)fdt->fd + (__u64)fd * 8) ||
+	    !slot)
 		return NULL;
-	fds = BPF_CORE_READ(fdt, fd);
-	if (bpf_probe_read_kernel(&file, sizeof(file), fds + fd) || !file)
+	file = ST_CAST(slot, struct file);
+	if ((file->f_inode->i_mode & ST_S_IFMT) != ST_S_IFSOCK)
 		return NULL;
-	mode = BPF_CORE_READ(file, f_inode, i_mode);
-	if ((mode & ST_S_IFMT) != ST_S_IFSOCK)
+	sock = ST_CAST(file->private_data, struct socket);
+	/* the id must be a number: a typed pointer allows no arithmetic */
+	if (bpf_probe_read_kernel(sk_addr, sizeof(*sk_addr), &sock->sk) || !*sk_addr)
 		return NULL;
-	sock = BPF_CORE_READ(file, private_data);
-	if (!sock)
-		return NULL;
-	return BPF_CORE_READ(sock, sk);
+	return sock->sk;
 }
 
 /* True for an inet (v4/v6) stream socket; fills id and both endpoints. */
@@ -47,32 +56,29 @@ static __always_inline bool sock_lookup_fd(__s32 fd, __u64 *sock_id,
 					   struct sock_endpoint *local,
 					   struct sock_endpoint *peer)
 {
-	struct sock *sk = sock_from_fd(fd);
-	__u16 family, type;
+	struct sock *sk = sock_from_fd(fd, sock_id);
+	__u16 family;
 
 	if (!sk)
 		return false;
-	family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	family = sk->__sk_common.skc_family;
 	if (family != ST_AF_INET && family != ST_AF_INET6)
 		return false;
-	type = BPF_CORE_READ_BITFIELD_PROBED(sk, sk_type);
-	if (type != ST_SOCK_STREAM)
+	if (sk->sk_type != ST_SOCK_STREAM)
 		return false;
 
-	*sock_id = (__u64)sk;
 	local->family = family;
 	peer->family = family;
-	local->port = BPF_CORE_READ(sk, __sk_common.skc_num);
-	peer->port = __builtin_bswap16(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	local->port = sk->__sk_common.skc_num;
+	peer->port = __builtin_bswap16(sk->__sk_common.skc_dport);
 	if (family == ST_AF_INET) {
 		__u32 a;
 
-		a = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+		a = sk->__sk_common.skc_rcv_saddr;
 		__builtin_memcpy(local->addr, &a, 4);
-		a = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+		a = sk->__sk_common.skc_daddr;
 		__builtin_memcpy(peer->addr, &a, 4);
 	} else {
-		/* &addr: the macro reads sizeof(*dst) bytes, 16 here, not 1 */
 		BPF_CORE_READ_INTO(&local->addr, sk,
 				   __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
 		BPF_CORE_READ_INTO(&peer->addr, sk,

@@ -154,12 +154,23 @@ workers_of() { pgrep -d, -P "$1" || true; }	# nginx workers: children of the mas
 ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 field() { awk -v k="$2" '$1 == "BENCH" && $2 == k { print $3 }' "$1"; }
 summ() { awk -v k="$2" 'index($0, "  " k) == 1 && $NF ~ /^[0-9]+$/ { v = $NF } END { print v + 0 }' "$1"; }
-bpf_ns() { bpftool prog show 2>/dev/null | awk '/run_time_ns/ { for (i = 1; i <= NF; i++) if ($i == "run_time_ns") t += $(i + 1) } END { print t + 0 }'; }
+bpf_ns() { awk '/run_time_ns/ { for (i = 1; i <= NF; i++) if ($i == "run_time_ns") t += $(i + 1) } END { print t + 0 }' "$1"; }
+# bpf_split BEFORE AFTER REQS: per program, its calls and run time between two
+# `bpftool prog show` snapshots, per call and per request (heaviest first)
+bpf_split() {
+	awk -v n="$3" '
+	/^[0-9]+: / { id = $1; name = "?"; t = c = 0	# no run_time_ns field: not run yet
+		for (i = 1; i <= NF; i++) { if ($i == "name") name = $(i + 1); if ($i == "run_time_ns") t = $(i + 1); if ($i == "run_cnt") c = $(i + 1) }
+		if (FILENAME == ARGV[1]) { t0[id] = t; c0[id] = c; next }
+		if (c == c0[id]) next
+		printf "    %-24s %10d calls %7.0f ns/call %6.2f us/req\n", name, c - c0[id], (t - t0[id]) / (c - c0[id]), (t - t0[id]) / 1e3 / n }
+	' "$1" "$2" | sort -k6 -rn
+}
 
 # phase TAG TRACED: one wrk run; appends "tag reqs rps p50 p99 cpu% cpu_us rss drops rec/req rows exit_ms bpf_us"
 phase() {
 	local tag=$1 traced=$2 out=$WORK/wrk-$1.txt csv=$WORK/trace-$1.csv err=$WORK/trace-$1.err
-	local t0=0 bpf0=0 rss=- cpu=- cpu_us=- drops=- recs=- rows=- exit_ms=- bpf_us=-
+	local t0=0 rss=- cpu=- cpu_us=- drops=- recs=- rows=- exit_ms=- bpf_us=-
 	if [ "$traced" = 1 ]; then
 		rm -f "$WORK/ready"
 		# shellcheck disable=SC2086
@@ -169,7 +180,7 @@ phase() {
 		for _ in $(seq 200); do [ -f "$WORK/ready" ] && break; sleep 0.05; done
 		[ -f "$WORK/ready" ] || die "servetrace did not attach: $(tail -3 "$err")"
 		t0=$(ticks "$TRACER_PID")
-		[ "$BPF_STATS" = 0 ] || bpf0=$(bpf_ns)
+		[ "$BPF_STATS" = 0 ] || bpftool prog show > "$WORK/bpf-$tag.0" 2>/dev/null
 	fi
 	BENCH_TAG=$tag BENCH_STREAM=$STREAM pin "$CPUS_LOAD" "$WRK" -t "$THREADS" -c "$CONNS" \
 		-d "${DURATION}s" --latency -s "$BENCH/generate.lua" "http://127.0.0.1:$PORT" > "$out" 2>&1 ||
@@ -181,7 +192,11 @@ phase() {
 	if [ "$traced" = 1 ]; then
 		local t1 ms0 ms1
 		t1=$(ticks "$TRACER_PID")
-		[ "$BPF_STATS" = 1 ] && bpf_us=$(awk -v a="$bpf0" -v b="$(bpf_ns)" -v n="$reqs" 'BEGIN { printf "%.2f", (b - a) / 1e3 / n }')
+		if [ "$BPF_STATS" = 1 ]; then
+			bpftool prog show > "$WORK/bpf-$tag.1" 2>/dev/null
+			bpf_us=$(awk -v a="$(bpf_ns "$WORK/bpf-$tag.0")" -v b="$(bpf_ns "$WORK/bpf-$tag.1")" -v n="$reqs" 'BEGIN { printf "%.2f", (b - a) / 1e3 / n }')
+			bpf_split "$WORK/bpf-$tag.0" "$WORK/bpf-$tag.1" "$reqs" > "$WORK/bpf-$tag.txt"
+		fi
 		rss=$(awk '/^VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$TRACER_PID/status")
 		# exit under load: a second wrk keeps the router busy meanwhile
 		BENCH_TAG=x$tag BENCH_STREAM=$STREAM pin_bg "$CPUS_LOAD" "$WRK" -t "$THREADS" -c "$CONNS" -d 4s \
@@ -229,6 +244,10 @@ run_setup() {	# run_setup TITLE: ROUNDS alternating pairs against what is up
 		phase "${r}t" 1
 	done
 	report "$1" | tee -a "$WORK/result.txt"
+	if [ "$BPF_STATS" = 1 ]; then	# where the BPF time went, last traced round
+		echo "  BPF programs, round $ROUNDS (bpf_stats_enabled):"
+		cat "$WORK/bpf-${ROUNDS}t.txt"
+	fi | tee -a "$WORK/result.txt"
 }
 
 start_router() {

@@ -45,9 +45,9 @@ static struct mirror_conn *conn_of(struct kernel_mirror *km, uint64_t sock_id, b
 /* head_end() of the kernel: "\r\n\r\n" within the first HEAD_SCAN_MAX bytes. */
 static uint64_t head_end(const char *b, uint64_t len)
 {
-	for (uint64_t i = 0; i + 4 <= len && i + 4 <= HEAD_SCAN_MAX + PEEK_MAX; i++)
+	for (uint64_t i = 0; i + 4 <= len && i + 4 <= HEAD_SCAN_MAX; i++)
 		if (!memcmp(b + i, "\r\n\r\n", 4))
-			return i + 4 <= HEAD_SCAN_MAX + 3 ? i + 4 : 0;
+			return i + 4;
 	return 0;
 }
 
