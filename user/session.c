@@ -108,6 +108,7 @@ struct session {
 	int nfound;
 	uint64_t drain_deadline;		/* monotonic ns; 0 until a signal */
 	uint64_t unread_records, unread_bytes;	/* left in the rings at exit */
+	uint64_t exit_drain_ms, exit_flush_ms;	/* where an exit's time went */
 	/* the views: each NULL unless asked for */
 	struct perfetto *pf;
 	struct outfile pf_file;		/* --perfetto */
@@ -513,6 +514,8 @@ static void counters(struct session *s, const uint64_t *kc, counter_fn fn, void 
 		P("kernel: directions with no HTTP/1.x or HTTP/2 framing (sent whole)", kc[CNT_H2_FALLBACK]);
 		P("exit: records left unread at the deadline", s->unread_records);
 		P("exit: bytes left unread in the rings", s->unread_bytes);
+		P("exit: ms draining the rings", s->exit_drain_ms);
+		P("exit: ms closing open exchanges", s->exit_flush_ms);
 	}
 	if (s->hops) {
 		const struct server_hops_stats *hs = server_hops_stats(s->hops);
@@ -1002,7 +1005,7 @@ static void drain_at_exit(struct session *s, struct ring_buffer *rb)
 static int run_live(struct session *s)
 {
 	struct ring_buffer *rb = NULL;
-	uint64_t kc[CNT_MAX] = {};
+	uint64_t kc[CNT_MAX] = {}, t0, t1;
 	int err;
 
 	err = live_attach(s, &rb);
@@ -1011,9 +1014,13 @@ static int run_live(struct session *s)
 	if (err)
 		goto out;
 	err = live_loop(s, rb, kc);
+	t0 = clock_mono_now_ns();
 	drain_at_exit(s, rb);
 	sock_capture_counters(s->sc, kc);
+	t1 = clock_mono_now_ns();
 	flush_pipeline(s);
+	s->exit_drain_ms = (t1 - t0) / 1000000;
+	s->exit_flush_ms = (clock_mono_now_ns() - t1) / 1000000;
 	views_update(s, kc, clock_mono_now_ns());
 	progress(s, kc, true);
 	summary(s, kc);
