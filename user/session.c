@@ -455,6 +455,7 @@ static void counters(struct session *s, const uint64_t *kc, counter_fn fn, void 
 	P("  rows whose worker request was not seen", rs->rows_without_worker);
 	P("  requests in flight at exit (written, flagged)", rs->incomplete_at_exit);
 	P("  requests retried to another worker", rs->retried);
+	P("exchanges placed out of start order (threads lagging)", rs->adopted_unordered);
 	P("inference requests read by the router", cs->client_requests);
 	P("  forwards written by the router", cs->forwards);
 	P("  requests read by the workers", cs->worker_requests);

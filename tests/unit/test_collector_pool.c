@@ -343,10 +343,81 @@ static void test_handoff_full(void)
 	correlator_free(corr);
 }
 
+/* Over max_exchanges, the oldest exchange is ended and waiting out its
+ * linger behind one that ended later but reached the correlator first
+ * (threads hand over in done order, not start order): it is written at
+ * once and freed. (It used to recurse into a tick that could not reach
+ * it, and evict it again, without end.) Also: a lagging thread's
+ * exchange walks only a bounded part of the store, and that is counted. */
+static void test_evict_queued(void)
+{
+	struct correlator *corr = correlator_new(&(struct correlator_opts){
+		.have_router = false, .linger_ns = 100 * MS, .orphan_ns = 1000 * MS,
+		.idle_ns = 1000 * MS, .max_exchanges = 1, .max_hop_records = 10,
+	});
+	struct handoff *h = handoff_new(&(struct handoff_opts){ .slots = 8, .wait_max_ns = MS });
+	struct sock_endpoint l = ep(30000), p = ep(40000), l2 = ep(30001);
+	struct exchange_sink sink;
+	struct exchange *late, *old;
+
+	if (!ASSERT_TRUE(corr && h, "made"))
+		return;
+	sink = handoff_sink(h);
+	old = exchange_sink_new_exchange(&sink, EX_WORKER_IN, 7, &l, &p, 1 * MS);
+	late = exchange_sink_new_exchange(&sink, EX_WORKER_IN, 7, &l2, &p, 2 * MS);
+	old->req_done = late->req_done = true;
+	exchange_sink_request_done(&sink, old);
+	exchange_sink_request_done(&sink, late);
+	exchange_sink_exchange_done(&sink, late, 60 * MS);	/* queued first */
+	exchange_sink_exchange_done(&sink, old, 50 * MS);
+	ASSERT_EQ(handoff_drain(h, corr, NULL, NULL), 2, "both adopted");
+	correlator_tick(corr, 70 * MS);
+	ASSERT_EQ(correlator_stats(corr)->evicted, 1, "the oldest evicted");
+	ASSERT_EQ(correlator_stats(corr)->rows, 1, "its row written, not lost");
+	ASSERT_EQ(correlator_stats(corr)->live, 1, "one left");
+	correlator_flush(corr);
+	ASSERT_EQ(correlator_stats(corr)->rows, 2, "and the other at the end");
+	handoff_free(h);
+	correlator_free(corr);
+}
+
+/* 600 exchanges handed over after one that began before them all: it is
+ * placed within the walk's bound, not at its start, and counted. */
+static void test_adopt_bounded(void)
+{
+	struct correlator *corr = correlator_new(&(struct correlator_opts){
+		.have_router = false, .linger_ns = MS, .orphan_ns = 1000 * MS,
+		.idle_ns = 1000 * MS, .max_exchanges = 10000, .max_hop_records = 10,
+	});
+	struct handoff *h = handoff_new(&(struct handoff_opts){ .slots = 1024, .wait_max_ns = MS });
+	struct sock_endpoint l = ep(30000), p = ep(40000);
+	struct exchange_sink sink;
+	struct exchange *first;
+
+	if (!ASSERT_TRUE(corr && h, "made"))
+		return;
+	sink = handoff_sink(h);
+	first = exchange_sink_new_exchange(&sink, EX_WORKER_IN, 7, &l, &p, 1 * MS);
+	for (int i = 0; i < 600; i++) {
+		struct exchange *ex = exchange_sink_new_exchange(&sink, EX_WORKER_IN, 7, &l, &p,
+								 (2 + i) * MS);
+
+		exchange_sink_exchange_done(&sink, ex, (3 + i) * MS);
+	}
+	exchange_sink_exchange_done(&sink, first, 700 * MS);
+	ASSERT_EQ(handoff_drain(h, corr, NULL, NULL), 601, "all adopted");
+	ASSERT_EQ(correlator_stats(corr)->live, 601, "all held");
+	ASSERT_EQ(correlator_stats(corr)->adopted_unordered, 1, "the late one, counted");
+	handoff_free(h);
+	correlator_free(corr);
+}
+
 void test_area_collector_pool(void)
 {
 	RUN_SUBTEST(test_same_rows);
 	RUN_SUBTEST(test_exit_broadcast);
 	RUN_SUBTEST(test_handoff_order);
 	RUN_SUBTEST(test_handoff_full);
+	RUN_SUBTEST(test_evict_queued);
+	RUN_SUBTEST(test_adopt_bounded);
 }

@@ -224,6 +224,8 @@ struct exchange *correlator_new_exchange(struct correlator *c, enum exchange_kin
 	return ex;
 }
 
+#define ADOPT_WALK_MAX 512	/* store entries walked to place an adopted exchange */
+
 /* Another thread's exchange arrives when it is done, not when it began:
  * it goes into the store by its start, which forwards_by_time's walk and
  * the eviction order rely on (from the tail: it is recent). */
@@ -231,9 +233,20 @@ void correlator_adopt(struct correlator *c, struct exchange *ex, bool request_do
 		      uint64_t ts)
 {
 	struct list_head *pos = c->live.prev;
+	int steps = 0;
 
-	while (pos != &c->live && ex_of(pos)->t_req_first > ex->t_req_first)
+	/* Bounded: when one thread lags (overload), its exchanges would walk
+	 * back past everything the others handed over meanwhile, once each,
+	 * which is quadratic. Past the bound the order is only near: the
+	 * eviction order and the time fallback of matching (no id, no
+	 * prompt) may then be off, and it is counted. */
+	while (pos != &c->live && ex_of(pos)->t_req_first > ex->t_req_first) {
+		if (++steps > ADOPT_WALK_MAX) {
+			c->st.adopted_unordered++;
+			break;
+		}
 		pos = pos->prev;
+	}
 	ex->serial = ++c->next_serial;
 	ex->conn = NULL;
 	list_add_tail(&ex->node, pos->next);	/* just after pos */
@@ -950,11 +963,17 @@ void correlator_tick(struct correlator *c, uint64_t now)
 	       (ex = list_first_or_null(&c->live, struct exchange, node))) {
 		c->st.evicted++;
 		if (ex->finalize_queued) {
-			/* already ended: emit it now rather than lose it */
-			correlator_tick(c, ex->t_done + c->o.linger_ns);
-			continue;
+			/* already ended: its row now, before its linger is out.
+			 * (Not a tick at its linger's end: the queue is in done
+			 * order, which threads make differ from start order, so
+			 * that tick may not reach it and would evict it again.) */
+			list_del(&ex->fin_node);
+			ex->finalize_queued = false;
+			if (!ex->consumed && !ex->ignored)
+				finalize(c, ex);
+		} else {
+			give_up(c, ex, "evicted_memory_limit", now);
 		}
-		give_up(c, ex, "evicted_memory_limit", now);
 		free_exchange(c, ex);
 	}
 }

@@ -34,6 +34,7 @@ struct correlator_stats {
 	uint64_t incomplete_at_exit;
 	uint64_t retried;		/* requests with more than one forward */
 	uint64_t hops, hop_records_evicted, hops_unclaimed;
+	uint64_t adopted_unordered;	/* placed near, not at, their start order */
 	uint64_t live;			/* exchanges held now */
 	uint64_t in_flight;		/* of which not done yet */
 };
