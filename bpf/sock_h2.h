@@ -35,6 +35,7 @@
 #define H2K_PROBES	32	/* calls tried for a frame head before giving up */
 #define H2K_VTAIL_MAX	24	/* a vLLM chunk's fields after its token ids */
 #define H2K_VTAIL_BUF	32	/* what the buffer given to h2k_vllm_tokens() holds */
+#define H2K_VARINT_MAX	3	/* bytes of a count there: below 2^21 (verifier cost) */
 
 /* conn_dir.proto: what the kernel made of a connection direction. */
 enum h2k_proto {
@@ -187,9 +188,10 @@ static inline int h2k_frame_kind(const struct h2k_head *h, const __u8 *p, __u32 
 
 /* The fields of vLLM's GenerateStreamChunk after its token ids, t[0..n)
  * of a buffer of H2K_VTAIL_BUF bytes: prompt_tokens (2), completion_tokens
- * (3), cached_tokens (4), index (7), each a varint, in order, and nothing
- * else (logprobs: sent). Its completion_tokens (the tokens in this chunk),
- * or -1 when the bytes are not that, or carry no count. */
+ * (3), cached_tokens (4), index (7), each a varint of at most
+ * H2K_VARINT_MAX bytes, in order, and nothing else (logprobs: sent). Its
+ * completion_tokens (the tokens in this chunk), or -1 when the bytes are
+ * not that, or carry no count. */
 static inline int h2k_vllm_tokens(const __u8 *t, __u32 n)
 {
 	__u32 i = 0, last = 0;
@@ -206,7 +208,7 @@ static inline int h2k_vllm_tokens(const __u8 *t, __u32 n)
 			return -1;
 		last = tag;
 		i++;
-		for (__u32 k = 0; k < 5 && !end; k++) {
+		for (__u32 k = 0; k < H2K_VARINT_MAX && !end; k++) {
 			__u8 b;
 
 			if (i >= n)
@@ -219,7 +221,7 @@ static inline int h2k_vllm_tokens(const __u8 *t, __u32 n)
 		if (!end)
 			return -1;
 		if (tag == 0x18)
-			tokens = v > 0x7fffffff ? -1 : (int)v;
+			tokens = (int)v;
 	}
 	return i == n ? tokens : -1;
 }

@@ -496,6 +496,8 @@ static void test_kernel_chunk_layout(void)
 	static const uint8_t nocount[] = { 0x0a, 0x01, 0x01, 0x10, 0x13 };
 	/* a varint cut by the message end */
 	static const uint8_t cut[] = { 0x0a, 0x01, 0x01, 0x10, 0x93 };
+	/* a prompt of 2^21 tokens: a varint longer than the kernel reads */
+	static const uint8_t big[] = { 0x0a, 0x01, 0x01, 0x10, 0x80, 0x80, 0x80, 0x01, 0x18, 0x01 };
 	uint8_t f[64];
 	uint32_t tok = 0;
 	size_t n;
@@ -514,6 +516,8 @@ static void test_kernel_chunk_layout(void)
 	ASSERT_EQ(vkind(f, n, &tok), H2KF_SEND, "no count: sent");
 	n = vchunk_frame(f, cut, sizeof(cut));
 	ASSERT_EQ(vkind(f, n, &tok), H2KF_SEND, "a cut varint: sent");
+	n = vchunk_frame(f, big, sizeof(big));
+	ASSERT_EQ(vkind(f, n, &tok), H2KF_SEND, "a count of 2^21 or more: sent");
 	/* the complete message (field 2) and SGLang's layout are not this */
 	n = vchunk_frame(f, vdone + 2, sizeof(vdone) - 2);
 	f[5] = 0x12;
