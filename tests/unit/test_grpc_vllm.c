@@ -5,7 +5,9 @@
  * vllm_engine_pb2), the launcher found on a command line, and a real smg
  * 1.13.0 <-> vLLM connection (tests/unit/data/h2/vllm_w0.*, made by
  * capture_vllm.sh) decoded whole, at every split and attached mid-way, and
- * turned into rows by the collector with the client's token counts; and a
+ * turned into rows by the collector with the client's token counts, also
+ * through the kernel mirror, which holds vLLM's middle chunks back and
+ * counts their tokens (bpf/sock_h2.h); and a
  * servetrace --record of smg + 2 vLLM gRPC workers traced by port, attached
  * after smg connected (vllm_grpc_smg.strec, e2e test_vllm_grpc.py), replayed. */
 #include <stdarg.h>
