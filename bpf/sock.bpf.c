@@ -1080,3 +1080,28 @@ int on_process_exit(struct trace_event_raw_sched_process_template *ctx)
 	emit_bare(EV_PROC_EXIT, &pc, 0, pc.ts_enter);
 	return 0;
 }
+
+/* A process image starts (any process: exec is rare): user space, in
+ * automatic mode, classifies it at once, so a router is traced before it
+ * dials its workers rather than at the next /proc rescan. Woken at once;
+ * not counted in CNT_EVENTS, which counts traffic. */
+SEC("tracepoint/sched/sched_process_exec")
+int on_process_exec(void *ctx)
+{
+	struct pending_call pc = {};
+	struct sock_event *ev;
+	void *rb = ring_for(0);
+
+	if (!rb)
+		return 0;
+	ev = bpf_ringbuf_reserve(rb, sizeof(*ev), 0);
+	if (!ev) {
+		count(CNT_RINGBUF_FULL);
+		return 0;
+	}
+	pc.ts_enter = bpf_ktime_get_ns();
+	pc.fd = -1;
+	fill_header(ev, EV_PROC_EXEC, &pc, 0, pc.ts_enter);
+	bpf_ringbuf_submit(ev, BPF_RB_FORCE_WAKEUP);
+	return 0;
+}

@@ -26,6 +26,9 @@ enum event_type {
 				 * direction; sent right before the record that
 				 * ends the holding */
 	EV_ZMQ_FIRST  = 100,	/* 100..199 belong to bpf/zmq.bpf.c */
+	EV_PROC_EXEC  = 8,	/* a process (tgid) exec'd, any process: in
+				 * automatic mode user space classifies it at
+				 * once (never recorded, never parsed) */
 };
 
 enum data_dir { DIR_READ = 0, DIR_WRITE = 1 };

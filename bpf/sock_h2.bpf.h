@@ -42,13 +42,21 @@ struct h2k_walk {
 	struct h2k_call c;
 };
 
+/* h2k_vllm_tokens() over pb's first n bytes. Global: verified once. */
+__noinline int h2k_vllm_count(struct peek_buf *pb, __u32 n)
+{
+	if (!pb)
+		return -1;
+	return h2k_vllm_tokens((const __u8 *)pb->b, n);
+}
+
 /* The frame head at w->off: followed, and w->off moved past its frame.
  * Global: the verifier walks it once. */
 __noinline int h2k_step(struct peek_buf *pb, const struct pending_call *pc, __u8 sc,
 			struct h2k_state *st, struct h2k_walk *w)
 {
 	struct h2k_head h;
-	__u32 n, tag_at = 0;
+	__u32 n, tag_at = 0, tokens = 0;
 	int kind;
 
 	if (!pb || !pc || !st || !w)
@@ -87,8 +95,22 @@ __noinline int h2k_step(struct peek_buf *pb, const struct pending_call *pc, __u8
 					kind = H2KF_CHUNK;
 			}
 		}
+	} else if (kind == H2KF_NEED_VLLM) {	/* vLLM's chunk: its fields after the ids */
+		__u64 at = w->off + H2K_HEAD + tag_at;
+		__u32 want = h.len - tag_at;
+		int t;
+
+		kind = H2KF_SEND;
+		if (w->off + H2K_HEAD + h.len <= w->ret && want <= H2K_VTAIL_MAX) {
+			COPY_RANGE(n, iov_copy_peek, pb, b, PEEK_MAX, pc, sc, w->ret, at, want);
+			t = n == want ? h2k_vllm_count(pb, n) : -1;
+			if (t >= 0) {
+				kind = H2KF_CHUNK;
+				tokens = t;
+			}
+		}
 	}
-	h2k_frame_seen(st, &w->c, &h, kind);
+	h2k_frame_tokens(st, &w->c, &h, kind, tokens);
 	w->off += H2K_HEAD + h.len;
 	if (w->off > w->ret) {	/* the frame goes on in the next call */
 		st->frame_left = w->off - w->ret;

@@ -7,9 +7,13 @@
  *
  * A call is held back only if it starts and ends on frame boundaries and
  * every frame in it is a WINDOW_UPDATE, a PING, or a DATA frame that is
- * one whole uncompressed gRPC message shaped like smg's
- * GenerateStreamChunk (field 1 request id, then field 2), of a stream
- * whose first DATA frame was already sent, without END_STREAM. So the
+ * one whole uncompressed gRPC message shaped like a stream chunk, of a
+ * stream whose first DATA frame was already sent, without END_STREAM.
+ * Two chunk layouts: SGLang's GenerateResponse (field 1 request id, then
+ * field 2 the chunk; its counts are cumulative, so the next message sent
+ * tells what was held) and vLLM's (field 1 the GenerateStreamChunk alone,
+ * whose completion_tokens is a delta: the kernel reads it and sums it
+ * per stream, so the held tokens are exact). So the
  * first response message (first token), every header block (HPACK needs
  * them all), RST_STREAM, GOAWAY, SETTINGS, the GenerateComplete message
  * (the final token counts) and END_STREAM always reach user space. */
@@ -29,6 +33,9 @@
 #define H2K_SPAN_SIDS	8	/* streams one held-back span may cover */
 #define H2K_FRAMES_MAX	256	/* frame heads walked per call */
 #define H2K_PROBES	32	/* calls tried for a frame head before giving up */
+#define H2K_VTAIL_MAX	24	/* a vLLM chunk's fields after its token ids */
+#define H2K_VTAIL_BUF	32	/* what the buffer given to h2k_vllm_tokens() holds */
+#define H2K_VARINT_MAX	3	/* bytes of a count there: below 2^21 (verifier cost) */
 
 /* conn_dir.proto: what the kernel made of a connection direction. */
 enum h2k_proto {
@@ -39,7 +46,7 @@ enum h2k_proto {
 };
 
 /* h2k_frame_kind() */
-enum h2k_frame { H2KF_SEND, H2KF_CTL, H2KF_CHUNK, H2KF_NEED_TAG };
+enum h2k_frame { H2KF_SEND, H2KF_CTL, H2KF_CHUNK, H2KF_NEED_TAG, H2KF_NEED_VLLM };
 
 enum h2k_type {
 	H2K_DATA = 0, H2K_HEADERS = 1, H2K_PRIORITY = 2, H2K_RST_STREAM = 3,
@@ -65,11 +72,14 @@ struct h2k_head {
 	__u8 flags;
 };
 
-/* Held-back DATA of one stream: messages and payload bytes. */
+/* Held-back DATA of one stream: messages, payload bytes, and the tokens
+ * of vLLM chunks (0 for SGLang's). 16 bytes, as before the tokens were
+ * added: older recordings read with tokens 0 (little-endian). */
 struct h2k_held {
 	__u32 sid;
 	__u32 msgs;
-	__u64 bytes;
+	__u32 bytes;
+	__u32 tokens;
 };
 
 /* Per connection direction that looks like HTTP/2, kept in the kernel. */
@@ -131,11 +141,31 @@ static inline bool h2k_head_valid(const __u8 *b)
 	}
 }
 
+/* vLLM's chunk (payload p, n bytes of it at hand, len in all: 5 bytes
+ * of gRPC prefix, 0x0a and a short length, the GenerateStreamChunk): its
+ * fields after the token ids (field 1) start at *tail_at, and are short
+ * enough for h2k_vllm_tokens(). */
+static inline bool h2k_vllm_tail(const __u8 *p, __u32 n, __u32 len, __u32 *tail_at)
+{
+	if (len < 9 || n < 9)
+		return false;
+	if (p[7] != 0x0a) {
+		*tail_at = 7;	/* no token ids */
+	} else {
+		if (p[8] >= 0x80)
+			return false;
+		*tail_at = 9 + p[8];
+	}
+	return *tail_at < len && len - *tail_at <= H2K_VTAIL_MAX;
+}
+
 /* What a frame may be in a held call, from its head and the first n
  * payload bytes p: H2KF_CTL (WINDOW_UPDATE, PING), H2KF_NEED_TAG (a DATA
  * frame holding one whole uncompressed message whose protobuf starts with
- * a short field 1: the byte at *tag_at of the payload says chunk or not),
- * else H2KF_SEND. */
+ * a short field 1 and goes on: the byte at *tag_at of the payload says
+ * SGLang's chunk or not), H2KF_NEED_VLLM (the message is field 1 alone:
+ * vLLM's chunk if the fields from *tag_at on read as h2k_vllm_tokens()
+ * wants), else H2KF_SEND. */
 static inline int h2k_frame_kind(const struct h2k_head *h, const __u8 *p, __u32 n,
 				 __u32 *tag_at)
 {
@@ -149,7 +179,51 @@ static inline int h2k_frame_kind(const struct h2k_head *h, const __u8 *p, __u32 
 	if (p[0] != 0 || mlen + 5 != h->len || p[5] != 0x0a || p[6] >= 0x80)
 		return H2KF_SEND;
 	*tag_at = 7 + p[6];
-	return *tag_at < h->len ? H2KF_NEED_TAG : H2KF_SEND;
+	if (*tag_at < h->len)
+		return H2KF_NEED_TAG;
+	if (*tag_at == h->len && h2k_vllm_tail(p, n, h->len, tag_at))
+		return H2KF_NEED_VLLM;
+	return H2KF_SEND;
+}
+
+/* The fields of vLLM's GenerateStreamChunk after its token ids, t[0..n)
+ * of a buffer of H2K_VTAIL_BUF bytes: prompt_tokens (2), completion_tokens
+ * (3), cached_tokens (4), index (7), each a varint of at most
+ * H2K_VARINT_MAX bytes, in order, and nothing else (logprobs: sent). Its
+ * completion_tokens (the tokens in this chunk), or -1 when the bytes are
+ * not that, or carry no count. */
+static inline int h2k_vllm_tokens(const __u8 *t, __u32 n)
+{
+	__u32 i = 0, last = 0;
+	int tokens = -1;
+
+	if (n > H2K_VTAIL_MAX)
+		return -1;
+	for (__u32 f = 0; f < 4 && i < n; f++) {
+		__u32 at = i, v = 0;
+		__u8 tag = t[at & (H2K_VTAIL_BUF - 1)];
+		bool end = false;
+
+		if ((tag != 0x10 && tag != 0x18 && tag != 0x20 && tag != 0x38) || tag <= last)
+			return -1;
+		last = tag;
+		i++;
+		for (__u32 k = 0; k < H2K_VARINT_MAX && !end; k++) {
+			__u8 b;
+
+			if (i >= n)
+				return -1;
+			at = i++;
+			b = t[at & (H2K_VTAIL_BUF - 1)];
+			v |= (__u32)(b & 0x7f) << (7 * k);
+			end = !(b & 0x80);
+		}
+		if (!end)
+			return -1;
+		if (tag == 0x18)
+			tokens = (int)v;
+	}
+	return i == n ? tokens : -1;
 }
 
 /* GenerateResponse field 2 (chunk), length-delimited; 3 is GenerateComplete. */
@@ -190,7 +264,7 @@ static inline bool h2k_want_take(struct h2k_state *s, __u32 sid)
 /* Adds n messages / bytes of stream sid to a table of max entries;
  * false when it is full of other streams. */
 static inline bool h2k_held_add(struct h2k_held *t, __u32 *nt, __u32 max, __u32 sid,
-				__u32 msgs, __u64 bytes)
+				__u32 msgs, __u32 bytes, __u32 tokens)
 {
 	__u32 n = *nt;
 
@@ -200,6 +274,7 @@ static inline bool h2k_held_add(struct h2k_held *t, __u32 *nt, __u32 max, __u32 
 		if (t[i].sid == sid) {
 			t[i].msgs += msgs;
 			t[i].bytes += bytes;
+			t[i].tokens += tokens;
 			return true;
 		}
 	}
@@ -210,6 +285,7 @@ static inline bool h2k_held_add(struct h2k_held *t, __u32 *nt, __u32 max, __u32 
 	t[n].sid = sid;
 	t[n].msgs = msgs;
 	t[n].bytes = bytes;
+	t[n].tokens = tokens;
 	return true;
 }
 
@@ -224,10 +300,11 @@ struct h2k_call {
 };
 
 /* A frame whose head lies in the call, with kind from h2k_frame_kind()
- * (H2KF_NEED_TAG resolved to H2KF_CHUNK or H2KF_SEND): the stream table
- * follows it, and the call stays holdable only if the frame may be held. */
-static inline void h2k_frame_seen(struct h2k_state *s, struct h2k_call *c,
-				  const struct h2k_head *h, int kind)
+ * (H2KF_NEED_TAG, H2KF_NEED_VLLM resolved to H2KF_CHUNK or H2KF_SEND) and
+ * the tokens of a vLLM chunk: the stream table follows it, and the call
+ * stays holdable only if the frame may be held. */
+static inline void h2k_frame_tokens(struct h2k_state *s, struct h2k_call *c,
+				    const struct h2k_head *h, int kind, __u32 tokens)
 {
 	c->frames++;
 	if (h->type == H2K_HEADERS) {
@@ -243,11 +320,18 @@ static inline void h2k_frame_seen(struct h2k_state *s, struct h2k_call *c,
 	if (kind == H2KF_CHUNK) {
 		c->msgs++;
 		c->data_bytes += h->len;
-		if (!h2k_held_add(c->sids, &c->nsid, H2K_CALL_SIDS, h->sid, 1, h->len))
+		if (!h2k_held_add(c->sids, &c->nsid, H2K_CALL_SIDS, h->sid, 1, h->len, tokens))
 			c->hold = 0;
 	} else if (kind != H2KF_CTL) {
 		c->hold = 0;
 	}
+}
+
+/* h2k_frame_tokens() of a frame that is no vLLM chunk. */
+static inline void h2k_frame_seen(struct h2k_state *s, struct h2k_call *c,
+				  const struct h2k_head *h, int kind)
+{
+	h2k_frame_tokens(s, c, h, kind, 0);
 }
 
 /* The span held since the last record takes a held call's streams:
@@ -272,7 +356,7 @@ static inline bool h2k_span_take(struct h2k_state *s, const struct h2k_call *c)
 		if (i >= c->nsid)
 			break;
 		h2k_held_add(s->span, &s->nspan, H2K_SPAN_SIDS, c->sids[i].sid,
-			     c->sids[i].msgs, c->sids[i].bytes);
+			     c->sids[i].msgs, c->sids[i].bytes, c->sids[i].tokens);
 	}
 	return true;
 }

@@ -34,6 +34,7 @@
 #include "output/output.h"
 #include "output/perfetto.h"
 #include "procs/discover.h"
+#include "procs/exec_queue.h"
 #include "procs/procfs.h"
 #include "query/metrics.h"
 #include "query/query_server.h"
@@ -104,6 +105,7 @@ struct session {
 	uint32_t traced[2 * MAX_TARGETS];
 	int ntraced;
 	bool auto_discover;
+	struct exec_queue execq;		/* EV_PROC_EXEC: pids to classify now */
 	char found[2 * MAX_TARGETS][96];	/* "router smg 1.13.0 pid N": summary */
 	int nfound;
 	uint64_t drain_deadline;		/* monotonic ns; 0 until a signal */
@@ -148,6 +150,10 @@ static int on_sock_event(void *ctx, void *data, size_t size)
 	}
 	if (size < sizeof(*ev) || size < sizeof(*ev) + ev->cap_len)
 		return 0;
+	if (ev->type == EV_PROC_EXEC) {
+		exec_queue_push(&s->execq, ev->tgid, ev->ts_enter);
+		return 0;
+	}
 	if (s->record)
 		recording_write(s->record, REC_SOCK, data, size);
 	collector_handle(s->col, ev, (const char *)(ev + 1));
@@ -168,6 +174,10 @@ static int on_thread_sock_event(void *ctx, void *data, size_t size)
 	}
 	if (size < sizeof(*ev) || size < sizeof(*ev) + ev->cap_len)
 		return 0;
+	if (ev->type == EV_PROC_EXEC) {
+		exec_queue_push(&s->execq, ev->tgid, ev->ts_enter);
+		return 0;
+	}
 	if (s->record) {
 		flockfile(s->record);	/* one record's three writes together */
 		recording_write(s->record, REC_SOCK, data, size);
@@ -378,6 +388,33 @@ static int discover_all(struct session *s, bool first)
 		return -ENOENT;
 	}
 	return 0;
+}
+
+/* Auto mode: processes that just exec'd, classified now (the rescan
+ * comes each second); a router's pick-up time is printed. */
+static void pick_up_execs(struct session *s)
+{
+	struct exec_queue_item it[64];
+	bool overflow;
+	int n = exec_queue_drain(&s->execq, it, 64, &overflow);
+
+	if (overflow)
+		discover_all(s, false);
+	for (int i = 0; i < n; i++) {
+		struct proc_info pi;
+		enum proc_role role;
+
+		if (discover_process(NULL, it[i].pid, &pi) || pi.kind == PROC_KIND_NONE ||
+		    it[i].pid == (uint32_t)getpid() || is_traced(s, it[i].pid))
+			continue;
+		role = pi.kind == PROC_KIND_ROUTER ? ROLE_ROUTER : ROLE_WORKER;
+		if (trace_process(s, it[i].pid, role))
+			continue;
+		if (role == ROLE_ROUTER)
+			correlator_set_have_router(s->corr, true);
+		fprintf(stderr, "servetrace: pid %u traced %.1f ms after its exec\n", it[i].pid,
+			(clock_mono_now_ns() - it[i].ts) / 1e6);
+	}
 }
 
 static int setup_targets(struct session *s)
@@ -972,6 +1009,8 @@ static int live_loop(struct session *s, struct ring_buffer *rb, uint64_t *kc)
 		}
 		err = 0;
 		correlator_tick(s->corr, s->pool ? collector_pool_pump(s->pool) : clock_mono_now_ns());
+		if (s->auto_discover)
+			pick_up_execs(s);
 		now = time(NULL);
 		if (now != last_sec) {
 			last_sec = now;

@@ -155,7 +155,7 @@ static int h2_walk(struct h2k_state *st, const uint8_t *b, uint64_t len, uint64_
 		   struct h2k_call *c)
 {
 	for (int k = 0; k < H2K_FRAMES_MAX; k++) {
-		uint32_t n = peek_len(off, len), tag_at = 0;
+		uint32_t n = peek_len(off, len), tag_at = 0, tokens = 0;
 		struct h2k_head h;
 		int kind;
 
@@ -176,8 +176,22 @@ static int h2_walk(struct h2k_state *st, const uint8_t *b, uint64_t len, uint64_
 			if (off + H2K_HEAD + h.len <= len &&
 			    h2k_tag_is_chunk(b[off + H2K_HEAD + tag_at]))
 				kind = H2KF_CHUNK;
+		} else if (kind == H2KF_NEED_VLLM) {
+			uint32_t want = h.len - tag_at;
+			uint8_t t[H2K_VTAIL_BUF] = { 0 };
+			int got = -1;
+
+			kind = H2KF_SEND;
+			if (off + H2K_HEAD + h.len <= len && want <= H2K_VTAIL_MAX) {
+				memcpy(t, b + off + H2K_HEAD + tag_at, want);
+				got = h2k_vllm_tokens(t, want);
+			}
+			if (got >= 0) {
+				kind = H2KF_CHUNK;
+				tokens = got;
+			}
 		}
-		h2k_frame_seen(st, c, &h, kind);
+		h2k_frame_tokens(st, c, &h, kind, tokens);
 		off += H2K_HEAD + h.len;
 		if (off > len) {
 			st->frame_left = off - len;

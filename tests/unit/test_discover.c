@@ -6,6 +6,7 @@
 #include "fake_proc.h"
 #include <errno.h>
 #include "procs/discover.h"
+#include "procs/exec_queue.h"
 #include "test.h"
 
 #define SMG_SITE "/venv-smg/lib/python3.11/site-packages"
@@ -119,8 +120,32 @@ static void test_unknown_version(void)
 	fake_proc_cleanup(root);
 }
 
+/* Execs pass from the ring readers to the main thread in order; a full
+ * queue drops the rest and says so once (then /proc is rescanned). */
+static void test_exec_queue(void)
+{
+	static struct exec_queue eq;
+	struct exec_queue_item it[8];
+	bool overflow = true;
+	int n;
+
+	exec_queue_init(&eq);
+	ASSERT_EQ(exec_queue_drain(&eq, it, 8, &overflow), 0, "empty");
+	ASSERT_TRUE(!overflow, "nothing dropped");
+	for (uint32_t pid = 1; pid <= EXEC_QUEUE_MAX + 3; pid++)
+		exec_queue_push(&eq, pid, pid * 10);
+	n = exec_queue_drain(&eq, it, 8, &overflow);
+	ASSERT_EQ(n, 8, "as many as asked");
+	ASSERT_TRUE(overflow, "the three past the bound were dropped");
+	ASSERT_TRUE(it[0].pid == 1 && it[0].ts == 10 && it[7].pid == 8, "in exec order");
+	n = exec_queue_drain(&eq, it, 8, &overflow);
+	ASSERT_TRUE(n == 8 && it[0].pid == 9 && !overflow, "the rest follows, said once");
+	exec_queue_destroy(&eq);
+}
+
 void test_area_discover(void)
 {
 	RUN_SUBTEST(test_discover);
 	RUN_SUBTEST(test_unknown_version);
+	RUN_SUBTEST(test_exec_queue);
 }

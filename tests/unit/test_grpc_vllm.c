@@ -5,7 +5,9 @@
  * vllm_engine_pb2), the launcher found on a command line, and a real smg
  * 1.13.0 <-> vLLM connection (tests/unit/data/h2/vllm_w0.*, made by
  * capture_vllm.sh) decoded whole, at every split and attached mid-way, and
- * turned into rows by the collector with the client's token counts; and a
+ * turned into rows by the collector with the client's token counts, also
+ * through the kernel mirror, which holds vLLM's middle chunks back and
+ * counts their tokens (bpf/sock_h2.h); and a
  * servetrace --record of smg + 2 vLLM gRPC workers traced by port, attached
  * after smg connected (vllm_grpc_smg.strec, e2e test_vllm_grpc.py), replayed. */
 #include <stdarg.h>
@@ -18,7 +20,10 @@
 #include "output/clock.h"
 #include "fixture.h"
 #include "h2_fixture.h"
+#include "kernel_mirror.h"
+#include "output/output.h"
 #include "proto/grpc.h"
+#include "sock_h2.h"
 #include "procs/proc_kind.h"
 
 /* ---- messages, as vllm_engine_pb2 serializes them ---------------------- */
@@ -441,6 +446,250 @@ static void test_node_rows(void)
 	fixture_teardown(f);
 }
 
+/* ---- what the kernel holds back (bpf/sock_h2.h) ------------------------- */
+
+/* A chunk's DATA payload: gRPC prefix, field 1 (the chunk) alone. */
+static size_t vchunk_frame(uint8_t *out, const uint8_t *chunk, size_t n)
+{
+	out[0] = 0;
+	out[1] = out[2] = out[3] = 0;
+	out[4] = (uint8_t)(n + 2);
+	out[5] = 0x0a;
+	out[6] = (uint8_t)n;
+	memcpy(out + 7, chunk, n);
+	return n + 7;
+}
+
+/* The kernel's reading of one DATA frame payload, as h2k_step() makes it. */
+static int vkind(const uint8_t *p, size_t len, uint32_t *tokens)
+{
+	struct h2k_head h = { .type = H2K_DATA, .sid = 7, .len = (uint32_t)len };
+	uint8_t t[H2K_VTAIL_BUF] = { 0 };
+	uint32_t at = 0;
+	int kind = h2k_frame_kind(&h, p, len < 23 ? (uint32_t)len : 23, &at), got;
+
+	if (kind != H2KF_NEED_VLLM)
+		return kind;
+	if (len - at > H2K_VTAIL_MAX)
+		return H2KF_SEND;
+	memcpy(t, p + at, len - at);
+	got = h2k_vllm_tokens(t, (uint32_t)(len - at));
+	if (got < 0)
+		return H2KF_SEND;
+	*tokens = (uint32_t)got;
+	return H2KF_CHUNK;
+}
+
+/* vLLM's chunk layout is recognised, its completion_tokens read; other
+ * shapes are sent. */
+static void test_kernel_chunk_layout(void)
+{
+	/* the fixture's: ids [3559], prompt 19, completion 1 */
+	static const uint8_t one[] = { 0x0a, 0x02, 0xe7, 0x1b, 0x10, 0x13, 0x18, 0x01 };
+	/* three ids, completion 3, cached 300, index 1 */
+	static const uint8_t three[] = { 0x0a, 0x04, 0x01, 0xc8, 0x01, 0x03, 0x10, 0x13,
+					 0x18, 0x03, 0x20, 0xac, 0x02, 0x38, 0x01 };
+	/* the same with output_logprobs (field 5) after cached */
+	static const uint8_t logprobs[] = { 0x0a, 0x01, 0x01, 0x10, 0x13, 0x18, 0x01,
+					    0x2a, 0x02, 0x08, 0x01 };
+	/* completion before prompt: not the serializer's order */
+	static const uint8_t order[] = { 0x0a, 0x01, 0x01, 0x18, 0x01, 0x10, 0x13 };
+	/* no completion_tokens: nothing to count by */
+	static const uint8_t nocount[] = { 0x0a, 0x01, 0x01, 0x10, 0x13 };
+	/* a varint cut by the message end */
+	static const uint8_t cut[] = { 0x0a, 0x01, 0x01, 0x10, 0x93 };
+	/* a prompt of 2^21 tokens: a varint longer than the kernel reads */
+	static const uint8_t big[] = { 0x0a, 0x01, 0x01, 0x10, 0x80, 0x80, 0x80, 0x01, 0x18, 0x01 };
+	uint8_t f[64];
+	uint32_t tok = 0;
+	size_t n;
+
+	n = vchunk_frame(f, one, sizeof(one));
+	ASSERT_EQ(vkind(f, n, &tok), H2KF_CHUNK, "a one-token chunk");
+	ASSERT_EQ(tok, 1, "its completion_tokens");
+	n = vchunk_frame(f, three, sizeof(three));
+	ASSERT_EQ(vkind(f, n, &tok), H2KF_CHUNK, "a three-token chunk, all fields");
+	ASSERT_EQ(tok, 3, "its completion_tokens");
+	n = vchunk_frame(f, logprobs, sizeof(logprobs));
+	ASSERT_EQ(vkind(f, n, &tok), H2KF_SEND, "logprobs: sent");
+	n = vchunk_frame(f, order, sizeof(order));
+	ASSERT_EQ(vkind(f, n, &tok), H2KF_SEND, "fields out of order: sent");
+	n = vchunk_frame(f, nocount, sizeof(nocount));
+	ASSERT_EQ(vkind(f, n, &tok), H2KF_SEND, "no count: sent");
+	n = vchunk_frame(f, cut, sizeof(cut));
+	ASSERT_EQ(vkind(f, n, &tok), H2KF_SEND, "a cut varint: sent");
+	n = vchunk_frame(f, big, sizeof(big));
+	ASSERT_EQ(vkind(f, n, &tok), H2KF_SEND, "a count of 2^21 or more: sent");
+	/* the complete message (field 2) and SGLang's layout are not this */
+	n = vchunk_frame(f, vdone + 2, sizeof(vdone) - 2);
+	f[5] = 0x12;
+	ASSERT_EQ(vkind(f, n, &tok), H2KF_SEND, "GenerateComplete: sent");
+	{
+		/* SGLang: field 1 request id "r", then field 2 */
+		static const uint8_t sg[] = { 0, 0, 0, 0, 9, 0x0a, 0x01, 'r', 0x12, 0x04,
+					      0x0a, 0x01, 0x05, 0x18 };
+		struct h2k_head h = { .type = H2K_DATA, .sid = 7, .len = sizeof(sg) };
+		uint32_t at = 0;
+
+		ASSERT_EQ(h2k_frame_kind(&h, sg, sizeof(sg), &at), H2KF_NEED_TAG,
+			  "SGLang's chunk: its tag decides");
+	}
+	/* every cut of a chunk's fields either reads or is refused, never more */
+	for (size_t k = 0; k + 6 < sizeof(three); k++) {
+		uint8_t t[H2K_VTAIL_BUF] = { 0 };
+		int got;
+
+		memcpy(t, three + 6, k);
+		got = h2k_vllm_tokens(t, (uint32_t)k);
+		ASSERT_TRUE(got == -1 || got == 3, "a cut tail");
+	}
+}
+
+/* Node rows of the real connection, both ends traced (smg tgid 100,
+ * the worker 200), its events fed as the kernel's full capture makes
+ * them or through the kernel mirror; split_side/split_at as h2_fix_replay. */
+struct vmirror {
+	struct fixture *f;
+	struct kernel_mirror *km;
+	uint64_t out;		/* records the collector got */
+	uint64_t held_tokens;	/* tokens in EV_H2_SKIPS records */
+};
+
+static struct vmirror *VM;
+
+static void vm_out(void *ctx, const struct sock_event *ev, const char *data)
+{
+	struct vmirror *m = ctx;
+
+	m->out++;
+	if (ev->type == EV_H2_SKIPS) {
+		const struct h2k_held *t = (const void *)data;
+
+		for (size_t i = 0; i < ev->cap_len / sizeof(*t); i++)
+			m->held_tokens += t[i].tokens;
+	}
+	collector_handle(m->f->col, ev, data);
+}
+
+static void vm_event(struct gen_conn *c, uint32_t type, int dir, const void *data, size_t n)
+{
+	static char buf[sizeof(struct sock_event) + 65536];
+	struct sock_event *e = (struct sock_event *)buf;
+	struct event_gen *g = c->g;
+
+	memset(e, 0, sizeof(*e));
+	e->type = type;
+	e->tgid = e->tid = c->tgid;
+	e->fd = c->fd;
+	e->sock_id = c->sock_id;
+	e->local = c->local;
+	e->peer = c->peer;
+	e->dir = dir;
+	e->ts_enter = g->now;
+	e->ts_exit = g->now + g->syscall;
+	e->ret = type == EV_DATA ? (long)n : type == EV_ACCEPT ? c->fd : 0;
+	e->cap_len = n;
+	e->stream_off = c->pos[dir];
+	memcpy(e + 1, data, n);
+	if (type == EV_DATA)
+		c->pos[dir] += n;
+	g->now += g->step;
+	if (VM->km)
+		kernel_mirror_feed(VM->km, e, (const char *)(e + 1));
+	else
+		vm_out(VM, e, (const char *)(e + 1));
+}
+
+struct vpair {
+	struct gen_conn smg, wk;
+};
+
+static void vm_feed(void *conn, enum h2_side side, const uint8_t *p, size_t n, uint64_t ts)
+{
+	struct vpair *pr = conn;
+
+	(void)ts;
+	vm_event(side == H2_FROM_CLIENT ? &pr->smg : &pr->wk, EV_DATA, DIR_WRITE, p, n);
+	vm_event(side == H2_FROM_CLIENT ? &pr->wk : &pr->smg, EV_DATA, DIR_READ, p, n);
+}
+
+static char *vmirror_csv(bool mirrored, int split_side, size_t split_at, struct vmirror *m)
+{
+	struct output out;
+	struct vpair p;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *csv;
+
+	memset(m, 0, sizeof(*m));
+	m->f = fixture_setup(&(struct fixture_opts){ .have_router = false });
+	collector_set_role(m->f->col, 100, ROLE_ROUTER);
+	collector_set_role(m->f->col, 200, ROLE_WORKER);
+	m->km = mirrored ? kernel_mirror_new(vm_out, m) : NULL;
+	VM = m;
+	p.smg = gen_conn(&m->f->gen, 100, 11, 36964, 27281);
+	p.wk = gen_conn(&m->f->gen, 200, 7, 27281, 36964);
+	vm_event(&p.smg, EV_CONNECT, DIR_WRITE, "", 0);
+	vm_event(&p.wk, EV_ACCEPT, DIR_READ, "", 0);
+	h2_fix_replay(&V, vm_feed, &p, split_side, split_at, NULL);
+	vm_event(&p.smg, EV_CLOSE, DIR_READ, "", 0);
+	vm_event(&p.wk, EV_CLOSE, DIR_READ, "", 0);
+	collector_flush(m->f->col);
+	correlator_flush(m->f->corr);
+	csv = open_memstream(&text, &len);
+	output_init(&out, csv, OUT_CSV);
+	for (int i = 0; i < m->f->nrows; i++)
+		output_row(&out, &m->f->rows[i]);
+	output_finish(&out);
+	fclose(csv);
+	fixture_teardown(m->f);
+	kernel_mirror_free(m->km);
+	VM = NULL;
+	return text;
+}
+
+/* The kernel holds vLLM's middle chunks back and counts their tokens:
+ * the rows (token counts, first token, finish) are the full capture's. */
+static void test_mirror_rows_equal_full_capture(void)
+{
+	struct vmirror full, held;
+	char *a = vmirror_csv(false, -1, 0, &full);
+	char *b = vmirror_csv(true, -1, 0, &held);
+
+	if (ASSERT_TRUE(a && b, "rows made")) {
+		ASSERT_TRUE(strlen(a) > 1000, "rows were made");
+		ASSERT_STREQ(b, a, "same CSV with vLLM's chunks held back");
+		ASSERT_TRUE(held.out * 2 < full.out, "the kernel sent under half the records");
+		ASSERT_TRUE(held.held_tokens > 50, "held-back chunks' tokens counted");
+		printf("    vLLM h2 mirror: %llu records full capture, %llu held back "
+		       "(%llu tokens in skip records)\n", (unsigned long long)full.out,
+		       (unsigned long long)held.out, (unsigned long long)held.held_tokens);
+	}
+	free(a);
+	free(b);
+}
+
+/* Calls that split frames (and frame heads) anywhere: the same rows. */
+static void test_mirror_split_calls(void)
+{
+	int bad = 0, runs = 0;
+
+	for (int side = 0; side < 2; side++) {
+		for (size_t at = 1; at < V.len[side]; at += side ? 31 : 7) {
+			struct vmirror full, held;
+			char *a = vmirror_csv(false, side, at, &full);
+			char *b = vmirror_csv(true, side, at, &held);
+
+			bad += !a || !b || strcmp(a, b) != 0;
+			runs++;
+			free(a);
+			free(b);
+		}
+	}
+	ASSERT_TRUE(runs > 500, "split at many places");
+	ASSERT_EQ(bad, 0, "the same rows at every split");
+}
+
 /* ---- the recording ----------------------------------------------------- */
 
 #define RECORDING H2_FIX_DIR "vllm_grpc_smg.strec"
@@ -530,6 +779,7 @@ void test_area_grpc_vllm(void)
 	RUN_SUBTEST(test_messages);
 	RUN_SUBTEST(test_method_of);
 	RUN_SUBTEST(test_launcher_found);
+	RUN_SUBTEST(test_kernel_chunk_layout);
 	RUN_SUBTEST(test_recording_rows);
 	if (!ASSERT_TRUE(!h2_fix_load(&V, "vllm_w0"), "fixture loads (run from the repo root)"))
 		return;
@@ -538,5 +788,7 @@ void test_area_grpc_vllm(void)
 	RUN_SUBTEST(test_split_every_byte);
 	RUN_SUBTEST(test_attach_mid_connection);
 	RUN_SUBTEST(test_node_rows);
+	RUN_SUBTEST(test_mirror_rows_equal_full_capture);
+	RUN_SUBTEST(test_mirror_split_calls);
 	h2_fix_free(&V);
 }

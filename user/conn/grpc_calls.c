@@ -17,6 +17,7 @@ struct grpc_call {
 	bool req_done;
 	bool held;			/* the kernel held messages back since the last one seen */
 	uint32_t held_msgs;		/* how many */
+	uint32_t held_tokens;		/* their tokens, if vLLM's (the kernel read them) */
 	uint32_t last_completion;	/* completion_tokens of the last message seen */
 };
 
@@ -54,21 +55,24 @@ static void call_forget(struct grpc_call *k)
 	k->req_done = false;
 	k->held = false;
 	k->held_msgs = 0;
+	k->held_tokens = 0;
 	k->last_completion = 0;
 }
 
 /* A call that ends (reset, cancelled) after chunks the kernel held back
- * and no message after them: one token each, as SGLang streams them. */
+ * and no message after them: vLLM's by the tokens the kernel read, else
+ * one token each, as SGLang streams them. */
 static void held_unseen(struct grpc_call *k)
 {
 	struct exchange *ex = k->ex;
+	uint32_t n = k->held_tokens ? k->held_tokens : k->held_msgs;
 
 	if (!k->held || !ex->event_stream)
 		return;
-	ex->sse_tokens += k->held_msgs;
+	ex->sse_tokens += n;
 	if (ex->resp.completion_tokens) {
-		ex->resp.completion_tokens += k->held_msgs;
-		ex->resp.total_tokens += k->held_msgs;
+		ex->resp.completion_tokens += n;
+		ex->resp.total_tokens += n;
 	}
 }
 
@@ -220,6 +224,7 @@ static void held_tokens(struct grpc_call *k, const struct grpc_generate_resp *r)
 		k->ex->sse_tokens += unseen;
 	k->held = false;
 	k->held_msgs = 0;
+	k->held_tokens = 0;
 	if (r->completion_tokens > k->last_completion)
 		k->last_completion = r->completion_tokens;
 }
@@ -400,6 +405,8 @@ void grpc_calls_held(struct grpc_calls *gc, bool read, const void *data, size_t 
 		}
 		k->held = true;
 		k->held_msgs += t[i].msgs;
+		k->held_tokens += t[i].tokens;
+		grpc_conn_held_tokens(&gc->g, t[i].sid, t[i].tokens);
 		k->ex->resp_bytes += t[i].bytes;
 		k->ex->sse_events += t[i].msgs;
 		k->ex->t_last = ts;

@@ -27,7 +27,7 @@ void grpc_calls_feed(struct grpc_calls *gc, bool read, const char *data,
  * (SEF_SKIP_ALIGNED), skipped in place, else a gap. True if the framing
  * survived. */
 bool grpc_calls_skip(struct grpc_calls *gc, bool read, size_t n, bool aligned, uint64_t ts);
-/* EV_H2_SKIPS: per stream, the messages and DATA bytes held back
+/* EV_H2_SKIPS: per stream, the messages, DATA bytes and vLLM tokens held back
  * (struct h2k_held[len / 16], bpf/sock_h2.h), counted on their calls. */
 void grpc_calls_held(struct grpc_calls *gc, bool read, const void *data, size_t len,
 		     uint64_t ts);

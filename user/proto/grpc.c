@@ -488,6 +488,16 @@ static const struct h2_callbacks grpc_h2_callbacks = {
 	.on_desync = on_h2_desync,
 };
 
+void grpc_conn_held_tokens(struct grpc_conn *g, uint32_t stream_id, uint32_t tokens)
+{
+	struct grpc_stream *s = stream_find(g, stream_id, false);
+
+	if (!s || s->engine != GRPC_E_VLLM)
+		return;
+	s->vllm_chunked = true;
+	s->vllm_chunk_tokens += tokens;
+}
+
 void grpc_conn_init(struct grpc_conn *g, const struct grpc_callbacks *cb, void *ctx,
 		    bool from_start)
 {

@@ -147,6 +147,10 @@ void grpc_conn_init(struct grpc_conn *g, const struct grpc_callbacks *cb, void *
 void grpc_conn_feed(struct grpc_conn *g, enum h2_side side, const uint8_t *data,
 		    size_t cap_len, size_t total_len, uint64_t ts);
 
+/* tokens of vLLM chunks on stream_id the kernel held back (bpf/sock_h2.h):
+ * summed with the chunks seen, so later messages report the call's total. */
+void grpc_conn_held_tokens(struct grpc_conn *g, uint32_t stream_id, uint32_t tokens);
+
 /* The method of a request :path ("" unknown); engine may be NULL. */
 enum grpc_method grpc_method_of(const char *path, enum grpc_engine *engine);
 
