@@ -527,7 +527,7 @@ static __always_inline void emit_tail(struct tail_key *k, const struct pending_c
  * token counts the row needs. */
 static __always_inline void keep_tail(struct tail_key *k, const struct pending_call *pc,
 				      __u8 sc, __u64 call_off, __u64 ret, __u64 now,
-				      __u32 start_left)
+				      __u32 start_left, struct peek_buf *win)
 {
 	struct sse_tail *t = bpf_map_lookup_elem(&sse_tails, k);
 	__u64 from;
@@ -548,7 +548,18 @@ static __always_inline void keep_tail(struct tail_key *k, const struct pending_c
 			return;
 	}
 	from = ret > SSE_TAIL_MAX ? ret - SSE_TAIL_MAX : 0;
-	COPY_RANGE(t->len, iov_copy_tail, t, data, SSE_TAIL_MAX, pc, sc, ret, from, SSE_TAIL_MAX);
+	if (win && win->wn >= ret && ret <= SSE_TAIL_MAX) {
+		/* the window holds the whole call (a token's event): no
+		 * second read of user memory, an iovec walk for nginx */
+		__u32 n = ret;
+
+		if (n > SSE_TAIL_MAX)
+			n = SSE_TAIL_MAX;
+		t->len = bpf_probe_read_kernel(t->data, n, win->w) ? 0 : n;
+	} else {
+		COPY_RANGE(t->len, iov_copy_tail, t, data, SSE_TAIL_MAX, pc, sc, ret, from,
+			   SSE_TAIL_MAX);
+	}
 	t->whole = from == 0 && start_left == 0;
 	t->call_off = call_off;
 	t->call_len = ret;
@@ -978,7 +989,7 @@ static __always_inline int exit_data_call(struct trace_event_raw_sys_exit *ctx,
 			d->skip_framing += framing;
 			d->skip_ts = now;
 			if (!done_only) {
-				keep_tail(&k, pc, sc, call_off, ret, now, start_left);
+				keep_tail(&k, pc, sc, call_off, ret, now, start_left, win);
 				d->tail_valid = 1;
 			}
 			count(CNT_SKIPPED_CALLS);
