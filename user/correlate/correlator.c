@@ -160,6 +160,7 @@ void correlator_free(struct correlator *c)
 	while (!list_empty(&c->hop_age))
 		hop_remove(c, list_entry(c->hop_age.next, struct hop_rec, age));
 	free(c);
+	correlator_exchange_cache_drain();
 }
 
 const struct correlator_stats *correlator_stats(struct correlator *c)
@@ -179,11 +180,51 @@ void correlator_set_holder(struct correlator *c,
 	c->detach_ctx = ctx;
 }
 
+/* Freed exchanges kept for reuse, per thread: three per request, each
+ * past malloc's small-size cache, came and went through its slow path.
+ * Bounded; an exchange freed on another thread than it was made on (the
+ * parse threads' handoff) simply lands in that thread's cache. */
+#define EX_CACHE_MAX 4096
+
+static __thread struct exchange *ex_cache[EX_CACHE_MAX];
+static __thread uint32_t ex_cached;
+
+static struct exchange *exchange_get(size_t size)
+{
+	struct exchange *ex;
+
+	if (size > sizeof(*ex))
+		return calloc(1, size);
+	if (!ex_cached) {
+		ex = calloc(1, sizeof(*ex));
+	} else {
+		ex = ex_cache[--ex_cached];
+		memset(ex, 0, sizeof(*ex));
+	}
+	if (ex)
+		ex->recyclable = true;
+	return ex;
+}
+
+static void exchange_put(struct exchange *ex)
+{
+	if (ex->recyclable && ex_cached < EX_CACHE_MAX)
+		ex_cache[ex_cached++] = ex;
+	else
+		free(ex);
+}
+
+void correlator_exchange_cache_drain(void)
+{
+	while (ex_cached)
+		free(ex_cache[--ex_cached]);
+}
+
 struct exchange *correlator_exchange_alloc(size_t size, enum exchange_kind kind,
 					   uint32_t tgid, const struct sock_endpoint *local,
 					   const struct sock_endpoint *peer, uint64_t ts)
 {
-	struct exchange *ex = calloc(1, size < sizeof(*ex) ? sizeof(*ex) : size);
+	struct exchange *ex = exchange_get(size);
 
 	if (!ex)
 		return NULL;
@@ -206,7 +247,7 @@ void correlator_exchange_free(struct exchange *ex)
 	free(ex->req_body.data);
 	free(ex->resp_body.data);
 	free(ex->req.prompt);
-	free(ex);
+	exchange_put(ex);
 }
 
 struct exchange *correlator_new_exchange(struct correlator *c, enum exchange_kind kind,

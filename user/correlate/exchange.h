@@ -35,6 +35,7 @@ struct exchange {
 	bool grpc;			/* a gRPC call over HTTP/2 (smg gRPC mode) */
 	bool consumed;			/* part of an emitted row */
 	bool finalize_queued;
+	bool recyclable;		/* plain size: may be reused once freed */
 	struct list_head fin_node;	/* finalize queue, in t_done order */
 	struct list_head pair_node;	/* worker requests of a connection, oldest first */
 	void *conn;			/* owning connection while not done */
