@@ -24,9 +24,14 @@ enum sl_state {
 static const char http_ver[] = "HTTP/1.";
 
 /* Only standard methods: body text at a piece start must not pass. */
-static const char *const methods[] = {
-	"GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH",
-	"CONNECT", "TRACE",
+static const struct {
+	const char *name;
+	size_t len;
+} methods[] = {
+#define M(s) { s, sizeof(s) - 1 }
+	M("GET"), M("POST"), M("PUT"), M("DELETE"), M("HEAD"), M("OPTIONS"), M("PATCH"),
+	M("CONNECT"), M("TRACE"),
+#undef M
 };
 
 static const char *const rid_headers[] = {
@@ -45,6 +50,17 @@ static bool name_is(const char *p, size_t n, const char *name)
 	if (strlen(name) != n)
 		return false;
 	for (i = 0; i < n; i++)
+		if (lower((unsigned char)p[i]) != name[i])
+			return false;
+	return true;
+}
+
+/* name_is for a literal: its length known at compile time */
+#define NAME_IS(p, n, lit) ((n) == sizeof(lit) - 1 && name_is_n(p, lit, sizeof(lit) - 1))
+
+static bool name_is_n(const char *p, const char *name, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
 		if (lower((unsigned char)p[i]) != name[i])
 			return false;
 	return true;
@@ -222,8 +238,8 @@ static bool method_ok(const char *m, size_t len, bool whole)
 	size_t i, mlen;
 
 	for (i = 0; i < ARRAY_SIZE(methods); i++) {
-		mlen = strlen(methods[i]);
-		if (len <= mlen && !memcmp(m, methods[i], len) &&
+		mlen = methods[i].len;
+		if (len <= mlen && !memcmp(m, methods[i].name, len) &&
 		    (!whole || len == mlen))
 			return true;
 	}
@@ -374,37 +390,42 @@ static void header_line(struct http_stream *s, const char *line, size_t len,
 	/* obs-fold continuation: nothing we use is ever folded */
 	if (line[0] == ' ' || line[0] == '\t')
 		return;
-	colon = memchr(line, ':', len);
-	if (!colon)
+	for (nlen = 0; nlen < len && line[nlen] != ':'; nlen++)
+		;
+	if (nlen == len)
 		return;
-	nlen = colon - line;
+	/* the names below are 6, 10, 12, 14, 16 or 17 bytes long */
+	if (nlen > 17 || !((1u << nlen) & (1u << 6 | 1u << 10 | 1u << 12 | 1u << 14 |
+					   1u << 16 | 1u << 17)))
+		return;
+	colon = line + nlen;
 	v = colon + 1;
 	vlen = len - nlen - 1;
 	trim(&v, &vlen);
 
-	if (name_is(line, nlen, "content-length")) {
+	if (NAME_IS(line, nlen, "content-length")) {
 		long long cl = over ? -1 : parse_content_length(v, vlen);
 
 		if (cl < 0 || (s->cl_seen && cl != h->content_length))
 			s->cl_invalid = true;
 		s->cl_seen = true;
 		h->content_length = cl;
-	} else if (name_is(line, nlen, "transfer-encoding")) {
+	} else if (NAME_IS(line, nlen, "transfer-encoding")) {
 		/* a cut line may hide a later coding: not chunked then */
 		s->te_seen = true;
 		h->chunked = !over && list_has(v, vlen, "chunked", true);
-	} else if (name_is(line, nlen, "connection")) {
+	} else if (NAME_IS(line, nlen, "connection")) {
 		if (list_has(v, vlen, "close", false))
 			h->conn_close = true;
 		if (list_has(v, vlen, "keep-alive", false))
 			s->keep_alive = true;
-	} else if (name_is(line, nlen, "content-type")) {
+	} else if (NAME_IS(line, nlen, "content-type")) {
 		const char *semi = memchr(v, ';', vlen);
 		size_t mlen = semi ? (size_t)(semi - v) : vlen;
 
 		trim(&v, &mlen);
 		h->event_stream = name_is(v, mlen, "text/event-stream");
-	} else if (name_is(line, nlen, "expect")) {
+	} else if (NAME_IS(line, nlen, "expect")) {
 		h->expect_continue = name_is(v, vlen, "100-continue");
 	} else {
 		for (i = 0; i < ARRAY_SIZE(rid_headers); i++) {
@@ -539,6 +560,17 @@ static size_t do_headers(struct http_stream *s, const char *p, size_t n,
 		return 0;
 	}
 	s->head_bytes += k;
+	if (nl && !s->line_len && text <= HTTP_LINE_MAX) {
+		/* the whole line is in this piece: read in place */
+		len = text;
+		if (len && p[len - 1] == '\r')
+			len--;
+		if (!len)
+			head_done(s, ts);
+		else
+			header_line(s, p, len, false);
+		return k;
+	}
 	if (text > room) {
 		s->line_over = true;
 		text = room;
