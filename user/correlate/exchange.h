@@ -40,6 +40,7 @@ struct exchange {
 	struct list_head pair_node;	/* worker requests of a connection, oldest first */
 	void *conn;			/* owning connection while not done */
 	uint64_t key_id, key_fp, key_pair;	/* index keys, 0 = not indexed */
+	struct hlist_node id_hn, fp_hn;		/* forwards by id, by fingerprint */
 	uint64_t t_last;		/* last activity */
 
 	/* request */
