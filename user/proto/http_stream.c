@@ -239,6 +239,9 @@ static bool method_ok(const char *m, size_t len, bool whole)
 
 	for (i = 0; i < ARRAY_SIZE(methods); i++) {
 		mlen = methods[i].len;
+		/* first bytes differ for most: no call for them */
+		if (len && m[0] != methods[i].name[0])
+			continue;
 		if (len <= mlen && !memcmp(m, methods[i].name, len) &&
 		    (!whole || len == mlen))
 			return true;

@@ -412,12 +412,15 @@ static bool raw_is(const char *raw, size_t len, bool esc, const char *s)
 
 int json_view_get(const struct json_view *v, int i, const char *key)
 {
+	size_t n = strlen(key);
+
 	if (i < 0 || v->nodes[i].type != JSON_OBJECT)
 		return -1;
 	for (int c = v->nodes[i].child; c >= 0; c = v->nodes[c].next) {
-		const struct json_node *n = &v->nodes[c];
+		const struct json_node *m = &v->nodes[c];
 
-		if (raw_is(n->key, n->key_len, n->key_esc, key))
+		if (m->key_esc ? raw_is(m->key, m->key_len, true, key)
+			       : m->key_len == n && !memcmp(m->key, key, n))
 			return c;
 	}
 	return -1;
