@@ -390,9 +390,15 @@ static void header_line(struct http_stream *s, const char *line, size_t len,
 	size_t nlen, vlen;
 	size_t i;
 
-	/* obs-fold continuation: nothing we use is ever folded */
-	if (line[0] == ' ' || line[0] == '\t')
+	/* obs-fold continuation: nothing we use is ever folded; and the
+	 * names below start with c, t, e, x or r (Host, Date, Server,
+	 * User-Agent ... are passed over here) */
+	switch (lower((unsigned char)line[0])) {
+	case 'c': case 't': case 'e': case 'x': case 'r':
+		break;
+	default:
 		return;
+	}
 	for (nlen = 0; nlen < len && line[nlen] != ':'; nlen++)
 		;
 	if (nlen == len)
