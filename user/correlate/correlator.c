@@ -186,6 +186,7 @@ void correlator_set_holder(struct correlator *c,
  * Bounded; an exchange freed on another thread than it was made on (the
  * parse threads' handoff) simply lands in that thread's cache. */
 #define EX_CACHE_MAX 4096
+#define EX_ALLOC_SIZE ((sizeof(struct exchange) + 63) / 64 * 64)
 
 static __thread struct exchange *ex_cache[EX_CACHE_MAX];
 static __thread uint32_t ex_cached;
@@ -196,12 +197,10 @@ static struct exchange *exchange_get(size_t size)
 
 	if (size > sizeof(*ex))
 		return calloc(1, size);
-	if (!ex_cached) {
-		ex = calloc(1, sizeof(*ex));
-	} else {
-		ex = ex_cache[--ex_cached];
+	/* aligned: the fields the expiry walk reads share one cache line */
+	ex = ex_cached ? ex_cache[--ex_cached] : aligned_alloc(64, EX_ALLOC_SIZE);
+	if (ex)
 		memset(ex, 0, sizeof(*ex));
-	}
 	if (ex)
 		ex->recyclable = true;
 	return ex;
