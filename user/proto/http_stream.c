@@ -43,21 +43,6 @@ static int lower(int c)
 	return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
 }
 
-static bool name_is(const char *p, size_t n, const char *name)
-{
-	size_t i;
-
-	if (strlen(name) != n)
-		return false;
-	for (i = 0; i < n; i++)
-		if (lower((unsigned char)p[i]) != name[i])
-			return false;
-	return true;
-}
-
-/* name_is for a literal: its length known at compile time */
-#define NAME_IS(p, n, lit) ((n) == sizeof(lit) - 1 && name_is_n(p, lit, sizeof(lit) - 1))
-
 static bool name_is_n(const char *p, const char *name, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -65,6 +50,14 @@ static bool name_is_n(const char *p, const char *name, size_t n)
 			return false;
 	return true;
 }
+
+static bool name_is(const char *p, size_t n, const char *name)
+{
+	return strlen(name) == n && name_is_n(p, name, n);
+}
+
+/* name_is for a literal: its length known at compile time */
+#define NAME_IS(p, n, lit) ((n) == sizeof(lit) - 1 && name_is_n(p, lit, sizeof(lit) - 1))
 
 static bool is_ows(char c)
 {
@@ -433,9 +426,9 @@ static void header_line(struct http_stream *s, const char *line, size_t len,
 		size_t mlen = semi ? (size_t)(semi - v) : vlen;
 
 		trim(&v, &mlen);
-		h->event_stream = name_is(v, mlen, "text/event-stream");
+		h->event_stream = NAME_IS(v, mlen, "text/event-stream");
 	} else if (NAME_IS(line, nlen, "expect")) {
-		h->expect_continue = name_is(v, vlen, "100-continue");
+		h->expect_continue = NAME_IS(v, vlen, "100-continue");
 	} else {
 		for (i = 0; i < ARRAY_SIZE(rid_headers); i++) {
 			if (!name_is(line, nlen, rid_headers[i]))
