@@ -107,6 +107,32 @@ static size_t escape_len(const unsigned char *r, const unsigned char *end, unsig
 	return 12;
 }
 
+#define ONES	0x0101010101010101ULL
+#define HIGHS	0x8080808080808080ULL
+
+/* Has the word a zero byte (the classic bit trick: exact as a yes/no). */
+static bool has_zero(uint64_t w)
+{
+	return (w - ONES) & ~w & HIGHS;
+}
+
+/* The first quote, backslash or NUL from q (or end): 8 bytes at a time
+ * while a word holds none of them. */
+static const unsigned char *skip_plain(const unsigned char *q, const unsigned char *end)
+{
+	while (end - q >= 8) {
+		uint64_t w;
+
+		memcpy(&w, q, sizeof(w));
+		if (has_zero(w) || has_zero(w ^ ('"' * ONES)) || has_zero(w ^ ('\\' * ONES)))
+			break;
+		q += 8;
+	}
+	while (q < end && *q != '"' && *q != '\\' && *q)
+		q++;
+	return q;
+}
+
 /* A string at ps->p (a quote): its raw content, and whether it needs
  * decoding (escapes, or a NUL that ends cJSON's copy of it); false where
  * cJSON's parse_string fails. Strings are short: a byte loop beats
@@ -118,6 +144,7 @@ static bool parse_string(struct parser *ps, const char **s, uint32_t *len, bool 
 
 	/* the end: a quote not skipped as the byte after a backslash */
 	for (;; q++) {
+		q = skip_plain(q, end);
 		if (q >= end)
 			return false;
 		if (*q == '"')
