@@ -537,6 +537,18 @@ static size_t do_start(struct http_stream *s, const char *p, size_t n,
 		}
 		if (!s->sl_len)
 			s->begin_ts = ts;
+		if (s->sl.state == SL_VERSION && !s->sl.pos && n - i >= sizeof(http_ver) &&
+		    !memcmp(p + i, http_ver, sizeof(http_ver) - 1) &&
+		    p[i + sizeof(http_ver) - 1] >= '0' && p[i + sizeof(http_ver) - 1] <= '9') {
+			/* "HTTP/1.x" whole: the 8 steps it would take */
+			s->head.version_minor = p[i + sizeof(http_ver) - 1] - '0';
+			s->sl.pos = sizeof(http_ver) - 1;
+			s->sl.state = s->kind == HTTP_REQUEST ? SL_EOL : SL_SP;
+			s->sl_len += sizeof(http_ver);
+			i += sizeof(http_ver);
+			if (i == n)
+				break;
+		}
 		if (s->sl.state == SL_TARGET && target_byte(s, p[i])) {
 			/* the bulk of a start line: what start_line_step
 			 * does with a target byte, without the call */
