@@ -227,7 +227,8 @@ static bool csv_line_plain(char v[][VAL_MAX], size_t n, char *buf, size_t cap, s
 {
 	size_t at = 0;
 
-	/* one pass per field: copied while checked */
+	/* one pass per field: copied while checked; numbers, times and
+	 * booleans hold nothing to quote */
 	for (size_t i = 0; i < n; i++) {
 		const char *s = v[i];
 
@@ -235,6 +236,15 @@ static bool csv_line_plain(char v[][VAL_MAX], size_t n, char *buf, size_t cap, s
 			return false;
 		if (i)
 			buf[at++] = ',';
+		if (cols[i].kind != COL_STR) {
+			size_t k = strlen(s);
+
+			if (at + k + 2 > cap)
+				return false;
+			memcpy(buf + at, s, k);
+			at += k;
+			continue;
+		}
 		for (; *s; s++) {
 			if (*s == ',' || *s == '"' || *s == '\r' || *s == '\n' ||
 			    at + 2 > cap)
