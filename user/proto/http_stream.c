@@ -43,10 +43,25 @@ static int lower(int c)
 	return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
 }
 
+#define ONES	0x0101010101010101ULL
+
+/* lower(p[i]) == name[i] for all i < n, where name holds only lower-case
+ * letters, digits, '-' and '/' (every name and token compared here): a
+ * letter's byte has 0x40 set, and OR-ing 0x20 into the input there (only
+ * there: '\r' | 0x20 is '-') folds exactly its two cases; 8 at a time. */
 static bool name_is_n(const char *p, const char *name, size_t n)
 {
+	for (; n >= 8; p += 8, name += 8, n -= 8) {
+		uint64_t a, b;
+
+		memcpy(&a, p, 8);
+		memcpy(&b, name, 8);
+		if ((a | (b & 0x40 * ONES) >> 1) != b)
+			return false;
+	}
 	for (size_t i = 0; i < n; i++)
-		if (lower((unsigned char)p[i]) != name[i])
+		if (((unsigned char)p[i] | ((unsigned char)name[i] & 0x40) >> 1) !=
+		    (unsigned char)name[i])
 			return false;
 	return true;
 }
