@@ -520,6 +520,22 @@ static void head_done(struct http_stream *s, uint64_t ts)
 	}
 }
 
+/* Does p start with a standard method and a space? Then it is in
+ * head.method, as start_line_step leaves it. */
+static bool whole_method(struct http_stream *s, const char *p, size_t n)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(methods); i++) {
+		size_t len = methods[i].len;
+
+		if (n > len && p[0] == methods[i].name[0] && p[len] == ' ' &&
+		    !memcmp(p, methods[i].name, len)) {
+			memcpy(s->head.method, methods[i].name, len + 1);
+			return true;
+		}
+	}
+	return false;
+}
+
 /* A byte start_line_step takes into the target and nothing more. */
 static bool target_byte(const struct http_stream *s, char ch)
 {
@@ -552,6 +568,16 @@ static size_t do_start(struct http_stream *s, const char *p, size_t n,
 		}
 		if (!s->sl_len)
 			s->begin_ts = ts;
+		if (s->sl.state == SL_METHOD && !s->sl.field_len && whole_method(s, p + i, n - i)) {
+			/* "POST " whole: the steps it would take */
+			size_t k = strlen(s->head.method) + 1;
+
+			s->sl.state = SL_TARGET;
+			s->sl_len += k;
+			i += k;
+			if (i == n)
+				break;
+		}
 		if (s->sl.state == SL_VERSION && !s->sl.pos && n - i >= sizeof(http_ver) &&
 		    !memcmp(p + i, http_ver, sizeof(http_ver) - 1) &&
 		    p[i + sizeof(http_ver) - 1] >= '0' && p[i + sizeof(http_ver) - 1] <= '9') {
