@@ -110,22 +110,26 @@ static size_t escape_len(const unsigned char *r, const unsigned char *end, unsig
 #define ONES	0x0101010101010101ULL
 #define HIGHS	0x8080808080808080ULL
 
-/* Has the word a zero byte (the classic bit trick: exact as a yes/no). */
-static bool has_zero(uint64_t w)
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "skip_plain reads words little-endian");
+
+/* The zero bytes of w, as their high bits: the lowest one set is the
+ * first zero byte (bits above it may be set by the borrow; not used). */
+static uint64_t zero_bytes(uint64_t w)
 {
 	return (w - ONES) & ~w & HIGHS;
 }
 
 /* The first quote, backslash or NUL from q (or end): 8 bytes at a time
- * while a word holds none of them. */
+ * (little-endian: the lowest flag is the first byte). */
 static const unsigned char *skip_plain(const unsigned char *q, const unsigned char *end)
 {
 	while (end - q >= 8) {
-		uint64_t w;
+		uint64_t w, m;
 
 		memcpy(&w, q, sizeof(w));
-		if (has_zero(w) || has_zero(w ^ ('"' * ONES)) || has_zero(w ^ ('\\' * ONES)))
-			break;
+		m = zero_bytes(w) | zero_bytes(w ^ ('"' * ONES)) | zero_bytes(w ^ ('\\' * ONES));
+		if (m)
+			return q + (__builtin_ctzll(m) >> 3);
 		q += 8;
 	}
 	while (q < end && *q != '"' && *q != '\\' && *q)
