@@ -393,6 +393,28 @@ static void start_line_done(struct http_stream *s)
 	}
 }
 
+/* Where the first ':' of line[0, len) is, len if none: a word at a time
+ * (little-endian: the lowest flag is the first byte). */
+static size_t colon_at(const char *line, size_t len)
+{
+	size_t i = 0;
+
+	for (; len - i >= 8; i += 8) {
+		uint64_t w, m;
+
+		memcpy(&w, line + i, 8);
+		w ^= ':' * ONES;
+		m = (w - ONES) & ~w & (0x80 * ONES);
+		if (m)
+			return i + (__builtin_ctzll(m) >> 3);
+	}
+	while (i < len && line[i] != ':')
+		i++;
+	return i;
+}
+
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "colon_at reads words little-endian");
+
 static void header_line(struct http_stream *s, const char *line, size_t len,
 			bool over)
 {
@@ -410,8 +432,7 @@ static void header_line(struct http_stream *s, const char *line, size_t len,
 	default:
 		return;
 	}
-	for (nlen = 0; nlen < len && line[nlen] != ':'; nlen++)
-		;
+	nlen = colon_at(line, len);
 	if (nlen == len)
 		return;
 	/* the names below are 6, 10, 12, 14, 16 or 17 bytes long */
@@ -435,9 +456,11 @@ static void header_line(struct http_stream *s, const char *line, size_t len,
 		s->te_seen = true;
 		h->chunked = !over && list_has(v, vlen, "chunked", true);
 	} else if (NAME_IS(line, nlen, "connection")) {
-		if (list_has(v, vlen, "close", false))
+		bool one = !memchr(v, ',', vlen);	/* one token: the usual case */
+
+		if (one ? NAME_IS(v, vlen, "close") : list_has(v, vlen, "close", false))
 			h->conn_close = true;
-		if (list_has(v, vlen, "keep-alive", false))
+		if (one ? NAME_IS(v, vlen, "keep-alive") : list_has(v, vlen, "keep-alive", false))
 			s->keep_alive = true;
 	} else if (NAME_IS(line, nlen, "content-type")) {
 		const char *semi = memchr(v, ';', vlen);
