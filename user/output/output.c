@@ -84,16 +84,29 @@ static char *put_u64(char *v, unsigned long long n)
 	return v;
 }
 
+/* A row's stamps mostly fall in one second: its digits are kept. */
+static __thread struct {
+	uint64_t sec;
+	size_t len;
+	char txt[24];
+} last_sec = { .sec = UINT64_MAX };
+
 static void put_ts(char *v, uint64_t mono)
 {
-	uint64_t ns, us;
+	uint64_t ns, us, sec;
 
 	if (!mono) {
 		v[0] = 0;
 		return;
 	}
 	ns = clock_mono_to_epoch_ns(mono);
-	v = put_u64(v, ns / 1000000000ULL);
+	sec = ns / 1000000000ULL;
+	if (sec != last_sec.sec) {
+		last_sec.len = put_u64(last_sec.txt, sec) - last_sec.txt;
+		last_sec.sec = sec;
+	}
+	memcpy(v, last_sec.txt, last_sec.len);
+	v += last_sec.len;
 	*v++ = '.';
 	us = ns % 1000000000ULL / 1000;
 	for (int d = 5; d >= 0; d--, us /= 10)
@@ -292,7 +305,7 @@ void output_keep_text(struct output *o, bool on)
 
 void output_row(struct output *o, const struct timeline_row *r)
 {
-	static char v[NCOLS][VAL_MAX];
+	static __thread char v[NCOLS][VAL_MAX];	/* the query server renders too */
 	const char *prompt = r->prompt ? r->prompt : "";
 
 	render(r, v);
