@@ -49,15 +49,22 @@ static int lower(int c)
  * letters, digits, '-' and '/' (every name and token compared here): a
  * letter's byte has 0x40 set, and OR-ing 0x20 into the input there (only
  * there: '\r' | 0x20 is '-') folds exactly its two cases; 8 at a time. */
+static bool word_is(const char *p, const char *name)
+{
+	uint64_t a, b;
+
+	memcpy(&a, p, 8);
+	memcpy(&b, name, 8);
+	return (a | (b & 0x40 * ONES) >> 1) == b;
+}
+
 static bool name_is_n(const char *p, const char *name, size_t n)
 {
-	for (; n >= 8; p += 8, name += 8, n -= 8) {
-		uint64_t a, b;
-
-		memcpy(&a, p, 8);
-		memcpy(&b, name, 8);
-		if ((a | (b & 0x40 * ONES) >> 1) != b)
-			return false;
+	if (n >= 8) {	/* whole words, the last one overlapping */
+		for (size_t i = 0; i + 8 < n; i += 8)
+			if (!word_is(p + i, name + i))
+				return false;
+		return word_is(p + n - 8, name + n - 8);
 	}
 	for (size_t i = 0; i < n; i++)
 		if (((unsigned char)p[i] | ((unsigned char)name[i] & 0x40) >> 1) !=
