@@ -430,6 +430,22 @@ static bool agree(const char *doc, size_t len)
 		ok = false;
 		what = "response fields differ";
 	}
+	/* into fresh fields, twice: the second read comes from the memo */
+	for (int twice = 0; ok && twice < 2; twice++) {
+		response_fields_init(&fa);
+		response_fields_init(&fb);
+		if (ref_response_fields_merge(&fa, doc, len) != response_fields_merge(&fb, doc, len) ||
+		    !same_resp(&fa, &fb)) {
+			ok = false;
+			what = twice ? "response fields differ, from the memo" : "fresh response fields differ";
+		}
+		ref_request_fields_parse(doc, len, false, &ra);
+		request_fields_parse(doc, len, false, &rb);
+		if (ok && !same_req(&ra, &rb)) {
+			ok = false;
+			what = "request fields differ, without text";
+		}
+	}
 	if (!ok) {
 		fprintf(stderr, "json_view: %s on %zu bytes: ", what, len);
 		for (size_t i = 0; i < len && i < 200; i++)
