@@ -199,8 +199,11 @@ static void request_fields_take(const struct json_view *v, bool keep_text,
  * What a body yields depends on its bytes alone (a request; a response
  * merged into fresh fields), so the last few results are kept by their
  * bytes, compared whole. Per thread; small bodies only. */
-#define MEMO_SLOTS	16
 #define MEMO_BODY_MAX	1024
+/* requests are each other's until both sides are read: the slots must
+ * outnumber the bodies read in between (a few per connection in flight) */
+#define REQ_MEMO_SLOTS	256
+#define RESP_MEMO_SLOTS	64
 
 struct memo_key {
 	uint64_t hash;
@@ -208,16 +211,32 @@ struct memo_key {
 	char body[MEMO_BODY_MAX];
 };
 
-static __thread struct req_memo {
-	struct memo_key k;
-	struct request_fields rf;
-} req_memo[MEMO_SLOTS];
+struct body_memo {
+	struct req_memo {
+		struct memo_key k;
+		struct request_fields rf;
+	} req[REQ_MEMO_SLOTS];
+	struct resp_memo {
+		struct memo_key k;
+		struct response_fields rf;
+		int ret;
+	} resp[RESP_MEMO_SLOTS];
+};
 
-static __thread struct resp_memo {
-	struct memo_key k;
-	struct response_fields rf;
-	int ret;
-} resp_memo[MEMO_SLOTS];
+static __thread struct body_memo *memo;	/* ~0.4 MB, made on first use */
+
+static struct body_memo *memo_get(void)
+{
+	if (!memo)
+		memo = calloc(1, sizeof(*memo));
+	return memo;
+}
+
+void body_fields_thread_done(void)
+{
+	free(memo);
+	memo = NULL;
+}
 
 static uint64_t body_hash(const char *p, size_t n)
 {
@@ -267,12 +286,13 @@ void request_fields_parse(const char *body, size_t len, bool keep_text,
 	struct req_memo *m;
 	uint64_t h;
 
-	if (keep_text || !len || len > MEMO_BODY_MAX) {	/* kept text is the caller's */
+	if (keep_text || !len || len > MEMO_BODY_MAX || !memo_get()) {
+		/* kept text is the caller's: not shared */
 		request_fields_read(body, len, keep_text, out);
 		return;
 	}
 	h = body_hash(body, len);
-	m = &req_memo[h % MEMO_SLOTS];
+	m = &memo->req[h % REQ_MEMO_SLOTS];
 	if (memo_hit(&m->k, h, body, len)) {
 		*out = m->rf;
 		return;
@@ -454,10 +474,10 @@ int response_fields_merge(struct response_fields *rf, const char *json, size_t l
 		fresh_made = true;
 	}
 	/* only a merge into fresh fields depends on the bytes alone */
-	if (!len || len > MEMO_BODY_MAX || memcmp(rf, &fresh, sizeof(*rf)))
+	if (!len || len > MEMO_BODY_MAX || memcmp(rf, &fresh, sizeof(*rf)) || !memo_get())
 		return response_fields_read(rf, json, len);
 	h = body_hash(json, len);
-	m = &resp_memo[h % MEMO_SLOTS];
+	m = &memo->resp[h % RESP_MEMO_SLOTS];
 	if (memo_hit(&m->k, h, json, len)) {
 		*rf = m->rf;
 		return m->ret;
