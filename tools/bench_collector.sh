@@ -12,6 +12,9 @@ Usage: tools/bench_collector.sh [OPTION...] RECORDING
 
   --runs N            replays (default $RUNS); the best and the median are shown
   --tracer-args "..." extra servetrace options for the replay
+  --instructions      also one replay under valgrind (callgrind): instructions
+                      per row, less a 100-row replay's (start-up, exit). Unlike
+                      CPU time it does not move with the machine's load
   -h, --help          this text
 
 A recording comes from a traced round of the capture bench, e.g.
@@ -24,11 +27,12 @@ Environment: SERVETRACE overrides the binary.
 EOF
 }
 
-RUNS=5 TRACER_ARGS=""
+RUNS=5 TRACER_ARGS="" INSTRUCTIONS=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--runs) RUNS=$2; shift ;;
 	--tracer-args) TRACER_ARGS=$2; shift ;;
+	--instructions) INSTRUCTIONS=1 ;;
 	-h|--help) usage; exit 0 ;;
 	-*) echo "bench_collector: unknown option '$1' (see --help)" >&2; exit 2 ;;
 	*) break ;;
@@ -66,3 +70,32 @@ cat "$WORK"/time.* | sort -n -k1,1 | awk -v rows="$rows" -v reqs="$reqs" -v runs
 		if (reqs > 0)
 			printf "per request best %.2f us, median %.2f us\n", best * 1e6 / reqs, med * 1e6 / reqs
 	}'
+
+[ "$INSTRUCTIONS" = 1 ] || exit 0
+command -v valgrind >/dev/null || { echo "bench_collector: --instructions needs valgrind" >&2; exit 1; }
+# the first 600 records (about 100 requests of the plain bench): the fixed part
+python3 - "$REC" "$WORK/head.strec" <<'PY'
+import struct, sys
+f, o = open(sys.argv[1], 'rb'), open(sys.argv[2], 'wb')
+magic = f.readline(); o.write(magic)
+if magic == b'STREC2\n':
+    o.write(f.readline())
+o.write(f.read(8))
+for _ in range(600):
+    h = f.read(8)
+    if len(h) < 8:
+        break
+    o.write(h); o.write(f.read(struct.unpack('<II', h)[1]))
+PY
+instr() {	# instr RECORDING: "instructions rows"
+	# shellcheck disable=SC2086
+	valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+		"$SERVETRACE" --replay "$1" -o "$WORK/cg.csv" $TRACER_ARGS 2> "$WORK/cg.err" ||
+		{ echo "bench_collector: valgrind replay failed: $(tail -3 "$WORK/cg.err")" >&2; exit 1; }
+	awk '/Collected :/ { i = $NF } /rows written/ && !r { r = $NF } END { print i, r }' "$WORK/cg.err"
+}
+read -r i_all r_all < <(instr "$REC")
+read -r i_head r_head < <(instr "$WORK/head.strec")
+awk -v a="$i_all" -v ra="$r_all" -v h="$i_head" -v rh="$r_head" 'BEGIN {
+	printf "instructions per row %.0f (%d rows; %.0f fixed, from %d rows)\n", (a - h) / (ra - rh), ra, h, rh
+}'
