@@ -188,7 +188,7 @@ void correlator_set_holder(struct correlator *c,
 #define EX_CACHE_MAX 16384	/* a 100 ms scan frees ~7k at 25k req/s */
 #define EX_ALLOC_SIZE ((sizeof(struct exchange) + 63) / 64 * 64)
 
-static __thread struct exchange *ex_cache[EX_CACHE_MAX];
+static __thread struct exchange **ex_cache;	/* EX_CACHE_MAX, on first free */
 static __thread uint32_t ex_cached;
 
 static struct exchange *exchange_get(size_t size)
@@ -199,16 +199,18 @@ static struct exchange *exchange_get(size_t size)
 		return calloc(1, size);
 	/* aligned: the fields the expiry walk reads share one cache line */
 	ex = ex_cached ? ex_cache[--ex_cached] : aligned_alloc(64, EX_ALLOC_SIZE);
-	if (ex)
+	if (ex) {
 		memset(ex, 0, sizeof(*ex));
-	if (ex)
 		ex->recyclable = true;
+	}
 	return ex;
 }
 
 static void exchange_put(struct exchange *ex)
 {
-	if (ex->recyclable && ex_cached < EX_CACHE_MAX)
+	if (ex->recyclable && !ex_cache)
+		ex_cache = malloc(EX_CACHE_MAX * sizeof(*ex_cache));
+	if (ex->recyclable && ex_cache && ex_cached < EX_CACHE_MAX)
 		ex_cache[ex_cached++] = ex;
 	else
 		free(ex);
@@ -218,6 +220,8 @@ void correlator_exchange_cache_drain(void)
 {
 	while (ex_cached)
 		free(ex_cache[--ex_cached]);
+	free(ex_cache);
+	ex_cache = NULL;
 }
 
 struct exchange *correlator_exchange_alloc(size_t size, enum exchange_kind kind,
