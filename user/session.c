@@ -154,8 +154,8 @@ static int on_sock_event(void *ctx, void *data, size_t size)
 		exec_queue_push(&s->execq, ev->tgid, ev->ts_enter);
 		return 0;
 	}
-	if (s->record)
-		recording_write(s->record, REC_SOCK, data, size);
+	if (s->record)	/* the record less its size-class padding */
+		recording_write(s->record, REC_SOCK, data, sizeof(*ev) + ev->cap_len);
 	collector_handle(s->col, ev, (const char *)(ev + 1));
 	return 0;
 }
@@ -180,7 +180,7 @@ static int on_thread_sock_event(void *ctx, void *data, size_t size)
 	}
 	if (s->record) {
 		flockfile(s->record);	/* one record's three writes together */
-		recording_write(s->record, REC_SOCK, data, size);
+		recording_write(s->record, REC_SOCK, data, sizeof(*ev) + ev->cap_len);
 		funlockfile(s->record);
 	}
 	collector_pool_handle(s->pool, pc->thread, ev, (const char *)(ev + 1));

@@ -1047,6 +1047,20 @@ static void test_header_edge_cases(void)
 	feed(&s, "M-SEARCH * HTTP/1.1\r\n\r\n", 3);
 	ASSERT_EQ(R.n, 2, "non-standard methods are not followed");
 	contract_ok(&R);
+
+	/* names fold case letter by letter only: '\r' | 0x20 is '-', a
+	 * byte off from 'l' by case is not a letter, and so on */
+	start(&s, &R, HTTP_RESPONSE);
+	feed(&s, "HTTP/1.1 200 OK\r\nContent\rLength: 2\r\nContent-Type: text/event\rstream\r\n"
+		 "X-Request\rId: no\r\nConnection: keep-alivE\r\nCONTENT-LENGTH: 3\r\n\r\nabc", 1);
+	ASSERT_EQ(R.m[0].head.content_length, 3, "'\\r' is no '-' in a name");
+	ASSERT_TRUE(!R.m[0].head.event_stream, "nor in a media type");
+	ASSERT_STREQ(R.m[0].head.request_id, "", "nor in an id header");
+	feed(&s, "HTTP/1.1 200 OK\r\nCONTENT\x0dLENGTH: 1\r\nContent-LengtL: 1\r\n"
+		 "Content-Lengt\x08: 1\r\nx-request-iD: yes\r\nContent-Length: 0\r\n\r\n", 2);
+	ASSERT_EQ(R.m[1].head.content_length, 0, "near misses are not the name");
+	ASSERT_STREQ(R.m[1].head.request_id, "yes", "mixed case is");
+	contract_ok(&R);
 }
 
 static void test_long_lines(void)

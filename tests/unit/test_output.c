@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* The CSV contract of timeline.md: names, order, derived columns. */
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "output/clock.h"
@@ -118,10 +120,54 @@ static void test_keep_text(void)
 	ASSERT_TRUE(strstr(buf, ",\"say \"\"hi\"\", twice\"\n") != NULL, "prompt quoted");
 }
 
+/* Latencies are printed without printf, and must read as printf's "%.6f"
+ * of the double did: ties on a half microsecond, negatives, rounding to
+ * zero, carries into the seconds. */
+static void test_delta_as_printf(void)
+{
+	static const int64_t fixed[] = {
+		0, 1, 499, 500, 501, 999, 1000, 1500, 2500, 999999499, 999999500,
+		999999501, 1000000000, 123456789012, -1, -499, -500, -501, -1500,
+		-1000000000, 86400000000000LL, 999999999999999LL,
+	};
+	uint64_t base = 5000000000000ULL, x = 88172645463325252ULL;
+	int bad = 0;
+
+	clock_set_offset(0);
+	for (int i = 0; i < 200000 + (int)(sizeof(fixed) / sizeof(fixed[0])); i++) {
+		struct timeline_row r = { .has_generated_text = -1 };
+		int64_t d;
+		char want[64], got[64], *line;
+
+		if (i < (int)(sizeof(fixed) / sizeof(fixed[0]))) {
+			d = fixed[i];
+		} else {	/* xorshift: all magnitudes, many ties */
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			d = (int64_t)(x % 4000000000000ULL) - 2000000000000LL;
+			if (i % 3 == 0)
+				d = d / 1000 * 1000 + 500 * (d < 0 ? -1 : 1);
+			else if (i % 3 == 1)
+				d %= 10000000;
+		}
+		snprintf(r.req_id, sizeof(r.req_id), "d");
+		r.router_send_time = base;
+		r.finish_time = base + d;
+		line = render_csv(&r);
+		field(line, 19, got, sizeof(got));
+		snprintf(want, sizeof(want), "%.6f", (double)d / 1e9);
+		if (strcmp(got, want) && bad++ < 5)
+			fprintf(stderr, "delta %lld: got %s, printf %s\n", (long long)d, got, want);
+	}
+	ASSERT_EQ(bad, 0, "every delta reads as printf's %.6f");
+}
+
 void test_area_output(void)
 {
 	RUN_SUBTEST(test_header_contract);
 	RUN_SUBTEST(test_derived_and_empty);
 	RUN_SUBTEST(test_quoting);
 	RUN_SUBTEST(test_keep_text);
+	RUN_SUBTEST(test_delta_as_printf);
 }

@@ -38,6 +38,19 @@ void body_buf_append(struct body_buf *b, const char *p, size_t n, uint32_t limit
 	b->len += n;
 }
 
+void body_buf_count(struct body_buf *b, size_t n, uint32_t limit)
+{
+	if (b->len >= limit) {
+		b->truncated = true;
+		return;
+	}
+	if (n > limit - b->len) {
+		n = limit - b->len;
+		b->truncated = true;
+	}
+	b->len += n;
+}
+
 /* The scan starts over what is kept, so it sees the body from byte 0. */
 static bool scan_start(struct body_buf *b)
 {

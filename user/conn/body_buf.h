@@ -19,6 +19,9 @@ struct body_buf {
 
 /* Appends what fits under limit; the rest only sets truncated. */
 void body_buf_append(struct body_buf *b, const char *p, size_t n, uint32_t limit);
+/* As body_buf_append for a body no one reads: len and truncated as it
+ * would set them (the summary counts truncated bodies), no bytes kept. */
+void body_buf_count(struct body_buf *b, size_t n, uint32_t limit);
 /* The same for a request body: once it is truncated (over the limit, or
  * bytes not captured) its top-level "rid" is looked for by a streaming
  * scan, started over the kept bytes, that keeps no more of the body. */

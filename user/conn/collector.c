@@ -239,8 +239,8 @@ static void req_body(void *ctx, const char *p, size_t n, uint64_t ts)
 	c->cur_req->req_bytes += n;
 	if (body_scanned(c->cur_req))
 		body_buf_append_req(&c->cur_req->req_body, p, n, c->col->o.body_limit);
-	else if (!c->cur_req->ignored)
-		body_buf_append(&c->cur_req->req_body, p, n, c->col->o.body_limit);
+	else if (!c->cur_req->ignored)	/* never parsed: counted, not kept */
+		body_buf_count(&c->cur_req->req_body, n, c->col->o.body_limit);
 }
 
 static void req_gap(void *ctx, size_t n, uint64_t ts)
@@ -392,6 +392,8 @@ static void resp_body(void *ctx, const char *p, size_t n, uint64_t ts)
 		return;
 	if (c->sse)
 		sse_parser_feed(c->sse, p, n, ts);
+	else if (ex->kind == EX_FORWARD)	/* never parsed: counted, not kept */
+		body_buf_count(&ex->resp_body, n, c->col->o.body_limit);
 	else
 		body_buf_append(&ex->resp_body, p, n, c->col->o.body_limit);
 }

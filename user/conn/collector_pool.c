@@ -10,6 +10,8 @@
 #include <string.h>
 #include <time.h>
 #include "conn/collector_pool.h"
+#include "correlate/correlator.h"
+#include "proto/body_fields.h"
 #include "util/spsc_ring.h"
 
 #define NSTATS (sizeof(struct collector_stats) / sizeof(uint64_t))
@@ -168,6 +170,8 @@ static void *worker_main(void *arg)
 			pause_us(50);
 	}
 	atomic_store_explicit(&w->finished, true, memory_order_release);
+	correlator_exchange_cache_drain();
+	body_fields_thread_done();
 	return NULL;
 }
 

@@ -12,10 +12,43 @@ static bool v4_mapped(const uint8_t *a)
 	return !memcmp(a, prefix, sizeof(prefix));
 }
 
+static char *put_dec(char *p, unsigned v)
+{
+	char tmp[10];
+	int k = 0;
+
+	do {
+		tmp[k++] = '0' + v % 10;
+		v /= 10;
+	} while (v);
+	while (k)
+		*p++ = tmp[--k];
+	return p;
+}
+
+/* "a.b.c.d:port" as inet_ntop and "%s:%u" write it, without printf: a
+ * row's host is formatted once per request. */
+static bool format_v4(const uint8_t *a, unsigned port, char *buf, size_t len)
+{
+	char *p = buf;
+
+	if (len < sizeof("255.255.255.255:65535"))
+		return false;
+	for (int i = 0; i < 4; i++) {
+		p = put_dec(p, a[i]);
+		*p++ = i < 3 ? '.' : ':';
+	}
+	p = put_dec(p, port);
+	*p = 0;
+	return true;
+}
+
 void endpoint_format(const struct sock_endpoint *ep, char *buf, size_t len)
 {
 	char ip[INET6_ADDRSTRLEN] = "?";
 
+	if (ep->family == 2 && format_v4(ep->addr, ep->port, buf, len))
+		return;
 	if (ep->family == 2) {
 		inet_ntop(2, ep->addr, ip, sizeof(ip));
 		snprintf(buf, len, "%s:%u", ip, ep->port);

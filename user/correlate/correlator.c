@@ -17,16 +17,14 @@
 #include "util/hash.h"
 #include "util/str.h"
 
-struct idx_node {
-	struct hlist_node hn;
-	uint64_t key;
-	struct exchange *ex;
-};
-
-#define IDX_BUCKETS 4096
+/* Forwards by request id and by prompt fingerprint: chains of the
+ * exchanges' own nodes (no allocation, one cache miss less a lookup). */
+#define IDX_BUCKETS 16384
 
 struct ex_index {
 	struct hlist_head b[IDX_BUCKETS];
+	size_t node_off;	/* offset of the exchange's hlist_node */
+	size_t key_off;		/* and of its key (key_id, key_fp) */
 };
 
 struct hop_rec {
@@ -68,38 +66,37 @@ static struct hlist_head *idx_chain(struct ex_index *ix, uint64_t key)
 	return &ix->b[key % IDX_BUCKETS];
 }
 
-static void idx_add(struct ex_index *ix, uint64_t key, struct exchange *ex)
+static struct hlist_node *idx_node(struct ex_index *ix, struct exchange *ex)
 {
-	struct idx_node *n = malloc(sizeof(*n));
-
-	if (!n)
-		return;
-	n->key = key;
-	n->ex = ex;
-	hlist_add_head(&n->hn, idx_chain(ix, key));
+	return (struct hlist_node *)((char *)ex + ix->node_off);
 }
 
-static void idx_del(struct ex_index *ix, uint64_t key, struct exchange *ex)
+static struct exchange *idx_ex(struct ex_index *ix, struct hlist_node *n)
 {
-	struct hlist_node *pos, *tmp;
+	return (struct exchange *)((char *)n - ix->node_off);
+}
 
-	hlist_for_each_safe(pos, tmp, idx_chain(ix, key)) {
-		struct idx_node *n = container_of(pos, struct idx_node, hn);
+static uint64_t idx_key(struct ex_index *ix, const struct exchange *ex)
+{
+	return *(const uint64_t *)((const char *)ex + ix->key_off);
+}
 
-		if (n->ex == ex && n->key == key) {
-			hlist_del(&n->hn);
-			free(n);
-			return;
-		}
-	}
+static void idx_add(struct ex_index *ix, uint64_t key, struct exchange *ex)
+{
+	hlist_add_head(idx_node(ix, ex), idx_chain(ix, key));
+}
+
+static void idx_del(struct ex_index *ix, struct exchange *ex)
+{
+	hlist_del(idx_node(ix, ex));
 }
 
 static void unindex(struct correlator *c, struct exchange *ex)
 {
 	if (ex->key_id)
-		idx_del(&c->fwd_by_id, ex->key_id, ex);
+		idx_del(&c->fwd_by_id, ex);
 	if (ex->key_fp)
-		idx_del(&c->fwd_by_fp, ex->key_fp, ex);
+		idx_del(&c->fwd_by_fp, ex);
 	if (ex->key_pair)
 		list_del(&ex->pair_node);
 	ex->key_id = ex->key_fp = ex->key_pair = 0;
@@ -123,6 +120,10 @@ struct correlator *correlator_new(const struct correlator_opts *opts)
 	c->o = *opts;
 	list_init(&c->live);
 	list_init(&c->fin);
+	c->fwd_by_id.node_off = offsetof(struct exchange, id_hn);
+	c->fwd_by_fp.node_off = offsetof(struct exchange, fp_hn);
+	c->fwd_by_id.key_off = offsetof(struct exchange, key_id);
+	c->fwd_by_fp.key_off = offsetof(struct exchange, key_fp);
 	for (int i = 0; i < IDX_BUCKETS; i++)
 		list_init(&c->worker_by_pair[i]);
 	list_init(&c->hop_age);
@@ -160,6 +161,7 @@ void correlator_free(struct correlator *c)
 	while (!list_empty(&c->hop_age))
 		hop_remove(c, list_entry(c->hop_age.next, struct hop_rec, age));
 	free(c);
+	correlator_exchange_cache_drain();
 }
 
 const struct correlator_stats *correlator_stats(struct correlator *c)
@@ -179,11 +181,54 @@ void correlator_set_holder(struct correlator *c,
 	c->detach_ctx = ctx;
 }
 
+/* Freed exchanges kept for reuse, per thread: three per request, each
+ * past malloc's small-size cache, came and went through its slow path.
+ * Bounded; an exchange freed on another thread than it was made on (the
+ * parse threads' handoff) simply lands in that thread's cache. */
+#define EX_CACHE_MAX 16384	/* a 100 ms scan frees ~7k at 25k req/s */
+#define EX_ALLOC_SIZE ((sizeof(struct exchange) + 63) / 64 * 64)
+
+static __thread struct exchange **ex_cache;	/* EX_CACHE_MAX, on first free */
+static __thread uint32_t ex_cached;
+
+static struct exchange *exchange_get(size_t size)
+{
+	struct exchange *ex;
+
+	if (size > sizeof(*ex))
+		return calloc(1, size);
+	/* aligned: the fields the expiry walk reads share one cache line */
+	ex = ex_cached ? ex_cache[--ex_cached] : aligned_alloc(64, EX_ALLOC_SIZE);
+	if (ex) {
+		memset(ex, 0, sizeof(*ex));
+		ex->recyclable = true;
+	}
+	return ex;
+}
+
+static void exchange_put(struct exchange *ex)
+{
+	if (ex->recyclable && !ex_cache)
+		ex_cache = malloc(EX_CACHE_MAX * sizeof(*ex_cache));
+	if (ex->recyclable && ex_cache && ex_cached < EX_CACHE_MAX)
+		ex_cache[ex_cached++] = ex;
+	else
+		free(ex);
+}
+
+void correlator_exchange_cache_drain(void)
+{
+	while (ex_cached)
+		free(ex_cache[--ex_cached]);
+	free(ex_cache);
+	ex_cache = NULL;
+}
+
 struct exchange *correlator_exchange_alloc(size_t size, enum exchange_kind kind,
 					   uint32_t tgid, const struct sock_endpoint *local,
 					   const struct sock_endpoint *peer, uint64_t ts)
 {
-	struct exchange *ex = calloc(1, size < sizeof(*ex) ? sizeof(*ex) : size);
+	struct exchange *ex = exchange_get(size);
 
 	if (!ex)
 		return NULL;
@@ -206,7 +251,7 @@ void correlator_exchange_free(struct exchange *ex)
 	free(ex->req_body.data);
 	free(ex->resp_body.data);
 	free(ex->req.prompt);
-	free(ex);
+	exchange_put(ex);
 }
 
 struct exchange *correlator_new_exchange(struct correlator *c, enum exchange_kind kind,
@@ -262,6 +307,9 @@ void correlator_request_done(struct correlator *c, struct exchange *ex)
 	const char *id = exchange_id(ex);
 
 	if (ex->ignored)
+		return;
+	/* indexed once: a second call must not link a node twice */
+	if (ex->key_id || ex->key_fp || ex->key_pair)
 		return;
 	if (ex->kind == EX_FORWARD) {
 		if (id[0]) {
@@ -424,15 +472,14 @@ static int collect_forwards(struct ex_index *ix, uint64_t key, fwd_pred pred,
 	int n = 0;
 
 	hlist_for_each_safe(pos, tmp, idx_chain(ix, key)) {
-		struct idx_node *nd = container_of(pos, struct idx_node, hn);
-		struct exchange *f = nd->ex;
-
-		if (nd->key != key || f->consumed || f->tgid != cl->tgid ||
+		struct exchange *f = idx_ex(ix, pos);
+		if (idx_key(ix, f) != key || f->consumed || f->tgid != cl->tgid ||
 		    !pred(f, cl, id) || n >= MAX_FORWARDS)
 			continue;
 		out[n++] = f;
 	}
-	qsort(out, n, sizeof(*out), cmp_fwd);
+	if (n > 1)
+		qsort(out, n, sizeof(*out), cmp_fwd);
 	return n;
 }
 

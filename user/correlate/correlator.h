@@ -53,6 +53,9 @@ struct exchange *correlator_exchange_alloc(size_t size, enum exchange_kind kind,
 					   uint32_t tgid, const struct sock_endpoint *local,
 					   const struct sock_endpoint *peer, uint64_t ts);
 void correlator_exchange_free(struct exchange *ex);
+/* Freed exchanges are kept for reuse by the thread that freed them: a
+ * thread that ends lets go of its own with this. */
+void correlator_exchange_cache_drain(void);
 /* A done exchange from correlator_exchange_alloc is the correlator's from
  * now: as if made here, its request_done (if it was) and its
  * exchange_done at ts called. */

@@ -25,21 +25,27 @@ enum rid_source {
 };
 
 struct exchange {
+	/* what the correlator's expiry walk reads, in one cache line */
 	struct list_head node;		/* store list, oldest first */
 	uint64_t serial;
 	enum exchange_kind kind;
 	uint32_t tgid;
-	struct sock_endpoint local, peer;
-	uint64_t pair_hash;		/* connection, as the worker side sees it */
 	bool ignored;			/* not an inference request */
 	bool grpc;			/* a gRPC call over HTTP/2 (smg gRPC mode) */
 	bool consumed;			/* part of an emitted row */
 	bool finalize_queued;
+	bool recyclable;		/* plain size: may be reused once freed */
+	bool resp_done;			/* over (response ended, or given up) */
+	uint64_t t_last;		/* last activity */
+	uint64_t t_done;		/* when it ended, for the linger */
+
+	struct sock_endpoint local, peer;
+	uint64_t pair_hash;		/* connection, as the worker side sees it */
 	struct list_head fin_node;	/* finalize queue, in t_done order */
 	struct list_head pair_node;	/* worker requests of a connection, oldest first */
 	void *conn;			/* owning connection while not done */
 	uint64_t key_id, key_fp, key_pair;	/* index keys, 0 = not indexed */
-	uint64_t t_last;		/* last activity */
+	struct hlist_node id_hn, fp_hn;		/* forwards by id, by fingerprint */
 
 	/* request */
 	char method[16];
@@ -62,13 +68,12 @@ struct exchange {
 	uint32_t sse_events;
 	uint32_t sse_tokens;		/* generated tokens seen in the stream */
 	uint64_t resp_bytes;
-	bool resp_started, resp_done, resp_complete;
+	bool resp_started, resp_complete;
 
 	bool resp_gap_seen;		/* response bytes went by uncaptured */
 	bool capture_lost;		/* framing lost to uncaptured bytes: the end
 					 * of the exchange is unknown, not failed */
 	char conn_error[48];		/* connection_reset, client_aborted ... */
-	uint64_t t_done;		/* when it ended, for the linger */
 };
 
 #endif

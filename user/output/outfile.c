@@ -85,6 +85,9 @@ int outfile_open(struct outfile *of, const char *path, mode_t mode, char *msg, s
 		snprintf(msg, msglen, "cannot create %s: %s", path, strerror(errno));
 		goto fail;
 	}
+	/* a write(2) per 4 KiB was a few percent of the collector's CPU; the
+	 * session flushes every second, so rows stay as live as before */
+	setvbuf(of->f, NULL, _IOFBF, OUTFILE_BUFFER);
 	return 0;
 fail:
 	close(fd);

@@ -12,6 +12,7 @@
 
 #define OUTFILE_MODE_DEFAULT	0600	/* --output-mode widens it on purpose */
 #define OUTFILE_MODE_MAX	0666	/* never executable, never set-id */
+#define OUTFILE_BUFFER		(256 * 1024)	/* stdio buffer: the caller flushes */
 
 struct outfile {
 	FILE *f;

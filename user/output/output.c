@@ -84,16 +84,29 @@ static char *put_u64(char *v, unsigned long long n)
 	return v;
 }
 
+/* A row's stamps mostly fall in one second: its digits are kept. */
+static __thread struct {
+	uint64_t sec;
+	size_t len;
+	char txt[24];
+} last_sec = { .sec = UINT64_MAX };
+
 static void put_ts(char *v, uint64_t mono)
 {
-	uint64_t ns, us;
+	uint64_t ns, us, sec;
 
 	if (!mono) {
 		v[0] = 0;
 		return;
 	}
 	ns = clock_mono_to_epoch_ns(mono);
-	v = put_u64(v, ns / 1000000000ULL);
+	sec = ns / 1000000000ULL;
+	if (sec != last_sec.sec) {
+		last_sec.len = put_u64(last_sec.txt, sec) - last_sec.txt;
+		last_sec.sec = sec;
+	}
+	memcpy(v, last_sec.txt, last_sec.len);
+	v += last_sec.len;
 	*v++ = '.';
 	us = ns % 1000000000ULL / 1000;
 	for (int d = 5; d >= 0; d--, us /= 10)
@@ -101,14 +114,36 @@ static void put_ts(char *v, uint64_t mono)
 	v[6] = 0;
 }
 
-/* Seconds between two observed stamps; empty if either is missing. */
+/* Below this many ns, |d| / 1e9 as a double is off by far less than the
+ * 1 ns between a non-tie and the half microsecond printf rounds at. */
+#define DELTA_EXACT_NS 1000000000000000LL
+
+/* Seconds between two observed stamps; empty if either is missing. The
+ * text is printf's "%.6f" of (double)d / 1e9: computed in integers unless
+ * d sits on a half microsecond (a tie printf settles on the double). */
 static void put_delta(char *v, uint64_t from, uint64_t to)
 {
+	int64_t d = (int64_t)(to - from);
+	uint64_t a, us;
+
 	if (!from || !to) {
 		v[0] = 0;
 		return;
 	}
-	snprintf(v, VAL_MAX, "%.6f", ((double)(int64_t)(to - from)) / 1e9);
+	a = d < 0 ? -(uint64_t)d : (uint64_t)d;
+	if (a % 1000 == 500 || a >= DELTA_EXACT_NS) {
+		snprintf(v, VAL_MAX, "%.6f", ((double)d) / 1e9);
+		return;
+	}
+	us = (a + 500) / 1000;
+	if (d < 0)
+		*v++ = '-';
+	v = put_u64(v, us / 1000000);
+	*v++ = '.';
+	us %= 1000000;
+	for (int k = 5; k >= 0; k--, us /= 10)
+		v[k] = '0' + us % 10;
+	v[6] = 0;
 }
 
 static void put_num(char *v, long long n)
@@ -205,15 +240,30 @@ static bool csv_line_plain(char v[][VAL_MAX], size_t n, char *buf, size_t cap, s
 {
 	size_t at = 0;
 
+	/* one pass per field: copied while checked; numbers, times and
+	 * booleans hold nothing to quote */
 	for (size_t i = 0; i < n; i++) {
-		size_t k = strlen(v[i]);
+		const char *s = v[i];
 
-		if (at + k + 2 > cap || strpbrk(v[i], ",\"\r\n"))
+		if (at + 2 > cap)
 			return false;
 		if (i)
 			buf[at++] = ',';
-		memcpy(buf + at, v[i], k);
-		at += k;
+		if (cols[i].kind != COL_STR) {
+			size_t k = strlen(s);
+
+			if (at + k + 2 > cap)
+				return false;
+			memcpy(buf + at, s, k);
+			at += k;
+			continue;
+		}
+		for (; *s; s++) {
+			if (*s == ',' || *s == '"' || *s == '\r' || *s == '\n' ||
+			    at + 2 > cap)
+				return false;
+			buf[at++] = *s;
+		}
 	}
 	*len = at;
 	return true;
@@ -255,7 +305,7 @@ void output_keep_text(struct output *o, bool on)
 
 void output_row(struct output *o, const struct timeline_row *r)
 {
-	static char v[NCOLS][VAL_MAX];
+	static __thread char v[NCOLS][VAL_MAX];	/* the query server renders too */
 	const char *prompt = r->prompt ? r->prompt : "";
 
 	render(r, v);

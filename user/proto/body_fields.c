@@ -1,49 +1,65 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-#include <ctype.h>
+/* Bodies are read with json_view: in place, no allocation per value,
+ * and the same answers cJSON gave (tests/unit/test_json_view.c checks
+ * both against each other). */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <cjson/cJSON.h>
 #include "proto/body_fields.h"
+#include "proto/json_view.h"
 #include "util/hash.h"
 #include "util/str.h"
 
-int count_words(const char *s)
+static bool is_space(char c)
 {
-	int n = 0;
-	bool in_word = false;
-
-	for (; *s; s++) {
-		bool space = *s == ' ' || *s == '\t' || *s == '\n' ||
-			     *s == '\r' || *s == '\f' || *s == '\v';
-
-		if (!space && !in_word)
-			n++;
-		in_word = !space;
-	}
-	return n;
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
 }
 
-
-static const cJSON *get(const cJSON *obj, const char *key)
+/* prompt.split() of s[0, n) */
+static int count_words_n(const char *s, size_t n)
 {
-	return cJSON_GetObjectItemCaseSensitive(obj, key);
+	int words = 0;
+	bool in_word = false;
+
+	for (size_t i = 0; i < n; i++) {
+		bool space = is_space(s[i]);
+
+		if (!space && !in_word)
+			words++;
+		in_word = !space;
+	}
+	return words;
+}
+
+int count_words(const char *s)
+{
+	return count_words_n(s, strlen(s));
+}
+
+static int get(const struct json_view *v, int obj, const char *key)
+{
+	return json_view_get(v, obj, key);
+}
+
+static bool is_type(const struct json_view *v, int i, enum json_type t)
+{
+	return json_view_type(v, i) == (int)t;
 }
 
 /* A JSON number as a long long. Casting a double outside the range is
  * undefined behaviour, and a count that big is no count: false, so the
  * caller keeps it unknown. 2^63 is exact in a double; NaN fails too. */
-static bool json_ll(const cJSON *item, long long *v)
+static bool json_ll(const struct json_view *v, int i, long long *out)
 {
 	double d;
 
-	if (!cJSON_IsNumber(item))
+	if (!is_type(v, i, JSON_NUMBER))
 		return false;
-	d = item->valuedouble;
+	d = v->nodes[i].num;
 	if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0))
 		return false;
-	*v = (long long)d;
+	*out = (long long)d;
 	return true;
 }
 
@@ -57,17 +73,18 @@ static long long add_counts(long long a, long long b)
 	return sum;
 }
 
-static void copy_str(char *dst, size_t len, const cJSON *item)
+/* An id: a string, or a number printed as an integer; else untouched. */
+static void copy_str(char *dst, size_t len, const struct json_view *v, int i)
 {
-	if (cJSON_IsString(item) && item->valuestring)
-		str_copy(dst, len, item->valuestring);
-	else if (cJSON_IsNumber(item))
-		snprintf(dst, len, "%.0f", item->valuedouble);
+	if (is_type(v, i, JSON_STRING))
+		json_view_str_copy(v, i, dst, len);
+	else if (is_type(v, i, JSON_NUMBER))
+		snprintf(dst, len, "%.0f", v->nodes[i].num);
 }
 
-static void keep(char **dst, const char *s)
+static void keep(char **dst, const char *s, size_t add)
 {
-	size_t have = *dst ? strlen(*dst) : 0, add = strlen(s);
+	size_t have = *dst ? strlen(*dst) : 0;
 	char *d;
 
 	if (have + 1 >= PROMPT_KEEP_MAX)
@@ -85,36 +102,41 @@ static void keep(char **dst, const char *s)
 }
 
 /* Adds the words of every prompt string and folds them into the hash. */
-static void take_prompt(const cJSON *item, int *words, uint64_t *h, char **text)
+static void take_prompt(const struct json_view *v, int i, int *words, uint64_t *h, char **text)
 {
-	const cJSON *el;
+	if (is_type(v, i, JSON_STRING)) {
+		char tmp[256], *heap;
+		size_t len;
+		const char *s = json_view_str(v, i, tmp, sizeof(tmp), &heap, &len);
 
-	if (cJSON_IsString(item)) {
-		*words += count_words(item->valuestring);
-		*h = fnv_mix(*h, item->valuestring, strlen(item->valuestring));
+		if (!s)
+			return;
+		*words += count_words_n(s, len);
+		*h = fnv_mix(*h, s, len);
 		if (text)
-			keep(text, item->valuestring);
+			keep(text, s, len);
+		free(heap);
 		return;
 	}
-	if (!cJSON_IsArray(item))
+	if (!is_type(v, i, JSON_ARRAY))
 		return;
-	cJSON_ArrayForEach(el, item) {
-		if (cJSON_IsString(el))
-			take_prompt(el, words, h, text);
-		else if (cJSON_IsObject(el))	/* chat message */
-			take_prompt(get(el, "content"), words, h, text);
+	for (int el = v->nodes[i].child; el >= 0; el = v->nodes[el].next) {
+		if (is_type(v, el, JSON_STRING))
+			take_prompt(v, el, words, h, text);
+		else if (is_type(v, el, JSON_OBJECT))	/* chat message */
+			take_prompt(v, get(v, el, "content"), words, h, text);
 	}
 }
 
 /* Samples asked for: 1 when absent; saturated to the int range (a huge
  * n still asks for more than one). */
-static int take_n(const cJSON *item)
+static int take_n(const struct json_view *v, int i)
 {
 	double d;
 
-	if (!cJSON_IsNumber(item))
+	if (!is_type(v, i, JSON_NUMBER))
 		return 1;
-	d = item->valuedouble;
+	d = v->nodes[i].num;
 	if (d >= (double)INT_MAX)
 		return INT_MAX;
 	if (d <= (double)INT_MIN)
@@ -122,62 +144,162 @@ static int take_n(const cJSON *item)
 	return d == d ? (int)d : 1;
 }
 
-void request_fields_parse(const char *body, size_t len, bool keep_text,
-			  struct request_fields *out)
+static void request_fields_take(const struct json_view *v, bool keep_text,
+				struct request_fields *out)
 {
-	const cJSON *sp, *prompt, *rid, *mt, *st;
-	cJSON *root;
+	int sp, prompt, rid, mt, st;
 	uint64_t h = FNV_SEED;
 	int words = 0;
 
-	memset(out, 0, sizeof(*out));
-	out->input_words = -1;
-	out->max_tokens = -1;
-	out->stream = -1;
-	root = cJSON_ParseWithLength(body, len);
-	if (!cJSON_IsObject(root))
-		goto done;
 	out->parsed = true;
+	rid = get(v, 0, "rid");
+	if (is_type(v, rid, JSON_ARRAY))
+		rid = v->nodes[rid].child;
+	copy_str(out->rid, sizeof(out->rid), v, rid);
 
-	rid = get(root, "rid");
-	if (cJSON_IsArray(rid))
-		rid = cJSON_GetArrayItem(rid, 0);
-	copy_str(out->rid, sizeof(out->rid), rid);
-
-	prompt = get(root, "text");
-	if (!prompt)
-		prompt = get(root, "prompt");
-	if (!prompt)
-		prompt = get(root, "messages");
-	if (prompt && (cJSON_IsString(prompt) || cJSON_IsArray(prompt))) {
-		take_prompt(prompt, &words, &h, keep_text ? &out->prompt : NULL);
+	prompt = get(v, 0, "text");
+	if (prompt < 0)
+		prompt = get(v, 0, "prompt");
+	if (prompt < 0)
+		prompt = get(v, 0, "messages");
+	if (is_type(v, prompt, JSON_STRING) || is_type(v, prompt, JSON_ARRAY)) {
+		take_prompt(v, prompt, &words, &h, keep_text ? &out->prompt : NULL);
 		out->input_words = words;
 	}
 
-	sp = get(root, "sampling_params");
-	mt = sp ? get(sp, "max_new_tokens") : NULL;
-	if (!mt)
-		mt = get(root, "max_tokens");
-	if (!mt)
-		mt = get(root, "max_completion_tokens");
-	if (!json_ll(mt, &out->max_tokens))
+	sp = get(v, 0, "sampling_params");
+	mt = get(v, sp, "max_new_tokens");
+	if (mt < 0)
+		mt = get(v, 0, "max_tokens");
+	if (mt < 0)
+		mt = get(v, 0, "max_completion_tokens");
+	if (!json_ll(v, mt, &out->max_tokens))
 		out->max_tokens = -1;
 
-	mt = sp ? get(sp, "n") : NULL;
-	if (!mt)
-		mt = get(root, "n");
-	out->n = take_n(mt);
+	mt = get(v, sp, "n");
+	if (mt < 0)
+		mt = get(v, 0, "n");
+	out->n = take_n(v, mt);
 
-	st = get(root, "stream");
-	if (cJSON_IsBool(st))
-		out->stream = cJSON_IsTrue(st);
+	st = get(v, 0, "stream");
+	if (is_type(v, st, JSON_TRUE) || is_type(v, st, JSON_FALSE))
+		out->stream = is_type(v, st, JSON_TRUE);
 
 	if (words || out->max_tokens >= 0) {
 		h = fnv_mix(h, (const char *)&out->max_tokens, sizeof(out->max_tokens));
 		out->fingerprint = h ? h : 1;
 	}
-done:
-	cJSON_Delete(root);
+}
+
+/* ---- the same body twice ------------------------------------------ */
+
+/* A router that forwards bytes unchanged makes the collector read each
+ * body twice: the request as the router read it and as the worker read
+ * it, the response as the worker wrote it and as the router wrote it.
+ * What a body yields depends on its bytes alone (a request; a response
+ * merged into fresh fields), so the last few results are kept by their
+ * bytes, compared whole. Per thread; small bodies only. */
+#define MEMO_BODY_MAX	1024
+/* requests are each other's until both sides are read: the slots must
+ * outnumber the bodies read in between (a few per connection in flight) */
+#define REQ_MEMO_SLOTS	256
+#define RESP_MEMO_SLOTS	64
+
+struct memo_key {
+	uint64_t hash;
+	uint32_t len;		/* 0: empty slot */
+	char body[MEMO_BODY_MAX];
+};
+
+struct body_memo {
+	struct req_memo {
+		struct memo_key k;
+		struct request_fields rf;
+	} req[REQ_MEMO_SLOTS];
+	struct resp_memo {
+		struct memo_key k;
+		struct response_fields rf;
+		int ret;
+	} resp[RESP_MEMO_SLOTS];
+};
+
+static __thread struct body_memo *memo;	/* ~0.4 MB, made on first use */
+
+static struct body_memo *memo_get(void)
+{
+	if (!memo)
+		memo = calloc(1, sizeof(*memo));
+	return memo;
+}
+
+void body_fields_thread_done(void)
+{
+	free(memo);
+	memo = NULL;
+}
+
+static uint64_t body_hash(const char *p, size_t n)
+{
+	uint64_t h = n * 0x9E3779B97F4A7C15ULL, w;
+
+	for (; n >= 8; p += 8, n -= 8) {
+		memcpy(&w, p, 8);
+		h = (h ^ w) * 0x9E3779B97F4A7C15ULL;
+		h ^= h >> 29;
+	}
+	for (; n; p++, n--)
+		h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
+	return h;
+}
+
+static bool memo_hit(const struct memo_key *k, uint64_t h, const char *p, size_t n)
+{
+	return k->len == n && k->hash == h && !memcmp(k->body, p, n);
+}
+
+static void memo_keep(struct memo_key *k, uint64_t h, const char *p, size_t n)
+{
+	k->hash = h;
+	k->len = n;
+	memcpy(k->body, p, n);
+}
+
+static void request_fields_read(const char *body, size_t len, bool keep_text,
+				struct request_fields *out)
+{
+	struct json_view v;
+
+	memset(out, 0, sizeof(*out));
+	out->input_words = -1;
+	out->max_tokens = -1;
+	out->stream = -1;
+	if (!json_view_parse(&v, body, len))
+		return;
+	if (is_type(&v, 0, JSON_OBJECT))
+		request_fields_take(&v, keep_text, out);
+	json_view_release(&v);
+}
+
+void request_fields_parse(const char *body, size_t len, bool keep_text,
+			  struct request_fields *out)
+{
+	struct req_memo *m;
+	uint64_t h;
+
+	if (keep_text || !len || len > MEMO_BODY_MAX || !memo_get()) {
+		/* kept text is the caller's: not shared */
+		request_fields_read(body, len, keep_text, out);
+		return;
+	}
+	h = body_hash(body, len);
+	m = &memo->req[h % REQ_MEMO_SLOTS];
+	if (memo_hit(&m->k, h, body, len)) {
+		*out = m->rf;
+		return;
+	}
+	request_fields_read(body, len, false, out);
+	memo_keep(&m->k, h, body, len);
+	m->rf = *out;
 }
 
 void response_fields_init(struct response_fields *rf)
@@ -186,90 +308,94 @@ void response_fields_init(struct response_fields *rf)
 	rf->prompt_tokens = rf->completion_tokens = rf->total_tokens = -1;
 }
 
-static bool nonempty_str(const cJSON *item)
+static bool nonempty_str(const struct json_view *v, int i)
 {
-	return cJSON_IsString(item) && item->valuestring && item->valuestring[0];
+	return json_view_str_nonempty(v, i);
 }
 
-static void take_error(struct response_fields *rf, const cJSON *obj)
+static void take_error(struct response_fields *rf, const struct json_view *v, int obj)
 {
-	const cJSON *err = get(obj, "error");
-	const cJSON *msg = NULL;
+	int err = get(v, obj, "error");
+	int msg = -1;
 
 	if (rf->error[0])
 		return;
-	if (cJSON_IsString(err))
+	if (is_type(v, err, JSON_STRING))
 		msg = err;
-	else if (cJSON_IsObject(err))
-		msg = get(err, "message");
-	else if (nonempty_str(get(obj, "object")) &&
-		 !strcmp(get(obj, "object")->valuestring, "error"))
-		msg = get(obj, "message");
-	else if (get(obj, "detail") && !get(obj, "meta_info") && !get(obj, "choices"))
-		msg = get(obj, "detail");
-	if (!msg && !cJSON_IsObject(err))
+	else if (is_type(v, err, JSON_OBJECT))
+		msg = get(v, err, "message");
+	else if (json_view_str_is(v, get(v, obj, "object"), "error"))
+		msg = get(v, obj, "message");
+	else if (get(v, obj, "detail") >= 0 && get(v, obj, "meta_info") < 0 &&
+		 get(v, obj, "choices") < 0)
+		msg = get(v, obj, "detail");
+	if (msg < 0 && !is_type(v, err, JSON_OBJECT))
 		return;
-	if (cJSON_IsString(msg))
-		str_copy(rf->error, sizeof(rf->error), msg->valuestring);
+	if (is_type(v, msg, JSON_STRING))
+		json_view_str_copy(v, msg, rf->error, sizeof(rf->error));
 	else
 		snprintf(rf->error, sizeof(rf->error), "error");
 }
 
 /* The latest value of a count: a number out of range makes it unknown. */
-static void take_number(long long *dst, const cJSON *item)
+static void take_number(long long *dst, const struct json_view *v, int i)
 {
-	if (cJSON_IsNumber(item) && !json_ll(item, dst))
+	if (is_type(v, i, JSON_NUMBER) && !json_ll(v, i, dst))
 		*dst = -1;
 }
 
-/* One response object (native /generate or OpenAI). */
-static int merge_object(struct response_fields *rf, const cJSON *obj)
+/* One choice of an OpenAI answer: text and token as merge_object sums. */
+static void take_choice(const struct json_view *v, int c, bool *text, bool *token)
 {
-	const cJSON *meta = get(obj, "meta_info");
-	const cJSON *usage = get(obj, "usage");
-	const cJSON *choices = get(obj, "choices");
-	const cJSON *c;
+	int msg = get(v, c, "message"), delta = get(v, c, "delta");
+	int fin = get(v, c, "finish_reason");
+
+	if (nonempty_str(v, get(v, c, "text")) ||
+	    (msg >= 0 && nonempty_str(v, get(v, msg, "content"))) ||
+	    (delta >= 0 && nonempty_str(v, get(v, delta, "content"))))
+		*text = true;
+	/* the opening chunk (role only) and the closing one (finish_reason
+	 * set, no content) carry no token */
+	if (delta >= 0 && get(v, delta, "role") >= 0 && !nonempty_str(v, get(v, delta, "content")))
+		return;
+	if (*text || fin < 0 || is_type(v, fin, JSON_NULL))
+		*token = true;
+}
+
+/* One response object (native /generate or OpenAI). */
+static int merge_object(struct response_fields *rf, const struct json_view *v, int obj)
+{
+	int meta = get(v, obj, "meta_info");
+	int usage = get(v, obj, "usage");
+	int choices = get(v, obj, "choices");
 	bool text = false, token = false;
 
-	take_error(rf, obj);
-	if (cJSON_IsObject(meta)) {
+	take_error(rf, v, obj);
+	if (is_type(v, meta, JSON_OBJECT)) {
 		if (!rf->sglang_id[0])
-			copy_str(rf->sglang_id, sizeof(rf->sglang_id), get(meta, "id"));
-		take_number(&rf->prompt_tokens, get(meta, "prompt_tokens"));
-		take_number(&rf->completion_tokens, get(meta, "completion_tokens"));
+			copy_str(rf->sglang_id, sizeof(rf->sglang_id), v, get(v, meta, "id"));
+		take_number(&rf->prompt_tokens, v, get(v, meta, "prompt_tokens"));
+		take_number(&rf->completion_tokens, v, get(v, meta, "completion_tokens"));
 		if (rf->prompt_tokens >= 0 && rf->completion_tokens >= 0)
 			rf->total_tokens = add_counts(rf->prompt_tokens,
 						      rf->completion_tokens);
-		text = nonempty_str(get(obj, "text"));
+		text = nonempty_str(v, get(v, obj, "text"));
 		token = true;
 	} else if (!rf->sglang_id[0]) {
-		copy_str(rf->sglang_id, sizeof(rf->sglang_id), get(obj, "id"));
+		copy_str(rf->sglang_id, sizeof(rf->sglang_id), v, get(v, obj, "id"));
 	}
-	if (cJSON_IsObject(usage)) {
-		take_number(&rf->prompt_tokens, get(usage, "prompt_tokens"));
-		take_number(&rf->completion_tokens, get(usage, "completion_tokens"));
-		take_number(&rf->total_tokens, get(usage, "total_tokens"));
+	if (is_type(v, usage, JSON_OBJECT)) {
+		take_number(&rf->prompt_tokens, v, get(v, usage, "prompt_tokens"));
+		take_number(&rf->completion_tokens, v, get(v, usage, "completion_tokens"));
+		take_number(&rf->total_tokens, v, get(v, usage, "total_tokens"));
 	}
-	cJSON_ArrayForEach(c, choices) {
-		const cJSON *msg = get(c, "message"), *delta = get(c, "delta");
-
-		const cJSON *fin = get(c, "finish_reason");
-
-		if (nonempty_str(get(c, "text")) ||
-		    (msg && nonempty_str(get(msg, "content"))) ||
-		    (delta && nonempty_str(get(delta, "content"))))
-			text = true;
-		/* the opening chunk (role only) and the closing one (finish_reason
-		 * set, no content) carry no token */
-		if (delta && get(delta, "role") && !nonempty_str(get(delta, "content")))
-			continue;
-		if (text || !fin || cJSON_IsNull(fin))
-			token = true;
-	}
+	/* cJSON_ArrayForEach walks an object's members too */
+	for (int c = choices >= 0 ? v->nodes[choices].child : -1; c >= 0; c = v->nodes[c].next)
+		take_choice(v, c, &text, &token);
 	if (text)
 		rf->has_text = true;
 	return (text ? MERGE_TEXT : 0) | (token ? MERGE_TOKEN : 0) |
-	       (cJSON_IsObject(meta) ? MERGE_NATIVE : 0);
+	       (is_type(v, meta, JSON_OBJECT) ? MERGE_NATIVE : 0);
 }
 
 /* Batch sums: the known counts add up; once a sum overflows it stays
@@ -282,50 +408,84 @@ static void sum_count(long long *sum, long long one, bool *over)
 	*over = *sum < 0;
 }
 
-int response_fields_merge(struct response_fields *rf, const char *json, size_t len)
+/* Batch /generate: one object per prompt; counts add up. */
+static int merge_batch(struct response_fields *rf, const struct json_view *v)
 {
-	cJSON *root = cJSON_ParseWithLength(json, len);
-	const cJSON *el;
+	struct response_fields sum;
+	bool prompt_over = false, completion_over = false;
 	int text = 0;
 
-	if (cJSON_IsObject(root)) {
-		rf->parsed = true;
-		text = merge_object(rf, root);
-	} else if (cJSON_IsArray(root)) {
-		/* Batch /generate: one object per prompt; counts add up. */
-		struct response_fields sum;
-		bool prompt_over = false, completion_over = false;
+	response_fields_init(&sum);
+	rf->parsed = true;
+	for (int el = v->nodes[0].child; el >= 0; el = v->nodes[el].next) {
+		struct response_fields one;
 
-		response_fields_init(&sum);
-		rf->parsed = true;
-		cJSON_ArrayForEach(el, root) {
-			struct response_fields one;
-
-			response_fields_init(&one);
-			if (!cJSON_IsObject(el))
-				continue;
-			text |= merge_object(&one, el);
-			if (!sum.sglang_id[0])
-				memcpy(sum.sglang_id, one.sglang_id, sizeof(sum.sglang_id));
-			sum_count(&sum.prompt_tokens, one.prompt_tokens, &prompt_over);
-			sum_count(&sum.completion_tokens, one.completion_tokens,
-				  &completion_over);
-			if (!sum.error[0])
-				memcpy(sum.error, one.error, sizeof(sum.error));
-		}
-		if (!rf->sglang_id[0])
-			memcpy(rf->sglang_id, sum.sglang_id, sizeof(rf->sglang_id));
-		rf->prompt_tokens = sum.prompt_tokens;
-		rf->completion_tokens = sum.completion_tokens;
-		if (sum.prompt_tokens >= 0 && sum.completion_tokens >= 0)
-			rf->total_tokens = add_counts(sum.prompt_tokens,
-						      sum.completion_tokens);
-		if (!rf->error[0])
-			memcpy(rf->error, sum.error, sizeof(rf->error));
-		rf->has_text |= !!(text & MERGE_TEXT);
+		response_fields_init(&one);
+		if (!is_type(v, el, JSON_OBJECT))
+			continue;
+		text |= merge_object(&one, v, el);
+		if (!sum.sglang_id[0])
+			memcpy(sum.sglang_id, one.sglang_id, sizeof(sum.sglang_id));
+		sum_count(&sum.prompt_tokens, one.prompt_tokens, &prompt_over);
+		sum_count(&sum.completion_tokens, one.completion_tokens,
+			  &completion_over);
+		if (!sum.error[0])
+			memcpy(sum.error, one.error, sizeof(sum.error));
 	}
-	cJSON_Delete(root);
+	if (!rf->sglang_id[0])
+		memcpy(rf->sglang_id, sum.sglang_id, sizeof(rf->sglang_id));
+	rf->prompt_tokens = sum.prompt_tokens;
+	rf->completion_tokens = sum.completion_tokens;
+	if (sum.prompt_tokens >= 0 && sum.completion_tokens >= 0)
+		rf->total_tokens = add_counts(sum.prompt_tokens,
+					      sum.completion_tokens);
+	if (!rf->error[0])
+		memcpy(rf->error, sum.error, sizeof(rf->error));
+	rf->has_text |= !!(text & MERGE_TEXT);
 	return text;
+}
+
+static int response_fields_read(struct response_fields *rf, const char *json, size_t len)
+{
+	struct json_view v;
+	int text = 0;
+
+	if (!json_view_parse(&v, json, len))
+		return 0;
+	if (is_type(&v, 0, JSON_OBJECT)) {
+		rf->parsed = true;
+		text = merge_object(rf, &v, 0);
+	} else if (is_type(&v, 0, JSON_ARRAY)) {
+		text = merge_batch(rf, &v);
+	}
+	json_view_release(&v);
+	return text;
+}
+
+int response_fields_merge(struct response_fields *rf, const char *json, size_t len)
+{
+	static __thread struct response_fields fresh;
+	static __thread bool fresh_made;
+	struct resp_memo *m;
+	uint64_t h;
+
+	if (!fresh_made) {
+		response_fields_init(&fresh);
+		fresh_made = true;
+	}
+	/* only a merge into fresh fields depends on the bytes alone */
+	if (!len || len > MEMO_BODY_MAX || memcmp(rf, &fresh, sizeof(*rf)) || !memo_get())
+		return response_fields_read(rf, json, len);
+	h = body_hash(json, len);
+	m = &memo->resp[h % RESP_MEMO_SLOTS];
+	if (memo_hit(&m->k, h, json, len)) {
+		*rf = m->rf;
+		return m->ret;
+	}
+	m->ret = response_fields_read(rf, json, len);
+	memo_keep(&m->k, h, json, len);
+	m->rf = *rf;
+	return m->ret;
 }
 
 /* The last `"key": <digits>` in p[0..n), or -1. */

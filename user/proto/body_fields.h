@@ -89,6 +89,11 @@ void body_rid_scan_gap(struct body_rid_scan *s);
 /* The rid once found, else NULL. */
 const char *body_rid_scan_result(const struct body_rid_scan *s);
 
+/* The fields of recent bodies are kept per thread (a router forwarding
+ * bytes unchanged shows each body twice): a thread that ends lets go of
+ * them with this. */
+void body_fields_thread_done(void);
+
 /* prompt.split() semantics: runs of ASCII whitespace separate words. */
 int count_words(const char *s);
 

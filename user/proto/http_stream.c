@@ -24,9 +24,14 @@ enum sl_state {
 static const char http_ver[] = "HTTP/1.";
 
 /* Only standard methods: body text at a piece start must not pass. */
-static const char *const methods[] = {
-	"GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH",
-	"CONNECT", "TRACE",
+static const struct {
+	const char *name;
+	size_t len;
+} methods[] = {
+#define M(s) { s, sizeof(s) - 1 }
+	M("GET"), M("POST"), M("PUT"), M("DELETE"), M("HEAD"), M("OPTIONS"), M("PATCH"),
+	M("CONNECT"), M("TRACE"),
+#undef M
 };
 
 static const char *const rid_headers[] = {
@@ -38,17 +43,43 @@ static int lower(int c)
 	return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
 }
 
-static bool name_is(const char *p, size_t n, const char *name)
-{
-	size_t i;
+#define ONES	0x0101010101010101ULL
 
-	if (strlen(name) != n)
-		return false;
-	for (i = 0; i < n; i++)
-		if (lower((unsigned char)p[i]) != name[i])
+/* lower(p[i]) == name[i] for all i < n, where name holds only lower-case
+ * letters, digits, '-' and '/' (every name and token compared here): a
+ * letter's byte has 0x40 set, and OR-ing 0x20 into the input there (only
+ * there: '\r' | 0x20 is '-') folds exactly its two cases; 8 at a time. */
+static bool word_is(const char *p, const char *name)
+{
+	uint64_t a, b;
+
+	memcpy(&a, p, 8);
+	memcpy(&b, name, 8);
+	return (a | (b & 0x40 * ONES) >> 1) == b;
+}
+
+static bool name_is_n(const char *p, const char *name, size_t n)
+{
+	if (n >= 8) {	/* whole words, the last one overlapping */
+		for (size_t i = 0; i + 8 < n; i += 8)
+			if (!word_is(p + i, name + i))
+				return false;
+		return word_is(p + n - 8, name + n - 8);
+	}
+	for (size_t i = 0; i < n; i++)
+		if (((unsigned char)p[i] | ((unsigned char)name[i] & 0x40) >> 1) !=
+		    (unsigned char)name[i])
 			return false;
 	return true;
 }
+
+static bool name_is(const char *p, size_t n, const char *name)
+{
+	return strlen(name) == n && name_is_n(p, name, n);
+}
+
+/* name_is for a literal: its length known at compile time */
+#define NAME_IS(p, n, lit) ((n) == sizeof(lit) - 1 && name_is_n(p, lit, sizeof(lit) - 1))
 
 static bool is_ows(char c)
 {
@@ -125,11 +156,14 @@ static long long parse_content_length(const char *v, size_t n)
 	return val;
 }
 
+/* Ids and names are a few dozen bytes: a loop, not the inlined
+ * rep movs the compiler picks for memcpy here (a third of header_line). */
 static void copy_str(char *dst, size_t size, const char *src, size_t n)
 {
 	if (n > size - 1)
 		n = size - 1;
-	memcpy(dst, src, n);
+	for (size_t i = 0; i < n; i++)
+		dst[i] = src[i];
 	dst[n] = '\0';
 }
 
@@ -222,8 +256,11 @@ static bool method_ok(const char *m, size_t len, bool whole)
 	size_t i, mlen;
 
 	for (i = 0; i < ARRAY_SIZE(methods); i++) {
-		mlen = strlen(methods[i]);
-		if (len <= mlen && !memcmp(m, methods[i], len) &&
+		mlen = methods[i].len;
+		/* first bytes differ for most: no call for them */
+		if (len && m[0] != methods[i].name[0])
+			continue;
+		if (len <= mlen && !memcmp(m, methods[i].name, len) &&
 		    (!whole || len == mlen))
 			return true;
 	}
@@ -363,6 +400,28 @@ static void start_line_done(struct http_stream *s)
 	}
 }
 
+/* Where the first ':' of line[0, len) is, len if none: a word at a time
+ * (little-endian: the lowest flag is the first byte). */
+static size_t colon_at(const char *line, size_t len)
+{
+	size_t i = 0;
+
+	for (; len - i >= 8; i += 8) {
+		uint64_t w, m;
+
+		memcpy(&w, line + i, 8);
+		w ^= ':' * ONES;
+		m = (w - ONES) & ~w & (0x80 * ONES);
+		if (m)
+			return i + (__builtin_ctzll(m) >> 3);
+	}
+	while (i < len && line[i] != ':')
+		i++;
+	return i;
+}
+
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "colon_at reads words little-endian");
+
 static void header_line(struct http_stream *s, const char *line, size_t len,
 			bool over)
 {
@@ -371,41 +430,53 @@ static void header_line(struct http_stream *s, const char *line, size_t len,
 	size_t nlen, vlen;
 	size_t i;
 
-	/* obs-fold continuation: nothing we use is ever folded */
-	if (line[0] == ' ' || line[0] == '\t')
+	/* obs-fold continuation: nothing we use is ever folded; and the
+	 * names below start with c, t, e, x or r (Host, Date, Server,
+	 * User-Agent ... are passed over here) */
+	switch (lower((unsigned char)line[0])) {
+	case 'c': case 't': case 'e': case 'x': case 'r':
+		break;
+	default:
 		return;
-	colon = memchr(line, ':', len);
-	if (!colon)
+	}
+	nlen = colon_at(line, len);
+	if (nlen == len)
 		return;
-	nlen = colon - line;
+	/* the names below are 6, 10, 12, 14, 16 or 17 bytes long */
+	if (nlen > 17 || !((1u << nlen) & (1u << 6 | 1u << 10 | 1u << 12 | 1u << 14 |
+					   1u << 16 | 1u << 17)))
+		return;
+	colon = line + nlen;
 	v = colon + 1;
 	vlen = len - nlen - 1;
 	trim(&v, &vlen);
 
-	if (name_is(line, nlen, "content-length")) {
+	if (NAME_IS(line, nlen, "content-length")) {
 		long long cl = over ? -1 : parse_content_length(v, vlen);
 
 		if (cl < 0 || (s->cl_seen && cl != h->content_length))
 			s->cl_invalid = true;
 		s->cl_seen = true;
 		h->content_length = cl;
-	} else if (name_is(line, nlen, "transfer-encoding")) {
+	} else if (NAME_IS(line, nlen, "transfer-encoding")) {
 		/* a cut line may hide a later coding: not chunked then */
 		s->te_seen = true;
 		h->chunked = !over && list_has(v, vlen, "chunked", true);
-	} else if (name_is(line, nlen, "connection")) {
-		if (list_has(v, vlen, "close", false))
+	} else if (NAME_IS(line, nlen, "connection")) {
+		bool one = !memchr(v, ',', vlen);	/* one token: the usual case */
+
+		if (one ? NAME_IS(v, vlen, "close") : list_has(v, vlen, "close", false))
 			h->conn_close = true;
-		if (list_has(v, vlen, "keep-alive", false))
+		if (one ? NAME_IS(v, vlen, "keep-alive") : list_has(v, vlen, "keep-alive", false))
 			s->keep_alive = true;
-	} else if (name_is(line, nlen, "content-type")) {
+	} else if (NAME_IS(line, nlen, "content-type")) {
 		const char *semi = memchr(v, ';', vlen);
 		size_t mlen = semi ? (size_t)(semi - v) : vlen;
 
 		trim(&v, &mlen);
-		h->event_stream = name_is(v, mlen, "text/event-stream");
-	} else if (name_is(line, nlen, "expect")) {
-		h->expect_continue = name_is(v, vlen, "100-continue");
+		h->event_stream = NAME_IS(v, mlen, "text/event-stream");
+	} else if (NAME_IS(line, nlen, "expect")) {
+		h->expect_continue = NAME_IS(v, vlen, "100-continue");
 	} else {
 		for (i = 0; i < ARRAY_SIZE(rid_headers); i++) {
 			if (!name_is(line, nlen, rid_headers[i]))
@@ -479,6 +550,30 @@ static void head_done(struct http_stream *s, uint64_t ts)
 	}
 }
 
+/* Does p start with a standard method and a space? Then it is in
+ * head.method, as start_line_step leaves it. */
+static bool whole_method(struct http_stream *s, const char *p, size_t n)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(methods); i++) {
+		size_t len = methods[i].len;
+
+		if (n > len && p[0] == methods[i].name[0] && p[len] == ' ' &&
+		    !memcmp(p, methods[i].name, len)) {
+			memcpy(s->head.method, methods[i].name, len + 1);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* A byte start_line_step takes into the target and nothing more. */
+static bool target_byte(const struct http_stream *s, char ch)
+{
+	unsigned char c = ch;
+
+	return c > 0x20 && c != 0x7f && s->sl.field_len < HTTP_TARGET_MAX;
+}
+
 static size_t do_start(struct http_stream *s, const char *p, size_t n,
 		       bool at_piece_start, uint64_t ts)
 {
@@ -503,6 +598,40 @@ static size_t do_start(struct http_stream *s, const char *p, size_t n,
 		}
 		if (!s->sl_len)
 			s->begin_ts = ts;
+		if (s->sl.state == SL_METHOD && !s->sl.field_len && whole_method(s, p + i, n - i)) {
+			/* "POST " whole: the steps it would take */
+			size_t k = strlen(s->head.method) + 1;
+
+			s->sl.state = SL_TARGET;
+			s->sl_len += k;
+			i += k;
+			if (i == n)
+				break;
+		}
+		if (s->sl.state == SL_VERSION && !s->sl.pos && n - i >= sizeof(http_ver) &&
+		    !memcmp(p + i, http_ver, sizeof(http_ver) - 1) &&
+		    p[i + sizeof(http_ver) - 1] >= '0' && p[i + sizeof(http_ver) - 1] <= '9') {
+			/* "HTTP/1.x" whole: the 8 steps it would take */
+			s->head.version_minor = p[i + sizeof(http_ver) - 1] - '0';
+			s->sl.pos = sizeof(http_ver) - 1;
+			s->sl.state = s->kind == HTTP_REQUEST ? SL_EOL : SL_SP;
+			s->sl_len += sizeof(http_ver);
+			i += sizeof(http_ver);
+			if (i == n)
+				break;
+		}
+		if (s->sl.state == SL_TARGET && target_byte(s, p[i])) {
+			/* the bulk of a start line: what start_line_step
+			 * does with a target byte, without the call */
+			do {
+				if (s->sl.field_len < sizeof(s->head.path) - 1)
+					s->head.path[s->sl.field_len] = p[i];
+				s->sl.field_len++;
+				s->sl_len++;
+			} while (++i < n && target_byte(s, p[i]));
+			if (i == n)
+				break;
+		}
 		r = start_line_step(s->kind, &s->sl, &s->head,
 				    (unsigned char)p[i]);
 		if (r < 0) {
@@ -539,6 +668,17 @@ static size_t do_headers(struct http_stream *s, const char *p, size_t n,
 		return 0;
 	}
 	s->head_bytes += k;
+	if (nl && !s->line_len && text <= HTTP_LINE_MAX) {
+		/* the whole line is in this piece: read in place */
+		len = text;
+		if (len && p[len - 1] == '\r')
+			len--;
+		if (!len)
+			head_done(s, ts);
+		else
+			header_line(s, p, len, false);
+		return k;
+	}
 	if (text > room) {
 		s->line_over = true;
 		text = room;
