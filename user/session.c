@@ -111,6 +111,7 @@ struct session {
 	uint64_t drain_deadline;		/* monotonic ns; 0 until a signal */
 	uint64_t unread_records, unread_bytes;	/* left in the rings at exit */
 	uint64_t exit_drain_ms, exit_flush_ms;	/* where an exit's time went */
+	uint64_t flush_deadline;		/* monotonic ns; 0: none (replay) */
 	/* the views: each NULL unless asked for */
 	struct perfetto *pf;
 	struct outfile pf_file;		/* --perfetto */
@@ -233,14 +234,22 @@ static uint64_t col_last_ts(struct session *s)
 	return s->pool ? collector_pool_last_ts(s->pool) : collector_last_ts(s->col);
 }
 
-/* End of tracing: every connection closed, then every row out. */
+static bool past_flush_deadline(void *ctx)
+{
+	const struct session *s = ctx;
+
+	return s->flush_deadline && clock_mono_now_ns() > s->flush_deadline;
+}
+
+/* End of tracing: every connection closed, then every row out (live: by
+ * flush_deadline, after which what is left is counted, not written). */
 static void flush_pipeline(struct session *s)
 {
 	if (s->pool)
 		collector_pool_flush(s->pool);
 	else
 		collector_flush(s->col);
-	correlator_flush(s->corr);
+	correlator_flush_bounded(s->corr, past_flush_deadline, s);
 }
 
 static int on_zmq_event(void *ctx, void *data, size_t size)
@@ -493,6 +502,7 @@ static void counters(struct session *s, const uint64_t *kc, counter_fn fn, void 
 	P("  requests in flight at exit (written, flagged)", rs->incomplete_at_exit);
 	P("  requests retried to another worker", rs->retried);
 	P("exchanges placed out of start order (threads lagging)", rs->adopted_unordered);
+	P("exchanges not written, exit deadline passed", rs->unwritten_at_exit);
 	P("inference requests read by the router", cs->client_requests);
 	P("  forwards written by the router", cs->forwards);
 	P("  requests read by the workers", cs->worker_requests);
@@ -1058,6 +1068,9 @@ static int run_live(struct session *s)
 	drain_at_exit(s, rb);
 	sock_capture_counters(s->sc, kc);
 	t1 = clock_mono_now_ns();
+	/* the rows get as long as the rings had: under overload, exit stays
+	 * within about twice --exit-deadline plus detaching the probes */
+	s->flush_deadline = t1 + (uint64_t)s->o->limits.exit_deadline_ms * 1000000ULL;
 	flush_pipeline(s);
 	s->exit_drain_ms = (t1 - t0) / 1000000;
 	s->exit_flush_ms = (clock_mono_now_ns() - t1) / 1000000;

@@ -412,6 +412,48 @@ static void test_adopt_bounded(void)
 	correlator_free(corr);
 }
 
+static bool time_is_up(void *ctx)
+{
+	int *polls = ctx;
+
+	(*polls)++;
+	return true;
+}
+
+/* An exit flush past its deadline counts what it leaves, writes no more,
+ * and every exchange is either a row or counted. */
+static void test_flush_bounded(void)
+{
+	struct correlator *corr = correlator_new(&(struct correlator_opts){
+		.have_router = false, .linger_ns = MS, .orphan_ns = 1000 * MS,
+		.idle_ns = 1000 * MS, .max_exchanges = 10000, .max_hop_records = 10,
+	});
+	struct handoff *h = handoff_new(&(struct handoff_opts){ .slots = 512, .wait_max_ns = MS });
+	struct sock_endpoint l = ep(30000), p = ep(40000);
+	struct exchange_sink sink;
+	int polls = 0;
+
+	if (!ASSERT_TRUE(corr && h, "made"))
+		return;
+	sink = handoff_sink(h);
+	for (int i = 0; i < 200; i++) {
+		struct exchange *ex = exchange_sink_new_exchange(&sink, EX_WORKER_IN, 7, &l, &p,
+								 (1 + i) * MS);
+
+		ex->req_done = true;
+		exchange_sink_request_done(&sink, ex);
+		exchange_sink_exchange_done(&sink, ex, (2 + i) * MS);
+	}
+	ASSERT_EQ(handoff_drain(h, corr, NULL, NULL), 200, "all adopted");
+	correlator_flush_bounded(corr, time_is_up, &polls);
+	ASSERT_EQ(polls, 1, "the clock read once, at the 64th row");
+	ASSERT_EQ(correlator_stats(corr)->rows, 63, "rows until then");
+	ASSERT_EQ(correlator_stats(corr)->unwritten_at_exit, 137, "the rest counted");
+	ASSERT_EQ(correlator_stats(corr)->live, 0, "and freed");
+	handoff_free(h);
+	correlator_free(corr);
+}
+
 void test_area_collector_pool(void)
 {
 	RUN_SUBTEST(test_same_rows);
@@ -420,4 +462,5 @@ void test_area_collector_pool(void)
 	RUN_SUBTEST(test_handoff_full);
 	RUN_SUBTEST(test_evict_queued);
 	RUN_SUBTEST(test_adopt_bounded);
+	RUN_SUBTEST(test_flush_bounded);
 }

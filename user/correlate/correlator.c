@@ -54,6 +54,10 @@ struct correlator {
 	uint64_t last_scan;
 	void (*detach)(void *ctx, struct exchange *ex);
 	void *detach_ctx;
+	bool (*stop)(void *ctx);	/* correlator_flush_bounded's clock */
+	void *stop_ctx;
+	uint32_t stop_polls;
+	bool stopped;
 	struct correlator_stats st;
 };
 
@@ -950,6 +954,15 @@ static void give_up(struct correlator *c, struct exchange *ex, const char *why,
 }
 
 /* Rows whose linger has passed. */
+/* Past the exit deadline (correlator_flush_bounded): rows are counted,
+ * no longer matched and written. The clock is read every 64 rows. */
+static bool out_of_time(struct correlator *c)
+{
+	if (c->stop && !c->stopped && ++c->stop_polls % 64 == 0)
+		c->stopped = c->stop(c->stop_ctx);
+	return c->stopped;
+}
+
 static void finalize_due(struct correlator *c, uint64_t now)
 {
 	struct exchange *ex;
@@ -958,8 +971,14 @@ static void finalize_due(struct correlator *c, uint64_t now)
 	       ex->t_done + c->o.linger_ns <= now) {
 		list_del(&ex->fin_node);
 		ex->finalize_queued = false;
-		if (!ex->consumed && !ex->ignored)
-			finalize(c, ex);
+		if (ex->consumed || ex->ignored)
+			continue;
+		if (out_of_time(c)) {
+			c->st.unwritten_at_exit++;
+			ex->consumed = true;	/* the next expiry frees it */
+			continue;
+		}
+		finalize(c, ex);
 	}
 }
 
@@ -988,7 +1007,9 @@ static void expire(struct correlator *c, uint64_t now)
 		}
 		if (ex->resp_done && now > ex->t_done + c->o.orphan_ns) {
 			/* done, never claimed by a client request */
-			if (ex->kind == EX_WORKER_IN)
+			if (ex->kind == EX_WORKER_IN && out_of_time(c))
+				c->st.unwritten_at_exit++;
+			else if (ex->kind == EX_WORKER_IN)
 				finalize_worker(c, ex, true);
 			else if (ex->kind == EX_FORWARD)
 				c->st.forwards_unmatched++;
@@ -1027,7 +1048,16 @@ void correlator_tick(struct correlator *c, uint64_t now)
 
 void correlator_flush(struct correlator *c)
 {
+	correlator_flush_bounded(c, NULL, NULL);
+}
+
+void correlator_flush_bounded(struct correlator *c, bool (*stop)(void *ctx), void *ctx)
+{
 	struct list_head *pos, *tmp;
+
+	c->stop = stop;
+	c->stop_ctx = ctx;
+	c->stopped = false;
 
 	list_for_each_safe(pos, tmp, &c->live) {
 		struct exchange *ex = ex_of(pos);
@@ -1042,4 +1072,5 @@ void correlator_flush(struct correlator *c)
 	correlator_tick(c, UINT64_MAX / 2);
 	/* Whatever is left was never claimed. */
 	correlator_tick(c, UINT64_MAX - 1);
+	c->stop = NULL;
 }

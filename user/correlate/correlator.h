@@ -35,6 +35,7 @@ struct correlator_stats {
 	uint64_t retried;		/* requests with more than one forward */
 	uint64_t hops, hop_records_evicted, hops_unclaimed;
 	uint64_t adopted_unordered;	/* placed near, not at, their start order */
+	uint64_t unwritten_at_exit;	/* exchanges left unmatched: exit deadline */
 	uint64_t live;			/* exchanges held now */
 	uint64_t in_flight;		/* of which not done yet */
 };
@@ -71,6 +72,9 @@ void correlator_drop(struct correlator *c, struct exchange *ex);
 void correlator_tick(struct correlator *c, uint64_t now);
 /* At exit: everything out, unfinished requests flagged as such. */
 void correlator_flush(struct correlator *c);
+/* The same, until stop(ctx) says the time is up (read every 64 rows):
+ * what is left is counted (unwritten_at_exit), not matched and written. */
+void correlator_flush_bounded(struct correlator *c, bool (*stop)(void *ctx), void *ctx);
 const struct correlator_stats *correlator_stats(struct correlator *c);
 /* A router appeared (auto discovery): worker requests wait to be claimed. */
 void correlator_set_have_router(struct correlator *c, bool have_router);
