@@ -31,8 +31,9 @@ int sock_capture_shards(const struct sock_capture *sc);
 int sock_capture_shard_fd(const struct sock_capture *sc, int shard);
 /* Bytes written to the shard's ring and not consumed yet. */
 uint64_t sock_capture_unread(const struct sock_capture *sc, int shard);
-/* No new records from now on (the rings stay readable); detaching
- * itself happens at close. */
+/* No new records from now on (the rings stay readable); the programs
+ * start detaching on a thread of their own (~1.7 s: RCU grace periods,
+ * one tracepoint at a time), which close waits for. */
 void sock_capture_quiesce(struct sock_capture *sc);
 void sock_capture_counters(struct sock_capture *sc, uint64_t out[CNT_MAX]);
 /* Names of tracepoints that did not attach (empty when all did). */
