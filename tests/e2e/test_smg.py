@@ -289,7 +289,7 @@ def test_grpc_stream_records(grpc_run):
         args = ["--router-port", str(GRPC_ROUTER_PORT),
                 "--worker-port", ",".join(map(str, dep.worker_ports))]
         if mode == "full":
-            args.append("--full-capture")
+            args += ["--full-capture", "--capture-size", "16384"]
         t = Tracer(d, *args, name="grpc-records-" + mode)
         rids = ["g-rec-%s-%d" % (mode, i) for i in range(n)]
         for rid in rids:
@@ -302,7 +302,11 @@ def test_grpc_stream_records(grpc_run):
         counts[mode] = []
         for rid in rids:
             r = by_id[rid]
-            assert r["success"] == "True" and r["notes"].startswith("grpc"), r
+            # full capture cuts each call at the capture size, and smg may
+            # write more SSE than that at once to its client under load: that
+            # row is flagged, as it must be (the held mode never cuts them)
+            cut = mode == "full" and "capture_incomplete" in r["error"]
+            assert (r["success"] == "True" or cut) and r["notes"].startswith("grpc"), r
             assert ts(r, "server_first_token_time") < ts(r, "finish_time"), r
             counts[mode].append((r["output_tokens_from_trace"], r["actual_output_tokens"]))
         out[mode] = sock_records(t.record, set(dep.worker_ports))
