@@ -11,7 +11,7 @@
 #endif
 
 #define ZMQ_MAX_CAPTURE     16384	/* hard ceiling of payload bytes per message */
-#define ZMQ_DEFAULT_CAPTURE  4096	/* holds ~110 rids of a batch output */
+#define ZMQ_DEFAULT_CAPTURE 16384	/* a batch output of ~450 rids; vLLM frames of 150 requests */
 #define ZMQ_ENDPOINT_LEN      128	/* "ipc:///tmp/tmpXXXXXXXX" is ~25 */
 
 enum zmq_event_type {
