@@ -1023,12 +1023,21 @@ void correlator_tick(struct correlator *c, uint64_t now)
 	struct exchange *ex;
 
 	finalize_due(c, now);
-	if (now < c->last_scan + SCAN_INTERVAL_NS && c->st.live <= c->o.max_exchanges)
-		return;
-	c->last_scan = now;
-	expire(c, now);
+	if (now >= c->last_scan + SCAN_INTERVAL_NS) {
+		c->last_scan = now;
+		expire(c, now);
+	}
+	/* Over the limit between scans, the oldest go at once, with no walk
+	 * of the whole store (with the store full under overload that was a
+	 * walk of max_exchanges per tick, a tick per hand-over). Used-up
+	 * ones are only freed, as the scan would. */
 	while (c->st.live > c->o.max_exchanges &&
 	       (ex = list_first_or_null(&c->live, struct exchange, node))) {
+		if (!ex->finalize_queued &&
+		    (ex->consumed || (ex->ignored && ex->resp_done))) {
+			free_exchange(c, ex);
+			continue;
+		}
 		c->st.evicted++;
 		if (ex->finalize_queued) {
 			/* already ended: its row now, before its linger is out.
