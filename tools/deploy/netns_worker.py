@@ -97,10 +97,17 @@ def worker_cmd(args):
                                max_total_tokens=args.max_total_tokens, sleep_on_idle=True,
                                enable_metrics=False, worker_arg=args.worker_arg)
     cmd = deploy.SglangEngine().cmd(wargs, f"{INSIDE}/venv", args.port, 0)
-    setup = (f"mount -t tmpfs -o mode=1777 tmpfs /tmp && "
+    # The venv and model are bound on a staging tmpfs first and moved under
+    # the private /tmp after: the checkout may itself live under /tmp,
+    # which the new tmpfs would hide before the binds could read it.
+    setup = (f"mkdir -p /mnt && mount -t tmpfs tmpfs /mnt && "
+             f"mkdir -p /mnt/venv /mnt/model && "
+             f"mount --bind {shlex.quote(venv)} /mnt/venv && "
+             f"mount --bind {shlex.quote(model)} /mnt/model && "
+             f"mount -t tmpfs -o mode=1777 tmpfs /tmp && "
              f"mkdir -p {INSIDE}/venv {INSIDE}/model && "
-             f"mount --bind {shlex.quote(venv)} {INSIDE}/venv && "
-             f"mount --bind {shlex.quote(model)} {INSIDE}/model && "
+             f"mount --move /mnt/venv {INSIDE}/venv && "
+             f"mount --move /mnt/model {INSIDE}/model && "
              f"cd / || exit 1; {shlex.join(cmd)} & wait")
     return setup
 
