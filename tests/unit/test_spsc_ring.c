@@ -117,10 +117,32 @@ static void test_two_threads(void)
 	spsc_ring_free(&r);
 }
 
+/* peek shows the oldest without taking it; pop then takes that one. */
+static void test_peek(void)
+{
+	struct spsc_ring r;
+	const uint64_t *p;
+	uint64_t v;
+
+	if (!ASSERT_EQ(spsc_ring_init(&r, 4, sizeof(uint64_t)), 0, "init"))
+		return;
+	ASSERT_TRUE(spsc_ring_peek(&r) == NULL, "empty: nothing to peek");
+	for (v = 7; v < 10; v++)
+		spsc_ring_push(&r, &v);
+	p = spsc_ring_peek(&r);
+	ASSERT_TRUE(p && *p == 7, "the oldest");
+	ASSERT_TRUE((p = spsc_ring_peek(&r)) && *p == 7, "still there");
+	ASSERT_EQ(spsc_ring_count(&r), 3, "nothing taken");
+	ASSERT_TRUE(spsc_ring_pop(&r, &v) && v == 7, "pop takes it");
+	ASSERT_TRUE((p = spsc_ring_peek(&r)) && *p == 8, "then the next");
+	spsc_ring_free(&r);
+}
+
 void test_area_spsc_ring(void)
 {
 	RUN_SUBTEST(test_full);
 	RUN_SUBTEST(test_wraparound);
 	RUN_SUBTEST(test_index_wrap);
 	RUN_SUBTEST(test_two_threads);
+	RUN_SUBTEST(test_peek);
 }

@@ -198,11 +198,26 @@ static void pool_on_exit(void *ctx, uint32_t tgid, uint64_t ts)
 	}
 }
 
+/* Merged by start across the threads (each hands over in done order, so
+ * the merge is near start order): the correlator then places each close
+ * to the end of its store. Thread by thread, each exchange of the second
+ * walked back past all the first had handed over since the last drain
+ * (16-core bench: 370k of 1.3M exchanges walked the whole 512 bound). */
 static void drain_all(struct collector_pool *p)
 {
-	for (uint32_t i = 0; i < p->o.threads; i++)
-		if (p->w[i].h)
-			handoff_drain(p->w[i].h, p->corr, pool_on_exit, &p->w[i]);
+	for (;;) {
+		struct worker *next = NULL;
+		uint64_t best = 0, t;
+
+		for (uint32_t i = 0; i < p->o.threads; i++)
+			if (p->w[i].h && handoff_next_start(p->w[i].h, &t) && (!next || t < best)) {
+				next = &p->w[i];
+				best = t;
+			}
+		if (!next)
+			return;
+		handoff_drain_one(next->h, p->corr, pool_on_exit, next);
+	}
 }
 
 /* The inbox is drained by the thread within a poll: a full one means

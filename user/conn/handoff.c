@@ -174,19 +174,37 @@ uint64_t handoff_watermark(struct handoff *h)
 	return atomic_load_explicit(&h->watermark, memory_order_acquire);
 }
 
-uint32_t handoff_drain(struct handoff *h, struct correlator *corr,
+bool handoff_next_start(struct handoff *h, uint64_t *start)
+{
+	const struct msg *m = spsc_ring_peek(&h->ring);
+
+	if (!m)
+		return false;
+	*start = m->type == MSG_EXCHANGE ? m->ex->t_req_first : 0;
+	return true;
+}
+
+bool handoff_drain_one(struct handoff *h, struct correlator *corr,
 		       handoff_exit_fn fn, void *ctx)
 {
 	struct msg m;
+
+	if (!spsc_ring_pop(&h->ring, &m))
+		return false;
+	if (m.type == MSG_EXCHANGE)
+		correlator_adopt(corr, m.ex, ((struct held *)m.ex)->request_done, m.ts);
+	else if (m.type == MSG_PROC_EXIT && fn)
+		fn(ctx, m.tgid, m.ts);
+	return true;
+}
+
+uint32_t handoff_drain(struct handoff *h, struct correlator *corr,
+		       handoff_exit_fn fn, void *ctx)
+{
 	uint32_t n = 0;
 
-	while (spsc_ring_pop(&h->ring, &m)) {
+	while (handoff_drain_one(h, corr, fn, ctx))
 		n++;
-		if (m.type == MSG_EXCHANGE)
-			correlator_adopt(corr, m.ex, ((struct held *)m.ex)->request_done, m.ts);
-		else if (m.type == MSG_PROC_EXIT && fn)
-			fn(ctx, m.tgid, m.ts);
-	}
 	return n;
 }
 

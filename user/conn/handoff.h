@@ -67,6 +67,11 @@ void handoff_publish(struct handoff *h, uint64_t ts);
 uint64_t handoff_watermark(struct handoff *h);
 /* Correlator's thread: what was passed, adopted by corr in order; process
  * exits to fn. Returns the messages taken. */
+/* The correlator's side, one at a time: the start of the next exchange
+ * (0 for a process exit); false when empty. */
+bool handoff_next_start(struct handoff *h, uint64_t *start);
+bool handoff_drain_one(struct handoff *h, struct correlator *corr,
+		       handoff_exit_fn fn, void *ctx);
 uint32_t handoff_drain(struct handoff *h, struct correlator *corr,
 		       handoff_exit_fn fn, void *ctx);
 /* Once the parse thread is gone (joined): drains, then whatever its

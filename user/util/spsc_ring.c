@@ -58,6 +58,18 @@ bool spsc_ring_pop(struct spsc_ring *r, void *elem)
 	return true;
 }
 
+const void *spsc_ring_peek(struct spsc_ring *r)
+{
+	uint32_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+
+	if (head == r->tail_cache) {
+		r->tail_cache = atomic_load_explicit(&r->tail, memory_order_acquire);
+		if (head == r->tail_cache)
+			return NULL;
+	}
+	return r->slots + (size_t)(head & r->mask) * r->elem_size;
+}
+
 uint32_t spsc_ring_count(struct spsc_ring *r)
 {
 	return atomic_load_explicit(&r->tail, memory_order_acquire) -

@@ -31,6 +31,9 @@ void spsc_ring_free(struct spsc_ring *r);
 bool spsc_ring_push(struct spsc_ring *r, const void *elem);
 /* Consumer: copies the oldest element out; false when empty. */
 bool spsc_ring_pop(struct spsc_ring *r, void *elem);
+/* Consumer: the oldest element, left in place (valid until the next
+ * pop); NULL when empty. */
+const void *spsc_ring_peek(struct spsc_ring *r);
 /* Elements held now (exact only from one of the two sides). */
 uint32_t spsc_ring_count(struct spsc_ring *r);
 uint32_t spsc_ring_capacity(const struct spsc_ring *r);
