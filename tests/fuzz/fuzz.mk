@@ -9,11 +9,11 @@
 #   make fuzz-campaign        every harness at once for FUZZ_CAMPAIGN_SECONDS (3600)
 #                             with FUZZ_WORKERS (1) each: a core-hour per harness
 
-FUZZ_SRCS_http_request  := proto/http_stream.c proto/body_fields.c
-FUZZ_SRCS_http_response := proto/http_stream.c proto/sse_parser.c proto/body_fields.c
+FUZZ_SRCS_http_request  := proto/http_stream.c proto/body_fields.c proto/json_view.c
+FUZZ_SRCS_http_response := proto/http_stream.c proto/sse_parser.c proto/body_fields.c proto/json_view.c
 FUZZ_SRCS_sse_parser    := proto/sse_parser.c
-FUZZ_SRCS_body_request  := proto/body_fields.c
-FUZZ_SRCS_body_response := proto/body_fields.c
+FUZZ_SRCS_body_request  := proto/body_fields.c proto/json_view.c
+FUZZ_SRCS_body_response := proto/body_fields.c proto/json_view.c
 FUZZ_SRCS_ipc_pickle    := proto/ipc.c proto/pickle.c proto/msgpack.c
 FUZZ_SRCS_ipc_msgpack   := proto/ipc.c proto/pickle.c proto/msgpack.c
 FUZZ_SRCS_h2_grpc       := proto/grpc.c proto/h2.c proto/hpack.c

@@ -442,6 +442,11 @@ static void test_rid_scan_matches_parse(void)
 		"{\"text\":\"x\",\"rid\":true,\"rid\":\"dup\"}",
 		"{\"rid\":\"one\",\"rid\":\"two\"}",
 		"{\"rid\":[7,\"s\"]}",
+		/* a UTF-8 BOM: cJSON skips one at the very start only */
+		"\xEF\xBB\xBF{\"text\":\"x\",\"rid\":\"after-bom\"}",
+		"\xEF\xBB\xBF {\"rid\":\"bom-then-space\"}",
+		" \xEF\xBB\xBF{\"rid\":\"space-then-bom\"}",
+		"\xEF\xBB{\"rid\":\"half-a-bom\"}",
 	};
 
 	for (size_t b = 0; b < sizeof(bodies) / sizeof(bodies[0]); b++) {

@@ -677,6 +677,17 @@ static void scan_byte(struct body_rid_scan *s, char c)
 {
 	switch (s->at) {
 	case AT_START:
+		if (s->bom < 3) {
+			if ((unsigned char)c == (unsigned char)"\xEF\xBB\xBF"[s->bom]) {
+				s->bom++;
+				return;
+			}
+			if (s->bom) {	/* part of a BOM: cJSON fails there */
+				s->state = RID_NOT_OBJECT;
+				return;
+			}
+			s->bom = 3;
+		}
 		if (json_space(c))
 			return;
 		if (c != '{') {

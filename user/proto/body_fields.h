@@ -74,6 +74,8 @@ struct body_rid_scan {
 	uint8_t in_string;
 	uint8_t string_is_key;	/* a depth-1 key is being read */
 	uint8_t rid_seen;	/* the first "rid" key counts, as for cJSON */
+	uint8_t bom;		/* bytes of a leading UTF-8 BOM matched (cJSON
+				 * skips one); 3 once past the start */
 	uint32_t depth;		/* open {/[ outside strings */
 	uint32_t backslashes;	/* run of '\\' just before, in a string */
 	uint32_t key_len;	/* bytes of the key seen (a prefix is kept) */
