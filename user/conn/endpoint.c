@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "conn/endpoint.h"
+#include "util/str.h"
 #include "util/hash.h"
 
 static bool v4_mapped(const uint8_t *a)
@@ -10,20 +11,6 @@ static bool v4_mapped(const uint8_t *a)
 	static const uint8_t prefix[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
 
 	return !memcmp(a, prefix, sizeof(prefix));
-}
-
-static char *put_dec(char *p, unsigned v)
-{
-	char tmp[10];
-	int k = 0;
-
-	do {
-		tmp[k++] = '0' + v % 10;
-		v /= 10;
-	} while (v);
-	while (k)
-		*p++ = tmp[--k];
-	return p;
 }
 
 /* "a.b.c.d:port" as inet_ntop and "%s:%u" write it, without printf: a
@@ -35,10 +22,10 @@ static bool format_v4(const uint8_t *a, unsigned port, char *buf, size_t len)
 	if (len < sizeof("255.255.255.255:65535"))
 		return false;
 	for (int i = 0; i < 4; i++) {
-		p = put_dec(p, a[i]);
+		p = str_put_dec(p, a[i]);
 		*p++ = i < 3 ? '.' : ':';
 	}
-	p = put_dec(p, port);
+	p = str_put_dec(p, port);
 	*p = 0;
 	return true;
 }

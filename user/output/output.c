@@ -67,19 +67,11 @@ const char *output_csv_header(void)
 	return hdr;
 }
 
-/* Decimal digits of n at v; returns the end. printf costs a row more than
- * everything else the collector does for it, so integers are done here. */
+/* Decimal digits of n at v, terminated; returns the end. printf costs a
+ * row more than everything else the collector does for it. */
 static char *put_u64(char *v, unsigned long long n)
 {
-	char tmp[24];
-	int k = 0;
-
-	do {
-		tmp[k++] = '0' + n % 10;
-		n /= 10;
-	} while (n);
-	while (k)
-		*v++ = tmp[--k];
+	v = str_put_dec(v, n);
 	*v = 0;
 	return v;
 }

@@ -5,6 +5,7 @@
 #define SERVETRACE_STR_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 /* Copies src into dst (size bytes), truncated and always terminated. */
@@ -20,6 +21,21 @@ static inline void str_copy(char *dst, size_t size, const char *src)
 		n++;
 	}
 	dst[n] = 0;
+}
+
+/* The decimal digits of v at p, unterminated; returns their end. */
+static inline char *str_put_dec(char *p, uint64_t v)
+{
+	char tmp[20];
+	int k = 0;
+
+	do {
+		tmp[k++] = '0' + v % 10;
+		v /= 10;
+	} while (v);
+	while (k)
+		*p++ = tmp[--k];
+	return p;
 }
 
 #endif
