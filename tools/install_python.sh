@@ -3,6 +3,8 @@
 # Install SGLang (CPU) and sglang-router into <repo>/.venv. Idempotent: a
 # second run checks the install and returns in seconds.
 set -euo pipefail
+# no wheel cache: it would double the 7 GB the venvs take on disk
+export PIP_NO_CACHE_DIR=1
 
 usage() {
 	cat <<EOF
@@ -135,6 +137,7 @@ if [[ ! -x $VENV/bin/python ]]; then
 	step "creating $VENV"
 	"$PYTHON" -m venv "$VENV"
 fi
+"$DEPLOY/need_space.sh" "$VENV" 4800 install_python  # .venv is 3.5 GB, pip unpacks beside it
 step "installing SGLang's dependencies (pinned; torch from the local CPU wheel)"
 pipq "$VENV/bin/python" install -q --progress-bar off -c "$CONS" -r "$REQS" ||
 	die "pip failed (torch==2.13.0+cpu must come from pip's find-links, e.g. /opt/wheels)"

@@ -4,6 +4,8 @@
 # <repo>/.venv-smg, and the gRPC servicer SGLang's --grpc-mode needs into
 # SGLang's venv. Idempotent: a second run checks and returns in seconds.
 set -euo pipefail
+# no wheel cache: it would double the 7 GB the venvs take on disk
+export PIP_NO_CACHE_DIR=1
 
 SMG_VERSION=1.13.0
 # 0.9.1 .. 0.14.1 fail to import against SGLang 0.5.15 ("cannot import name
@@ -93,6 +95,7 @@ fi
 
 if [[ $(version_of "$SMG_VENV" smg) != "$SMG_VERSION" ]] || ((force)); then
 	[[ -x $SMG_VENV/bin/python ]] || { step "creating $SMG_VENV"; "$PYTHON" -m venv "$SMG_VENV"; }
+	"$ROOT/tools/deploy/need_space.sh" "$SMG_VENV" 600 install_smg  # .venv-smg is 150 MB
 	step "installing smg==$SMG_VERSION into $SMG_VENV"
 	# shellcheck disable=SC2086
 	pipq "$SMG_VENV/bin/python" install -q --progress-bar off "smg==$SMG_VERSION" $SMG_DEPS

