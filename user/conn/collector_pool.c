@@ -396,6 +396,7 @@ fail:
 
 int collector_pool_start(struct collector_pool *p)
 {
+	correlator_exchange_set_return(handoff_return);
 	for (uint32_t i = 0; i < p->o.threads; i++) {
 		int err = pthread_create(&p->w[i].tid, NULL, worker_main, &p->w[i]);
 
@@ -413,6 +414,8 @@ void collector_pool_free(struct collector_pool *p)
 	if (!p)
 		return;
 	collector_pool_stop(p);
+	/* the correlator frees what it still holds itself from now on */
+	correlator_exchange_set_return(NULL);
 	for (uint32_t i = 0; i < p->o.threads; i++) {
 		struct worker *w = &p->w[i];
 		struct inbox_msg m;

@@ -1,9 +1,14 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* The exchange is allocated with a small header of our own after it
- * (held), so whether its request_done was called travels with it: the
- * collector sets req_done also for requests cut short, which are never
- * matchable. The correlator frees the block as a struct exchange: the
- * exchange comes first in it. */
+/* Whether the sink's request_done was called travels with the exchange
+ * (sink_request_done): the collector sets req_done also for requests cut
+ * short, which are never matchable.
+ *
+ * Exchanges go back: the correlator's thread frees one by pushing it
+ * onto its home's return ring, and the parse thread frees its buffers
+ * and reuses the block when it makes its next ones. Every malloc and
+ * free of an exchange and its buffers stays on the parse thread: freed
+ * on the correlator's thread they took the parse thread's arena lock,
+ * and the two threads fought over it (futex waits in a profile). */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -20,14 +25,10 @@ struct msg {
 	uint64_t ts;
 };
 
-struct held {
-	struct exchange ex;	/* first: freed as an exchange */
-	bool request_done;
-};
-
 struct handoff {
 	struct handoff_opts o;
 	struct spsc_ring ring;
+	struct spsc_ring back;		/* freed exchanges, to the parse thread */
 	_Alignas(64) _Atomic uint64_t watermark;
 	/* the producer's counters: single writer, relaxed */
 	_Alignas(64) _Atomic uint64_t made, passed, freed, waits, wait_ns, lost;
@@ -86,23 +87,32 @@ static struct exchange *h_new_exchange(void *ctx, enum exchange_kind kind, uint3
 				       const struct sock_endpoint *peer, uint64_t ts)
 {
 	struct handoff *h = ctx;
-	struct exchange *ex = correlator_exchange_alloc(sizeof(struct held), kind, tgid,
-							local, peer, ts);
+	struct exchange *ex;
 
-	if (ex)
+	/* two back for each one made: the ring empties when frees come in
+	 * bursts (the correlator's expiry) */
+	for (int i = 0; i < 2 && spsc_ring_pop(&h->back, &ex); i++) {
+		ex->home = NULL;
+		correlator_exchange_free(ex);	/* into this thread's cache */
+	}
+	ex = correlator_exchange_alloc(sizeof(*ex), kind, tgid, local, peer, ts);
+	if (ex) {
+		ex->home = h;
 		bump(&h->made, 1);
+	}
 	return ex;
 }
 
 static void h_request_done(void *ctx, struct exchange *ex)
 {
-	((struct held *)ex)->request_done = true;
+	ex->sink_request_done = true;
 }
 
 static void h_drop(void *ctx, struct exchange *ex)
 {
 	struct handoff *h = ctx;
 
+	ex->home = NULL;	/* freed here, on its own thread */
 	correlator_exchange_free(ex);
 	bump(&h->freed, 1);
 }
@@ -119,7 +129,7 @@ static void h_exchange_done(void *ctx, struct exchange *ex, uint64_t ts)
 	}
 	if (h->direct) {
 		handoff_drain(h, h->direct, h->exit_fn, h->exit_ctx);
-		correlator_adopt(h->direct, ex, ((struct held *)ex)->request_done, ts);
+		correlator_adopt(h->direct, ex, ex->sink_request_done, ts);
 		bump(&h->passed, 1);
 		return;
 	}
@@ -192,7 +202,7 @@ bool handoff_drain_one(struct handoff *h, struct correlator *corr,
 	if (!spsc_ring_pop(&h->ring, &m))
 		return false;
 	if (m.type == MSG_EXCHANGE)
-		correlator_adopt(corr, m.ex, ((struct held *)m.ex)->request_done, m.ts);
+		correlator_adopt(corr, m.ex, m.ex->sink_request_done, m.ts);
 	else if (m.type == MSG_PROC_EXIT && fn)
 		fn(ctx, m.tgid, m.ts);
 	return true;
@@ -239,7 +249,21 @@ struct handoff *handoff_new(const struct handoff_opts *opts)
 		free(h);
 		return NULL;
 	}
+	if (spsc_ring_init(&h->back, opts->slots ? opts->slots : 4096, sizeof(struct exchange *))) {
+		spsc_ring_free(&h->ring);
+		free(h);
+		return NULL;
+	}
 	return h;
+}
+
+/* The correlator's thread: a freed exchange back to its parse thread;
+ * false (a full ring, or the thread is gone) frees it there. */
+bool handoff_return(void *home, struct exchange *ex)
+{
+	struct handoff *h = home;
+
+	return !h->direct && spsc_ring_push(&h->back, &ex);
 }
 
 void handoff_free(struct handoff *h)
@@ -248,9 +272,18 @@ void handoff_free(struct handoff *h)
 
 	if (!h)
 		return;
+	struct exchange *ex;
+
 	while (spsc_ring_pop(&h->ring, &m))
-		if (m.type == MSG_EXCHANGE)
+		if (m.type == MSG_EXCHANGE) {
+			m.ex->home = NULL;
 			correlator_exchange_free(m.ex);
+		}
+	while (spsc_ring_pop(&h->back, &ex)) {
+		ex->home = NULL;
+		correlator_exchange_free(ex);
+	}
 	spsc_ring_free(&h->ring);
+	spsc_ring_free(&h->back);
 	free(h);
 }

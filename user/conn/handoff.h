@@ -79,5 +79,8 @@ uint32_t handoff_drain(struct handoff *h, struct correlator *corr,
 void handoff_direct(struct handoff *h, struct correlator *corr,
 		    handoff_exit_fn fn, void *ctx);
 void handoff_stats(struct handoff *h, struct handoff_stats *out);
+/* The correlator's thread, as its correlator_exchange_return_fn: a freed
+ * exchange back to the parse thread that made it (home: its handoff). */
+bool handoff_return(void *home, struct exchange *ex);
 
 #endif

@@ -54,6 +54,11 @@ struct exchange *correlator_exchange_alloc(size_t size, enum exchange_kind kind,
 					   uint32_t tgid, const struct sock_endpoint *local,
 					   const struct sock_endpoint *peer, uint64_t ts);
 void correlator_exchange_free(struct exchange *ex);
+/* An exchange with home set is offered to fn when freed, on the
+ * correlator's thread (fn takes it: true). Set and cleared on that
+ * thread, cleared before the homes go. NULL: freed here. */
+typedef bool (*correlator_exchange_return_fn)(void *home, struct exchange *ex);
+void correlator_exchange_set_return(correlator_exchange_return_fn fn);
 /* Freed exchanges are kept for reuse by the thread that freed them: a
  * thread that ends lets go of its own with this. */
 void correlator_exchange_cache_drain(void);

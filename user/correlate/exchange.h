@@ -35,6 +35,7 @@ struct exchange {
 	bool consumed;			/* part of an emitted row */
 	bool finalize_queued;
 	bool recyclable;		/* plain size: may be reused once freed */
+	bool sink_request_done;		/* the sink's request_done came (handoff) */
 	bool resp_done;			/* over (response ended, or given up) */
 	uint64_t t_last;		/* last activity */
 	uint64_t t_done;		/* when it ended, for the linger */
@@ -42,8 +43,12 @@ struct exchange {
 	struct sock_endpoint local, peer;
 	uint64_t pair_hash;		/* connection, as the worker side sees it */
 	struct list_head fin_node;	/* finalize queue, in t_done order */
+	struct list_head dead_node;	/* consumed, freed at the tick's end */
+	bool dead_queued;
 	struct list_head pair_node;	/* worker requests of a connection, oldest first */
 	void *conn;			/* owning connection while not done */
+	void *home;			/* made by a parse thread: freed back to it
+					 * (correlator_exchange_set_return) */
 	uint64_t key_id, key_fp, key_pair;	/* index keys, 0 = not indexed */
 	struct hlist_node id_hn, fp_hn;		/* forwards by id, by fingerprint */
 
