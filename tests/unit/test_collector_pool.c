@@ -381,8 +381,9 @@ static void test_evict_queued(void)
 	correlator_free(corr);
 }
 
-/* 600 exchanges handed over after one that began before them all: it is
- * placed within the walk's bound, not at its start, and counted. */
+/* 600 exchanges handed over after one that began before them all, 600 ms
+ * earlier, out of the buckets' reach: it is placed within the walk's
+ * bound, not at its start, and counted. */
 static void test_adopt_bounded(void)
 {
 	struct correlator *corr = correlator_new(&(struct correlator_opts){
@@ -408,6 +409,61 @@ static void test_adopt_bounded(void)
 	ASSERT_EQ(handoff_drain(h, corr, NULL, NULL), 601, "all adopted");
 	ASSERT_EQ(correlator_stats(corr)->live, 601, "all held");
 	ASSERT_EQ(correlator_stats(corr)->adopted_unordered, 1, "the late one, counted");
+	handoff_free(h);
+	correlator_free(corr);
+}
+
+/* Parse threads that lag each other by up to 6 ms: 20000 exchanges 2 us
+ * apart (500k a second), handed over out of start order, with rows freed between the
+ * batches. The store stays in exact start order, no placement walks to
+ * its bound. */
+static void test_adopt_order(void)
+{
+	struct correlator *corr = correlator_new(&(struct correlator_opts){
+		.have_router = false, .linger_ns = MS, .orphan_ns = 1000 * MS,
+		.idle_ns = 1000 * MS, .max_exchanges = 100000, .max_hop_records = 10,
+	});
+	struct handoff *h = handoff_new(&(struct handoff_opts){ .slots = 8192, .wait_max_ns = MS });
+	struct sock_endpoint l = ep(30000), p = ep(40000);
+	enum { N = 20000 };
+	static struct { uint64_t start, due; struct exchange *ex; } e[N];
+	struct exchange_sink sink;
+	uint32_t seed = 12345;
+	bool ordered = true;
+
+	if (!ASSERT_TRUE(corr && h, "made"))
+		return;
+	sink = handoff_sink(h);
+	for (int i = 0; i < N; i++) {
+		seed = seed * 1103515245u + 12345u;
+		e[i].start = 1000 * MS + (uint64_t)i * 2000;
+		e[i].due = e[i].start + (seed >> 8) % (6 * MS);
+		e[i].ex = exchange_sink_new_exchange(&sink, EX_WORKER_IN, 7, &l, &p, e[i].start);
+	}
+	/* handed over in the order they are due: insertion sort, nearly sorted */
+	for (int i = 1; i < N; i++)
+		for (int j = i; j > 0 && e[j - 1].due > e[j].due; j--) {
+			__typeof__(e[0]) t = e[j];
+
+			e[j] = e[j - 1];
+			e[j - 1] = t;
+		}
+	for (int i = 0; i < N; i++) {
+		exchange_sink_exchange_done(&sink, e[i].ex, e[i].due);
+		if (i % 1000 == 999) {
+			handoff_drain(h, corr, NULL, NULL);
+			ordered = ordered && correlator_store_ordered(corr);
+			/* rows whose linger passed: their exchanges go */
+			correlator_tick(corr, e[i].due - 7 * MS);
+			ordered = ordered && correlator_store_ordered(corr);
+		}
+	}
+	handoff_drain(h, corr, NULL, NULL);
+	ASSERT_TRUE(ordered && correlator_store_ordered(corr), "in start order throughout");
+	ASSERT_EQ(correlator_stats(corr)->adopted_unordered, 0, "no walk reached its bound");
+	ASSERT_TRUE(correlator_stats(corr)->rows > 10000, "rows freed exchanges between batches");
+	correlator_flush(corr);
+	ASSERT_EQ(correlator_stats(corr)->rows, N, "every one a row");
 	handoff_free(h);
 	correlator_free(corr);
 }
@@ -462,5 +518,6 @@ void test_area_collector_pool(void)
 	RUN_SUBTEST(test_handoff_full);
 	RUN_SUBTEST(test_evict_queued);
 	RUN_SUBTEST(test_adopt_bounded);
+	RUN_SUBTEST(test_adopt_order);
 	RUN_SUBTEST(test_flush_bounded);
 }

@@ -38,11 +38,20 @@ struct hop_rec {
 
 #define HOP_BUCKETS 4096
 
+/* The last exchange in the store of one bucket of start times; bucket 0:
+ * the slot is empty. */
+struct order_slot {
+	uint64_t bucket;
+	struct exchange *tail;
+};
+
 struct correlator {
 	struct correlator_opts o;
 	struct list_head live;		/* all live exchanges, oldest first */
 	struct list_head fin;		/* finalize queue */
 	struct list_head dead;		/* consumed: freed at the end of the tick */
+	struct order_slot *order;	/* ORDER_SLOTS: where each bucket of start
+					 * time ends in the store */
 	uint64_t next_serial;
 	struct ex_index fwd_by_id, fwd_by_fp;
 	/* worker requests by connection, oldest first: a forward takes the
@@ -114,6 +123,118 @@ static const char *exchange_id(const struct exchange *ex)
 
 #define ex_of(pos) list_entry(pos, struct exchange, node)
 
+/* ---- the store's start order --------------------------------------- */
+
+/* The store is kept in start order (forwards_by_time walks it from a
+ * client request on, the expiry stops at the first young exchange, the
+ * eviction takes the oldest). Exchanges come in as they end, not as they
+ * begin, and with several parse threads one may lag the others by
+ * milliseconds: placing one by walking back from the newest crossed
+ * everything handed over meanwhile, a cache miss a step (on 16 cores,
+ * half of the correlator's thread, and 500k of 2.8M placements hit the
+ * walk's bound). So the store remembers where each 16 us bucket of start
+ * times ends: a placement walks back from the end of its own bucket
+ * (a few exchanges), or goes after the end of the nearest earlier one. */
+#define ADOPT_WALK_MAX 512	/* store entries walked to place one, at most */
+#define ORDER_SHIFT 14		/* buckets of 2^14 ns */
+#define ORDER_SLOTS 65536	/* a second of buckets (1 MiB); older ones
+				 * share slots with newer and lose theirs */
+#define ORDER_LOOKBACK 64	/* empty buckets looked past for an earlier end */
+
+static uint64_t bucket_of(const struct exchange *ex)
+{
+	return (ex->t_req_first >> ORDER_SHIFT) + 1;
+}
+
+static struct order_slot *order_slot(struct correlator *c, uint64_t bucket)
+{
+	return &c->order[bucket & (ORDER_SLOTS - 1)];
+}
+
+/* Where to start looking back from for ex: the end of its bucket, else of
+ * the nearest earlier bucket within reach, else the newest. *exact: the
+ * exchanges after the point started in later buckets. */
+static struct list_head *order_start(struct correlator *c, uint64_t b, bool *exact)
+{
+	struct order_slot *s = order_slot(c, b);
+
+	*exact = true;
+	if (s->bucket == b)
+		return &s->tail->node;
+	for (uint64_t i = 1; i <= ORDER_LOOKBACK && i < b; i++) {
+		s = order_slot(c, b - i);
+		if (s->bucket == b - i)
+			return &s->tail->node;
+	}
+	*exact = false;
+	return c->live.prev;
+}
+
+static void store_insert(struct correlator *c, struct exchange *ex)
+{
+	uint64_t b = bucket_of(ex);
+	struct list_head *pos = c->live.prev, *next;
+	struct order_slot *s;
+	bool exact;
+	int steps = 0;
+
+	/* the usual case, and the only one with one thread: the newest */
+	if (pos != &c->live && ex_of(pos)->t_req_first > ex->t_req_first) {
+		pos = order_start(c, b, &exact);
+		/* an earlier bucket's end: a later one's slot may have been
+		 * lost to a newer bucket, so step over what started before */
+		while (exact && pos->next != &c->live &&
+		       ex_of(pos->next)->t_req_first <= ex->t_req_first) {
+			if (++steps > ADOPT_WALK_MAX)
+				break;
+			pos = pos->next;
+		}
+		/* Bounded: past it the order is only near (the eviction order
+		 * and the time fallback of matching, no id and no prompt, may
+		 * then be off), and it is counted. */
+		while (pos != &c->live && ex_of(pos)->t_req_first > ex->t_req_first) {
+			if (++steps > ADOPT_WALK_MAX) {
+				c->st.adopted_unordered++;
+				break;
+			}
+			pos = pos->prev;
+		}
+	}
+	list_add_tail(&ex->node, pos->next);	/* just after pos */
+	next = ex->node.next;
+	if (next != &c->live && bucket_of(ex_of(next)) == b)
+		return;		/* not the end of its bucket */
+	s = order_slot(c, b);
+	if (s->bucket <= b) {	/* a second older bucket loses its slot */
+		s->bucket = b;
+		s->tail = ex;
+	}
+}
+
+bool correlator_store_ordered(struct correlator *c)
+{
+	struct list_head *pos;
+
+	for (pos = c->live.next; pos != &c->live && pos->next != &c->live; pos = pos->next)
+		if (ex_of(pos)->t_req_first > ex_of(pos->next)->t_req_first)
+			return false;
+	return true;
+}
+
+static void order_remove(struct correlator *c, struct exchange *ex)
+{
+	uint64_t b = bucket_of(ex);
+	struct order_slot *s = order_slot(c, b);
+	struct list_head *prev = ex->node.prev;
+
+	if (s->bucket != b || s->tail != ex)
+		return;
+	if (prev != &c->live && bucket_of(ex_of(prev)) == b)
+		s->tail = ex_of(prev);
+	else
+		s->bucket = 0;
+}
+
 /* ---- lifetime ------------------------------------------------------ */
 
 struct correlator *correlator_new(const struct correlator_opts *opts)
@@ -126,6 +247,11 @@ struct correlator *correlator_new(const struct correlator_opts *opts)
 	list_init(&c->live);
 	list_init(&c->fin);
 	list_init(&c->dead);
+	c->order = calloc(ORDER_SLOTS, sizeof(*c->order));
+	if (!c->order) {
+		free(c);
+		return NULL;
+	}
 	c->fwd_by_id.node_off = offsetof(struct exchange, id_hn);
 	c->fwd_by_fp.node_off = offsetof(struct exchange, fp_hn);
 	c->fwd_by_id.key_off = offsetof(struct exchange, key_id);
@@ -142,6 +268,7 @@ static void free_exchange(struct correlator *c, struct exchange *ex)
 		c->detach(c->detach_ctx, ex);
 	ex->conn = NULL;
 	unindex(c, ex);
+	order_remove(c, ex);
 	list_del(&ex->node);
 	list_del(&ex->fin_node);
 	if (ex->dead_queued)
@@ -168,6 +295,7 @@ void correlator_free(struct correlator *c)
 		free_exchange(c, ex_of(c->live.next));
 	while (!list_empty(&c->hop_age))
 		hop_remove(c, list_entry(c->hop_age.next, struct hop_rec, age));
+	free(c->order);
 	free(c);
 	correlator_exchange_cache_drain();
 }
@@ -285,38 +413,20 @@ struct exchange *correlator_new_exchange(struct correlator *c, enum exchange_kin
 	if (!ex)
 		return NULL;
 	ex->serial = ++c->next_serial;
-	list_add_tail(&ex->node, &c->live);
+	store_insert(c, ex);
 	c->st.live++;
 	c->st.in_flight++;
 	return ex;
 }
 
-#define ADOPT_WALK_MAX 512	/* store entries walked to place an adopted exchange */
-
 /* Another thread's exchange arrives when it is done, not when it began:
- * it goes into the store by its start, which forwards_by_time's walk and
- * the eviction order rely on (from the tail: it is recent). */
+ * it goes into the store by its start (store_insert). */
 void correlator_adopt(struct correlator *c, struct exchange *ex, bool request_done,
 		      uint64_t ts)
 {
-	struct list_head *pos = c->live.prev;
-	int steps = 0;
-
-	/* Bounded: when one thread lags (overload), its exchanges would walk
-	 * back past everything the others handed over meanwhile, once each,
-	 * which is quadratic. Past the bound the order is only near: the
-	 * eviction order and the time fallback of matching (no id, no
-	 * prompt) may then be off, and it is counted. */
-	while (pos != &c->live && ex_of(pos)->t_req_first > ex->t_req_first) {
-		if (++steps > ADOPT_WALK_MAX) {
-			c->st.adopted_unordered++;
-			break;
-		}
-		pos = pos->prev;
-	}
 	ex->serial = ++c->next_serial;
 	ex->conn = NULL;
-	list_add_tail(&ex->node, pos->next);	/* just after pos */
+	store_insert(c, ex);
 	c->st.live++;
 	c->st.in_flight++;
 	if (request_done)

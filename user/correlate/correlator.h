@@ -67,6 +67,8 @@ void correlator_exchange_cache_drain(void);
  * exchange_done at ts called. */
 void correlator_adopt(struct correlator *c, struct exchange *ex, bool request_done,
 		      uint64_t ts);
+/* Whether the store is in start order (a check for tests: O(live)). */
+bool correlator_store_ordered(struct correlator *c);
 /* The request of ex has been fully read or written. */
 void correlator_request_done(struct correlator *c, struct exchange *ex);
 /* ex is over (response ended, or the connection went away). */
