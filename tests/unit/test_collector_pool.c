@@ -333,6 +333,10 @@ static void test_handoff_full(void)
 	ASSERT_EQ(hs.passed, 4, "the ring's four");
 	ASSERT_EQ(hs.waits, 2, "waited for each of the other two");
 	ASSERT_EQ(hs.lost, 2, "then counted them lost");
+	/* the pool's in-flight count is made - passed - freed: it went below
+	 * zero (2^64 - lost in the progress line) when lost was taken off too */
+	ASSERT_EQ(hs.freed, 2, "the lost are freed, counted once there");
+	ASSERT_EQ(hs.made - hs.passed - hs.freed, 0, "none held by the thread");
 	ASSERT_EQ(handoff_drain(h, corr, NULL, NULL), 4, "the four drain");
 	handoff_direct(h, corr, NULL, NULL);
 	struct exchange *ex = exchange_sink_new_exchange(&sink, EX_WORKER_IN, 7, &l, &p, 9 * MS);

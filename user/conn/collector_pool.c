@@ -334,7 +334,8 @@ void collector_pool_stats(struct collector_pool *p, struct collector_pool_stats 
 		struct handoff_stats hs;
 
 		handoff_stats(p->w[i].h, &hs);
-		out->in_flight += hs.made - hs.passed - hs.freed - hs.lost;
+		/* freed counts the lost too (h_drop) */
+		out->in_flight += hs.made - hs.passed - hs.freed;
 		out->handoff_waits += hs.waits;
 		out->handoff_wait_ns += hs.wait_ns;
 		out->handoff_lost += hs.lost;

@@ -43,7 +43,7 @@ struct handoff_opts {
 struct handoff_stats {
 	uint64_t made;			/* exchanges begun */
 	uint64_t passed;		/* handed to the correlator's thread */
-	uint64_t freed;			/* ignored or dropped here */
+	uint64_t freed;			/* ignored or dropped here, the lost too */
 	uint64_t waits;			/* the ring was full: the thread waited */
 	uint64_t wait_ns;		/* for this long in all */
 	uint64_t lost;			/* still full past wait_max_ns: freed, counted */
