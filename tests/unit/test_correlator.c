@@ -119,6 +119,47 @@ out:
 	fixture_teardown(f);
 }
 
+/* Worker requests whose forwards were never seen (records dropped) leave
+ * their connection's list once 64 later forwards passed them over, and
+ * are still written as rows of their own at the orphan limit; the 100
+ * forwards each find their own worker request. */
+static void test_orphan_workers_leave(void)
+{
+	struct fixture *f = setup(true);
+	char id[32];
+	int found = 0;
+
+	for (int i = 0; i < 3; i++) {
+		snprintf(id, sizeof(id), "orphan%d", i);
+		respond(f, worker_in(f, 1, 1 + i, id), 1.5 + i, 200);
+	}
+	for (int i = 0; i < 100; i++) {
+		double t = 10 + 2 * i;
+		struct exchange *c, *fw, *w;
+
+		snprintf(id, sizeof(id), "r%d", i);
+		c = client(f, t, id);
+		fw = forward(f, 1, t + 0.2, id);
+		w = worker_in(f, 1, t + 0.4, id);
+		respond(f, w, t + 0.6, 200);
+		respond(f, fw, t + 0.7, 200);
+		respond(f, c, t + 0.8, 200);
+	}
+	fixture_tick(f, 600 * MS);
+	if (!ASSERT_EQ(fixture_corr_stats(f)->rows, 100, "a row a request"))
+		goto out;
+	for (int i = 0; i < f->nrows; i++)	/* the fixture keeps 64 */
+		found += f->rows[i].worker_pid == WORKER;
+	ASSERT_EQ(found, f->nrows, "each with its worker request");
+	ASSERT_EQ(fixture_corr_stats(f)->rows_without_worker, 0, "all 100 of them");
+	ASSERT_EQ(fixture_corr_stats(f)->workers_unclaimable, 3, "the orphans left the list");
+	fixture_tick(f, 5000 * MS);
+	ASSERT_EQ(fixture_corr_stats(f)->rows_unmatched_worker, 3, "and are rows of their own");
+	ASSERT_EQ(fixture_corr_stats(f)->live, 0, "nothing held");
+out:
+	fixture_teardown(f);
+}
+
 /* Without ids: the same prompt fingerprint, first unclaimed forward after
  * the client request; a failed one is followed by its retry. */
 static void test_fingerprint_retry(void)
@@ -307,5 +348,6 @@ void test_area_correlator(void)
 	RUN_SUBTEST(test_node_level);
 	RUN_SUBTEST(test_linger_and_idle);
 	RUN_SUBTEST(test_hops);
+	RUN_SUBTEST(test_orphan_workers_leave);
 	RUN_SUBTEST(test_in_flight);
 }

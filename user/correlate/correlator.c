@@ -681,7 +681,16 @@ static int forwards_by_time(struct correlator *c, const struct exchange *cl,
  * forward was written and before its response came back, and no id that
  * says otherwise (a read in flight when we attached is missing, and the
  * next request on the connection must not take its place). */
-static struct exchange *worker_for_forward(struct correlator *c, const struct exchange *f)
+/* A worker request passed over by this many forwards of its connection
+ * that came after it has no forward of its own (lost with a dropped
+ * record, or it predates tracing): it leaves the connection's list. Kept
+ * there until the orphan limit (10 s), every lookup on the connection
+ * walked past all of them, a cache miss each: under overload, with
+ * records dropped, the correlator's cost per row kept growing. */
+#define PAIR_PASSES_MAX 64
+
+static struct exchange *worker_for_forward(struct correlator *c, const struct exchange *f,
+					   bool take)
 {
 	uint64_t key = endpoint_pair_hash(&f->local, &f->peer, true);
 	const char *fid = exchange_id(f);
@@ -689,10 +698,20 @@ static struct exchange *worker_for_forward(struct correlator *c, const struct ex
 
 	list_for_each_safe(pos, tmp, &c->worker_by_pair[key % IDX_BUCKETS]) {
 		struct exchange *w = list_entry(pos, struct exchange, pair_node);
-		const char *wid = exchange_id(w);
+		const char *wid;
 
-		if (w->key_pair != key || w->consumed || w->t_req_first < f->t_req_first)
+		if (w->key_pair != key || w->consumed)
 			continue;
+		if (w->t_req_first < f->t_req_first) {
+			/* read before this forward was written */
+			if (take && ++w->pair_passes >= PAIR_PASSES_MAX) {
+				list_del(&w->pair_node);
+				w->key_pair = 0;
+				c->st.workers_unclaimable++;
+			}
+			continue;
+		}
+		wid = exchange_id(w);
 		if (f->t_resp_first && w->t_req_first > f->t_resp_first)
 			break;	/* later ones were read later still */
 		if (fid[0] && wid[0] && strcmp(fid, wid))
@@ -956,7 +975,7 @@ static void match_client(struct correlator *c, struct exchange *cl,
 		m->n = forwards_by_time(c, cl, m->fw);
 
 	for (int i = 0; i < m->n; i++) {
-		struct exchange *wi = worker_for_forward(c, m->fw[i]);
+		struct exchange *wi = worker_for_forward(c, m->fw[i], take);
 
 		if (take) {
 			consume(c, m->fw[i]);
