@@ -502,7 +502,6 @@ static void counters(struct session *s, const uint64_t *kc, counter_fn fn, void 
 	P("  requests in flight at exit (written, flagged)", rs->incomplete_at_exit);
 	P("  requests retried to another worker", rs->retried);
 	P("exchanges placed out of start order (threads lagging)", rs->adopted_unordered);
-	P("worker requests no forward came for (64 later ones did)", rs->workers_unclaimable);
 	P("exchanges not written, exit deadline passed", rs->unwritten_at_exit);
 	P("inference requests read by the router", cs->client_requests);
 	P("  forwards written by the router", cs->forwards);

@@ -119,11 +119,12 @@ out:
 	fixture_teardown(f);
 }
 
-/* Worker requests whose forwards were never seen (records dropped) leave
- * their connection's list once 64 later forwards passed them over, and
- * are still written as rows of their own at the orphan limit; the 100
- * forwards each find their own worker request. */
-static void test_orphan_workers_leave(void)
+/* Worker requests whose forwards were never seen (records dropped) are
+ * not walked past again by every lookup on their connection (each
+ * starts after the last claim), and are still written as rows of their
+ * own at the orphan limit; the 100 forwards each find their own worker
+ * request. A forward older than the last claim still finds its own. */
+static void test_orphan_workers_skipped(void)
 {
 	struct fixture *f = setup(true);
 	char id[32];
@@ -152,10 +153,42 @@ static void test_orphan_workers_leave(void)
 		found += f->rows[i].worker_pid == WORKER;
 	ASSERT_EQ(found, f->nrows, "each with its worker request");
 	ASSERT_EQ(fixture_corr_stats(f)->rows_without_worker, 0, "all 100 of them");
-	ASSERT_EQ(fixture_corr_stats(f)->workers_unclaimable, 3, "the orphans left the list");
+	/* 3 orphans walked past by each of 100 lookups: 400 steps */
+	ASSERT_TRUE(fixture_corr_stats(f)->pair_steps <= 110, "one step a lookup, about");
 	fixture_tick(f, 5000 * MS);
 	ASSERT_EQ(fixture_corr_stats(f)->rows_unmatched_worker, 3, "and are rows of their own");
 	ASSERT_EQ(fixture_corr_stats(f)->live, 0, "nothing held");
+out:
+	fixture_teardown(f);
+}
+
+/* Two requests one after the other on one connection whose client rows
+ * are built in the other order (the first client's answer took longer to
+ * write): the second claim does not hide the first request's worker. */
+static void test_claim_out_of_order(void)
+{
+	struct fixture *f = setup(true);
+	struct exchange *cx = client(f, 1, NULL), *fx = forward(f, 1, 1.2, "x");
+	struct exchange *wx = worker_in(f, 1, 1.4, "x");
+	struct exchange *cy, *fy, *wy;
+
+	snprintf(cx->header_id, sizeof(cx->header_id), "x");
+	respond(f, wx, 1.6, 200);
+	respond(f, fx, 1.7, 200);
+	cy = client(f, 3, "y");
+	fy = forward(f, 1, 3.2, "y");
+	wy = worker_in(f, 1, 3.4, "y");
+	respond(f, wy, 3.6, 200);
+	respond(f, fy, 3.7, 200);
+	respond(f, cy, 3.8, 200);
+	fixture_tick(f, 150 * MS);	/* y's row: the claim on the connection */
+	respond(f, cx, 60, 200);
+	fixture_tick(f, 400 * MS);
+	if (!ASSERT_EQ(f->nrows, 2, "two rows"))
+		goto out;
+	ASSERT_STREQ(f->rows[0].req_id, "y", "y first");
+	ASSERT_EQ(f->rows[1].worker_pid, WORKER, "x still finds its worker request");
+	ASSERT_EQ(f->rows[1].server_created_time, (uint64_t)(1.4 * MS), "its own");
 out:
 	fixture_teardown(f);
 }
@@ -348,6 +381,7 @@ void test_area_correlator(void)
 	RUN_SUBTEST(test_node_level);
 	RUN_SUBTEST(test_linger_and_idle);
 	RUN_SUBTEST(test_hops);
-	RUN_SUBTEST(test_orphan_workers_leave);
+	RUN_SUBTEST(test_orphan_workers_skipped);
+	RUN_SUBTEST(test_claim_out_of_order);
 	RUN_SUBTEST(test_in_flight);
 }

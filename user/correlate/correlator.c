@@ -47,6 +47,19 @@ struct order_slot {
 	struct exchange *tail;
 };
 
+/* How far into a connection's list of worker requests the last lookup
+ * found only requests that started before its forward: a lookup for a
+ * later forward starts after that. Under overload, requests whose
+ * forwards were lost (dropped records) stay at the head of the list until
+ * the orphan limit (10 s), and every lookup on the connection walked past
+ * all of them, a cache miss each: the cost per row grew until the
+ * hand-overs filled. */
+struct pair_hint {
+	uint64_t key;			/* the connection (key_pair) */
+	uint64_t bound;			/* its requests up to node started before */
+	struct list_head *node;		/* in the list (or its head) */
+};
+
 struct correlator {
 	struct correlator_opts o;
 	struct list_head live;		/* all live exchanges, oldest first */
@@ -60,6 +73,7 @@ struct correlator {
 	 * first one after it, so the walk stops there (a keep-alive pair
 	 * holds every request of the linger window) */
 	struct list_head worker_by_pair[IDX_BUCKETS];
+	struct pair_hint *pair_hint;	/* IDX_BUCKETS: where to start looking */
 	struct hlist_head hops[HOP_BUCKETS];
 	struct list_head hop_age;
 	uint32_t nhops;
@@ -113,8 +127,13 @@ static void unindex(struct correlator *c, struct exchange *ex)
 		idx_del(&c->fwd_by_id, ex);
 	if (ex->key_fp)
 		idx_del(&c->fwd_by_fp, ex);
-	if (ex->key_pair)
+	if (ex->key_pair) {
+		struct pair_hint *h = &c->pair_hint[ex->key_pair % IDX_BUCKETS];
+
+		if (h->node == &ex->pair_node)	/* the hint stays in the list */
+			h->node = ex->pair_node.prev;
 		list_del(&ex->pair_node);
+	}
 	ex->key_id = ex->key_fp = ex->key_pair = 0;
 }
 
@@ -250,7 +269,10 @@ struct correlator *correlator_new(const struct correlator_opts *opts)
 	list_init(&c->fin);
 	list_init(&c->dead);
 	c->order = calloc(ORDER_SLOTS, sizeof(*c->order));
-	if (!c->order) {
+	c->pair_hint = calloc(IDX_BUCKETS, sizeof(*c->pair_hint));
+	if (!c->order || !c->pair_hint) {
+		free(c->order);
+		free(c->pair_hint);
 		free(c);
 		return NULL;
 	}
@@ -298,6 +320,7 @@ void correlator_free(struct correlator *c)
 	while (!list_empty(&c->hop_age))
 		hop_remove(c, list_entry(c->hop_age.next, struct hop_rec, age));
 	free(c->order);
+	free(c->pair_hint);
 	free(c);
 	correlator_exchange_cache_drain();
 }
@@ -681,46 +704,47 @@ static int forwards_by_time(struct correlator *c, const struct exchange *cl,
  * forward was written and before its response came back, and no id that
  * says otherwise (a read in flight when we attached is missing, and the
  * next request on the connection must not take its place). */
-/* A worker request passed over by this many forwards of its connection
- * that came after it has no forward of its own (lost with a dropped
- * record, or it predates tracing): it leaves the connection's list. Kept
- * there until the orphan limit (10 s), every lookup on the connection
- * walked past all of them, a cache miss each: under overload, with
- * records dropped, the correlator's cost per row kept growing. */
-#define PAIR_PASSES_MAX 64
-
-static struct exchange *worker_for_forward(struct correlator *c, const struct exchange *f,
-					   bool take)
+static struct exchange *worker_for_forward(struct correlator *c, const struct exchange *f)
 {
 	uint64_t key = endpoint_pair_hash(&f->local, &f->peer, true);
+	struct list_head *head = &c->worker_by_pair[key % IDX_BUCKETS];
+	struct pair_hint *h = &c->pair_hint[key % IDX_BUCKETS];
 	const char *fid = exchange_id(f);
-	struct list_head *pos, *tmp;
+	struct list_head *pos, *tmp, *ok = head;
+	struct exchange *found = NULL;
+	bool prefix = true;
 
-	list_for_each_safe(pos, tmp, &c->worker_by_pair[key % IDX_BUCKETS]) {
+	/* what the hint covers started before this forward: skipped */
+	if (h->node && h->key == key && f->t_req_first >= h->bound)
+		ok = h->node;
+	for (pos = ok->next; pos != head; pos = tmp) {
 		struct exchange *w = list_entry(pos, struct exchange, pair_node);
 		const char *wid;
 
-		if (w->key_pair != key || w->consumed)
-			continue;
-		if (w->t_req_first < f->t_req_first) {
-			/* read before this forward was written */
-			if (take && ++w->pair_passes >= PAIR_PASSES_MAX) {
-				list_del(&w->pair_node);
-				w->key_pair = 0;
-				c->st.workers_unclaimable++;
-			}
+		tmp = pos->next;
+		c->st.pair_steps++;
+		if (w->key_pair != key || w->consumed || w->t_req_first < f->t_req_first) {
+			if (prefix)
+				ok = pos;
 			continue;
 		}
-		wid = exchange_id(w);
+		prefix = false;
 		if (f->t_resp_first && w->t_req_first > f->t_resp_first)
 			break;	/* later ones were read later still */
+		wid = exchange_id(w);
 		if (fid[0] && wid[0] && strcmp(fid, wid))
 			continue;
 		if (!endpoint_equal(&w->local, &f->peer) || !endpoint_equal(&w->peer, &f->local))
 			continue;
-		return w;	/* oldest first: the earliest that fits */
+		found = w;	/* oldest first: the earliest that fits */
+		break;
 	}
-	return NULL;
+	if (h->key != key || !h->node || f->t_req_first >= h->bound) {
+		h->key = key;
+		h->bound = f->t_req_first;
+		h->node = ok;
+	}
+	return found;
 }
 
 /* ---- rows ---------------------------------------------------------- */
@@ -975,7 +999,7 @@ static void match_client(struct correlator *c, struct exchange *cl,
 		m->n = forwards_by_time(c, cl, m->fw);
 
 	for (int i = 0; i < m->n; i++) {
-		struct exchange *wi = worker_for_forward(c, m->fw[i], take);
+		struct exchange *wi = worker_for_forward(c, m->fw[i]);
 
 		if (take) {
 			consume(c, m->fw[i]);

@@ -35,8 +35,8 @@ struct correlator_stats {
 	uint64_t retried;		/* requests with more than one forward */
 	uint64_t hops, hop_records_evicted, hops_unclaimed;
 	uint64_t adopted_unordered;	/* placed near, not at, their start order */
-	uint64_t workers_unclaimable;	/* worker requests passed over by 64 later
-					 * forwards of their connection */
+	uint64_t pair_steps;		/* worker requests looked at to find forwards'
+					 * (tests: the lookups stay short) */
 	uint64_t unwritten_at_exit;	/* exchanges left unmatched: exit deadline */
 	uint64_t live;			/* exchanges held now */
 	uint64_t in_flight;		/* of which not done yet */

@@ -46,7 +46,6 @@ struct exchange {
 	struct list_head dead_node;	/* consumed, freed at the tick's end */
 	bool dead_queued;
 	struct list_head pair_node;	/* worker requests of a connection, oldest first */
-	uint8_t pair_passes;		/* later forwards that passed it over */
 	void *conn;			/* owning connection while not done */
 	void *home;			/* made by a parse thread: freed back to it
 					 * (correlator_exchange_set_return) */
