@@ -184,20 +184,39 @@ fail:
  * kernel mutex: ~50 ms apiece, 1.7 s for all of them here, which was
  * nearly all of an exit's time. So they go on a thread of their own from
  * the signal on, while the rings drain and the rows are written. */
+static void *detach_one(void *arg)
+{
+	struct bpf_link **link = arg;
+
+	bpf_link__destroy(*link);
+	*link = NULL;
+	return NULL;
+}
+
+/* Each tracepoint link waits for an RCU grace period as it goes: one
+ * after the other, 27 of them took 1.7 s here and 2.5 s on 16 cores.
+ * Destroyed all at once, from a thread each, the waits overlap. */
 static void *detach_links(void *arg)
 {
 	struct sock_capture *sc = arg;
 	const struct bpf_object_skeleton *sk = sc->skel->skeleton;
+	pthread_t tid[64];
+	bool started[64] = { false };
 
 	for (int i = 0; i < sk->prog_cnt; i++) {
 		const struct bpf_prog_skeleton *ps =
 			(const void *)((const char *)sk->progs + (size_t)i * sk->prog_skel_sz);
 
-		if (ps->link && *ps->link) {
-			bpf_link__destroy(*ps->link);
-			*ps->link = NULL;
-		}
+		if (!ps->link || !*ps->link)
+			continue;
+		if (i < 64 && !pthread_create(&tid[i], NULL, detach_one, ps->link))
+			started[i] = true;
+		else
+			detach_one(ps->link);
 	}
+	for (int i = 0; i < sk->prog_cnt && i < 64; i++)
+		if (started[i])
+			pthread_join(tid[i], NULL);
 	return NULL;
 }
 
