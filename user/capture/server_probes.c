@@ -28,6 +28,10 @@ struct server_probes {
 	bool engines[PROC_ENGINE_MAX];	/* engines whose hops server_hops decodes */
 	struct probed probed[MAX_PROBED];
 	int nprobed;
+	/* pids whose probing failed: retried at every rescan, said and
+	 * counted once (the message repeated every second) */
+	uint32_t failed[MAX_PROBED];
+	int nfailed;
 	uint64_t attach_failures;
 };
 
@@ -142,27 +146,43 @@ static const char *node_name(const struct proc_node *p)
 	return proc_kind_name(p->cls.kind);
 }
 
+static int failed_at(const struct server_probes *sp, uint32_t pid)
+{
+	for (int i = 0; i < sp->nfailed; i++)
+		if (sp->failed[i] == pid)
+			return i;
+	return -1;
+}
+
 /* The path is the one pid maps; zmq_trace reaches it through
  * /proc/PID/root, so a server in its own mount namespace resolves too. */
 static void probe_node(struct server_probes *sp, const struct proc_node *p, uint32_t main_pid)
 {
 	uint32_t flags = p->cls.kind == PROC_KIND_SCHEDULER ? ZMQ_PF_LOOP : 0;
 	int err = p->libzmq_err;
+	int was = failed_at(sp, p->pid);
 
 	announce(sp, p, main_pid);
 	if (err == -ENOENT)
 		return;		/* no libzmq mapped yet: next rescan */
-	if (err == -ESTALE)
+	if (err == -ESTALE && was < 0)
 		fprintf(stderr, "servetrace: zmq: pid %u maps a deleted %s: not attachable\n",
 			p->pid, p->libzmq);
 	if (!err)
 		err = zmq_trace_add_process_lib(sp->zt, p->pid, p->libzmq, flags);
 	if (err) {
+		if (was >= 0)
+			return;
 		sp->attach_failures++;
-		fprintf(stderr, "servetrace: cannot probe libzmq in %u (%s): %s\n",
+		if (sp->nfailed < MAX_PROBED)
+			sp->failed[sp->nfailed++] = p->pid;
+		fprintf(stderr, "servetrace: cannot probe libzmq in %u (%s): %s "
+			"(tried again at each rescan, said once)\n",
 			p->pid, node_name(p), strerror(-err));
 		return;
 	}
+	if (was >= 0)
+		sp->failed[was] = sp->failed[--sp->nfailed];
 	sp->probed[sp->nprobed++] = (struct probed){ p->pid, main_pid };
 	fprintf(stderr, "servetrace: libzmq probes in %s pid %u (server %u)\n",
 		node_name(p), p->pid, main_pid);
@@ -230,6 +250,9 @@ void server_probes_rescan(struct server_probes *sp)
 	for (int i = 0; i < sp->nprobed; i++)
 		if (!procfs_alive(NULL, sp->probed[i].pid))
 			drop_probed(sp, i--);
+	for (int i = 0; i < sp->nfailed; i++)	/* the pid may come back as another */
+		if (!procfs_alive(NULL, sp->failed[i]))
+			sp->failed[i--] = sp->failed[--sp->nfailed];
 	for (int i = 0; i < sp->nservers; i++)
 		probe_server(sp, &sp->servers[i]);
 }
