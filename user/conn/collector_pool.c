@@ -397,7 +397,7 @@ fail:
 
 int collector_pool_start(struct collector_pool *p)
 {
-	correlator_exchange_set_return(handoff_return);
+	correlator_set_exchange_return(p->corr, handoff_return);
 	for (uint32_t i = 0; i < p->o.threads; i++) {
 		int err = pthread_create(&p->w[i].tid, NULL, worker_main, &p->w[i]);
 
@@ -416,7 +416,7 @@ void collector_pool_free(struct collector_pool *p)
 		return;
 	collector_pool_stop(p);
 	/* the correlator frees what it still holds itself from now on */
-	correlator_exchange_set_return(NULL);
+	correlator_set_exchange_return(p->corr, NULL);
 	for (uint32_t i = 0; i < p->o.threads; i++) {
 		struct worker *w = &p->w[i];
 		struct inbox_msg m;

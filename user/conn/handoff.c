@@ -257,8 +257,9 @@ struct handoff *handoff_new(const struct handoff_opts *opts)
 	return h;
 }
 
-/* The correlator's thread: a freed exchange back to its parse thread;
- * false (a full ring, or the thread is gone) frees it there. */
+/* The correlator's thread: an exchange it let go of, back to its parse
+ * thread; false (a full ring, or the thread is gone): the correlator
+ * frees it. */
 bool handoff_return(void *home, struct exchange *ex)
 {
 	struct handoff *h = home;
@@ -268,12 +269,11 @@ bool handoff_return(void *home, struct exchange *ex)
 
 void handoff_free(struct handoff *h)
 {
+	struct exchange *ex;
 	struct msg m;
 
 	if (!h)
 		return;
-	struct exchange *ex;
-
 	while (spsc_ring_pop(&h->ring, &m))
 		if (m.type == MSG_EXCHANGE) {
 			m.ex->home = NULL;

@@ -84,6 +84,7 @@ struct correlator {
 	void *stop_ctx;
 	uint32_t stop_polls;
 	bool stopped;
+	correlator_exchange_return_fn ex_return;	/* exchanges with a home */
 	struct correlator_stats st;
 };
 
@@ -300,7 +301,11 @@ static void free_exchange(struct correlator *c, struct exchange *ex)
 	if (!ex->resp_done)
 		c->st.in_flight--;
 	c->st.live--;
-	correlator_exchange_free(ex);
+	/* back to the thread that made it, buffers and all: it frees them
+	 * in its own malloc arena and reuses the block (no lock shared with
+	 * it, no allocation per exchange) */
+	if (!ex->home || !c->ex_return || !c->ex_return(ex->home, ex))
+		correlator_exchange_free(ex);
 }
 
 static void hop_remove(struct correlator *c, struct hop_rec *h)
@@ -407,22 +412,13 @@ struct exchange *correlator_exchange_alloc(size_t size, enum exchange_kind kind,
 	return ex;
 }
 
-/* Read only on the correlator's thread: the parse threads clear home
- * before they free one of their own. */
-static correlator_exchange_return_fn ex_return;
-
-void correlator_exchange_set_return(correlator_exchange_return_fn fn)
+void correlator_set_exchange_return(struct correlator *c, correlator_exchange_return_fn fn)
 {
-	ex_return = fn;
+	c->ex_return = fn;
 }
 
 void correlator_exchange_free(struct exchange *ex)
 {
-	/* back to the thread that made it, buffers and all: it frees them
-	 * in its own malloc arena and reuses the block (no lock shared
-	 * with it, no allocation per exchange) */
-	if (ex->home && ex_return && ex_return(ex->home, ex))
-		return;
 	free(ex->req_body.data);
 	free(ex->resp_body.data);
 	free(ex->req.prompt);

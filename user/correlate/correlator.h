@@ -45,6 +45,11 @@ struct correlator_stats {
 struct correlator;
 
 struct correlator *correlator_new(const struct correlator_opts *opts);
+/* An exchange with home set (made by a parse thread) that c lets go of is
+ * offered to fn instead of freed (fn takes it: true); NULL: freed. Cleared
+ * before the homes go. */
+typedef bool (*correlator_exchange_return_fn)(void *home, struct exchange *ex);
+void correlator_set_exchange_return(struct correlator *c, correlator_exchange_return_fn fn);
 void correlator_free(struct correlator *c);
 struct exchange *correlator_new_exchange(struct correlator *c, enum exchange_kind kind,
 					 uint32_t tgid, const struct sock_endpoint *local,
@@ -56,11 +61,6 @@ struct exchange *correlator_exchange_alloc(size_t size, enum exchange_kind kind,
 					   uint32_t tgid, const struct sock_endpoint *local,
 					   const struct sock_endpoint *peer, uint64_t ts);
 void correlator_exchange_free(struct exchange *ex);
-/* An exchange with home set is offered to fn when freed, on the
- * correlator's thread (fn takes it: true). Set and cleared on that
- * thread, cleared before the homes go. NULL: freed here. */
-typedef bool (*correlator_exchange_return_fn)(void *home, struct exchange *ex);
-void correlator_exchange_set_return(correlator_exchange_return_fn fn);
 /* Freed exchanges are kept for reuse by the thread that freed them: a
  * thread that ends lets go of its own with this. */
 void correlator_exchange_cache_drain(void);

@@ -48,7 +48,7 @@ struct exchange {
 	struct list_head pair_node;	/* worker requests of a connection, oldest first */
 	void *conn;			/* owning connection while not done */
 	void *home;			/* made by a parse thread: freed back to it
-					 * (correlator_exchange_set_return) */
+					 * (correlator_set_exchange_return) */
 	uint64_t key_id, key_fp, key_pair;	/* index keys, 0 = not indexed */
 	struct hlist_node id_hn, fp_hn;		/* forwards by id, by fingerprint */
 
