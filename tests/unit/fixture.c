@@ -29,16 +29,14 @@ void gen_at(struct event_gen *g, uint64_t t)
 	g->now = t;
 }
 
-/* One record as the kernel side fills it; the clock then moves on. */
-static void emit_event(struct gen_conn *c, uint32_t type, int dir, const char *data,
-		       size_t cap, long ret)
+struct sock_event *gen_record(struct gen_conn *c, void *buf, size_t max, uint32_t type,
+			      int dir, const void *data, size_t cap, long ret)
 {
-	static char buf[sizeof(struct sock_event) + GEN_MAX_DATA];
-	struct sock_event *e = (struct sock_event *)buf;
+	struct sock_event *e = buf;
 	struct event_gen *g = c->g;
 
-	if (cap > GEN_MAX_DATA)
-		cap = GEN_MAX_DATA;
+	if (cap > max)
+		cap = max;
 	memset(e, 0, sizeof(*e));
 	e->type = type;
 	e->tgid = c->tgid;
@@ -53,11 +51,22 @@ static void emit_event(struct gen_conn *c, uint32_t type, int dir, const char *d
 	e->ret = ret;
 	e->cap_len = cap;
 	e->truncated = ret > (long)cap;
-	memcpy(buf + sizeof(*e), data ? data : "", cap);
+	e->stream_off = c->pos[dir];
+	memcpy(e + 1, data ? data : "", cap);
 	if (type == EV_DATA && ret > 0)
 		c->pos[dir] += ret;
 	g->now += g->step;
-	collector_handle(g->col, e, buf + sizeof(*e));
+	return e;
+}
+
+/* One record as the kernel side fills it, to the collector. */
+static void emit_event(struct gen_conn *c, uint32_t type, int dir, const char *data,
+		       size_t cap, long ret)
+{
+	static char buf[sizeof(struct sock_event) + GEN_MAX_DATA];
+	struct sock_event *e = gen_record(c, buf, GEN_MAX_DATA, type, dir, data, cap, ret);
+
+	collector_handle(c->g->col, e, (const char *)(e + 1));
 }
 
 void gen_accept(struct gen_conn *c)

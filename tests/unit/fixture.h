@@ -45,6 +45,11 @@ struct gen_conn gen_conn(struct event_gen *g, uint32_t tgid, int32_t fd,
 			 uint16_t lport, uint16_t pport);
 /* Moves the clock to t (ns); it only ever goes where it is told. */
 void gen_at(struct event_gen *g, uint64_t t);
+/* One record of c as the kernel fills it, built in buf (a struct
+ * sock_event and max bytes after it): cap bytes of data captured of a
+ * call that returned ret. The stream offset and the clock move on. */
+struct sock_event *gen_record(struct gen_conn *c, void *buf, size_t max, uint32_t type,
+			      int dir, const void *data, size_t cap, long ret);
 void gen_accept(struct gen_conn *c);
 void gen_connect(struct gen_conn *c);
 /* All of data moved and captured. */

@@ -495,26 +495,9 @@ static void mr_out(void *ctx, const struct sock_event *ev, const char *data)
 static void mr_event(struct gen_conn *c, uint32_t type, int dir, const void *data, size_t n)
 {
 	static char buf[sizeof(struct sock_event) + 65536];
-	struct sock_event *e = (struct sock_event *)buf;
-	struct event_gen *g = c->g;
+	struct sock_event *e = gen_record(c, buf, 65536, type, dir, data, n,
+					  type == EV_DATA ? (long)n : type == EV_ACCEPT ? c->fd : 0);
 
-	memset(e, 0, sizeof(*e));
-	e->type = type;
-	e->tgid = e->tid = c->tgid;
-	e->fd = c->fd;
-	e->sock_id = c->sock_id;
-	e->local = c->local;
-	e->peer = c->peer;
-	e->dir = dir;
-	e->ts_enter = g->now;
-	e->ts_exit = g->now + g->syscall;
-	e->ret = type == EV_DATA ? (long)n : type == EV_ACCEPT ? c->fd : 0;
-	e->cap_len = n;
-	e->stream_off = c->pos[dir];
-	memcpy(e + 1, data, n);
-	if (type == EV_DATA)
-		c->pos[dir] += n;
-	g->now += g->step;
 	MR->in++;
 	if (MR->km)
 		kernel_mirror_feed(MR->km, e, (const char *)(e + 1));
