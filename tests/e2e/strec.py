@@ -69,6 +69,21 @@ def sock_events(path):
         yield ev
 
 
+def sock_counts(path, ports):
+    """(count, bytes) of a recording's socket records: all of them, and
+    those on a connection to one of ports."""
+    allc = allb = onc = onb = 0
+    lport_at, pport_at = FIELDS.index("lport"), FIELDS.index("pport")
+    for source, data in records(path):
+        if source != REC_SOCK or len(data) < SOCK_EVENT.size:
+            continue
+        ev = SOCK_EVENT.unpack_from(data)
+        allc, allb = allc + 1, allb + len(data)
+        if ev[lport_at] in ports or ev[pport_at] in ports:
+            onc, onb = onc + 1, onb + len(data)
+    return (allc, allb), (onc, onb)
+
+
 if __name__ == "__main__":
     for ev in sock_events(sys.argv[1]):
         if ev["type"] == EV_DATA:

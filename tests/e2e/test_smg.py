@@ -16,13 +16,13 @@ attached before smg's long-lived HTTP/2 connections exist and after (its
 HPACK table then predates the attach)."""
 import os
 import re
-import struct
 import threading
 import time
 
 import pytest
 
 from harness import Deployment, Tracer, post, request_body, summary_counter, ts
+from strec import sock_counts
 from test_router_sglang import MIX, check_rows
 
 ROUTER_PORT, WORKER_PORT = 27000, 27001  # 27000-27100: no other test uses them
@@ -254,30 +254,6 @@ def test_grpc_by_port_attached_after_connections_exist(grpc_run):
     assert summary_counter(err, "found mid-connection") >= 2, err[-2000:]
 
 
-def sock_records(path, ports):
-    """The socket records of a recording: (count, bytes) of all of them and
-    of those on a connection to one of ports (the HTTP/2 ones here)."""
-    allc = allb = onc = onb = 0
-    with open(path, "rb") as f:
-        assert f.readline() == b"STREC2\n"
-        f.readline()  # the notice
-        f.read(8)  # clock offset
-        while True:
-            head = f.read(8)
-            if len(head) < 8:
-                break
-            src, n = struct.unpack("=II", head)
-            rec = f.read(n)
-            if src != 5:  # REC_SOCK
-                continue
-            lport, = struct.unpack_from("=H", rec, 64)
-            pport, = struct.unpack_from("=H", rec, 84)
-            allc, allb = allc + 1, allb + n
-            if lport in ports or pport in ports:
-                onc, onb = onc + 1, onb + n
-    return (allc, allb), (onc, onb)
-
-
 def test_grpc_stream_records(grpc_run):
     """Kernel records per streamed gRPC call of 256 tokens: the kernel
     follows the HTTP/2 frames and sends each stream's head, first and last
@@ -309,7 +285,7 @@ def test_grpc_stream_records(grpc_run):
             assert (r["success"] == "True" or cut) and r["notes"].startswith("grpc"), r
             assert ts(r, "server_first_token_time") < ts(r, "finish_time"), r
             counts[mode].append((r["output_tokens_from_trace"], r["actual_output_tokens"]))
-        out[mode] = sock_records(t.record, set(dep.worker_ports))
+        out[mode] = sock_counts(t.record, set(dep.worker_ports))
     for o in out.values():
         assert o[1][0], "records on the HTTP/2 connections"
     for mode, ((ac, ab), (hc, hb)) in out.items():

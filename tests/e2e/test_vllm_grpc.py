@@ -15,13 +15,13 @@ Run under the shared lock (ports 27300-27310):
 import json
 import os
 import re
-import struct
 import threading
 import time
 
 import pytest
 
 from harness import ROOT, Deployment, Tracer, post, summary_counter, ts
+from strec import sock_counts
 
 ROUTER_PORT, WORKER_PORT = 27300, 27301
 MIX = [("/generate", False), ("/generate", True), ("/v1/completions", False),
@@ -213,27 +213,6 @@ def test_by_port_attached_after_connections_exist(grpc_run):
     assert summary_counter(err, "found mid-connection") >= 2, err[-2000:]
 
 
-def h2_records(path, ports):
-    """Socket records of a recording on a connection to one of ports."""
-    n = 0
-    with open(path, "rb") as f:
-        assert f.readline() == b"STREC2\n"
-        f.readline()  # the notice
-        f.read(8)  # clock offset
-        while True:
-            head = f.read(8)
-            if len(head) < 8:
-                break
-            src, size = struct.unpack("=II", head)
-            rec = f.read(size)
-            if src != 5:  # REC_SOCK
-                continue
-            lport, = struct.unpack_from("=H", rec, 64)
-            pport, = struct.unpack_from("=H", rec, 84)
-            n += lport in ports or pport in ports
-    return n
-
-
 def test_stream_records_held_back(grpc_run):
     """vLLM's streamed chunks (GenerateResponse field 1 alone) are held back
     in the kernel like SGLang's, their completion_tokens summed there: O(1)
@@ -259,7 +238,7 @@ def test_stream_records_held_back(grpc_run):
         assert r["actual_output_tokens"] == str(tokens), r
         assert r["output_tokens_from_trace"] == str(tokens), r
         assert ts(r, "server_first_token_time") < ts(r, "finish_time"), r
-    per_call = h2_records(t.record, set(dep.worker_ports)) / float(n)
+    per_call = sock_counts(t.record, set(dep.worker_ports))[1][0] / float(n)
     print("\nvLLM gRPC %d-token streams: %.1f records/call on the HTTP/2 connections"
           % (tokens, per_call))
     assert per_call < 20, (per_call, err[-2000:])
