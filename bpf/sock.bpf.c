@@ -621,8 +621,10 @@ __noinline __u32 peek_at(struct peek_buf *pb, const struct pending_call *pc, __u
 }
 
 /* Where a message head ends ("\r\n\r\n") within the window, the call's
- * first HEAD_SCAN_MAX bytes; 0 if not there. Eight bytes a step: only a
- * word holding a '\n' is looked at byte by byte. Global: verified once. */
+ * first HEAD_SCAN_MAX bytes; 0 if not there. Eight bytes a step, and in
+ * a word that holds a '\n' only those bytes are tried: the lowest one's
+ * index comes from a multiply (BPF has no count-trailing-zeros), not
+ * from a loop over the word. Global: verified once. */
 __noinline __u32 head_end(struct peek_buf *pb)
 {
 	const __u64 ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
@@ -632,19 +634,23 @@ __noinline __u32 head_end(struct peek_buf *pb)
 		return 0;
 	n = pb->wn > HEAD_SCAN_MAX ? HEAD_SCAN_MAX : pb->wn;
 	for (__u32 i = 0; i < HEAD_SCAN_MAX; i += 8) {
-		__u64 v, x;
+		__u64 v, m;
 
 		if (i >= n)
 			return 0;
 		__builtin_memcpy(&v, &pb->w[i & (HEAD_SCAN_MAX - 1)], 8);
-		x = v ^ 0x0a0a0a0a0a0a0a0aULL;	/* a zero byte where a '\n' is */
-		if (!((x - ones) & ~x & highs))
-			continue;
-		for (__u32 k = 0; k < 8; k++) {
-			__u32 e = (i + k) & (HEAD_SCAN_MAX - 1);
+		v ^= 0x0a0a0a0a0a0a0a0aULL;	/* a zero byte where a '\n' is */
+		/* every '\n' marked; a borrow may also mark a byte above
+		 * one, which the byte test below turns away */
+		m = (v - ones) & ~v & highs;
+		for (int k = 0; k < 8 && m; k++) {
+			__u64 low = m & -m;
+			__u32 e = i + (__u32)(((low >> 7) * 0x0001020304050607ULL) >> 56);
 
-			if (i + k >= n)
+			m &= m - 1;
+			if (e >= n)
 				return 0;
+			e &= HEAD_SCAN_MAX - 1;
 			if (e >= 3 && pb->w[e] == '\n' && pb->w[e - 1] == '\r' &&
 			    pb->w[e - 2] == '\n' && pb->w[e - 3] == '\r')
 				return e + 1;
@@ -726,6 +732,11 @@ __noinline int classify_call(struct peek_buf *pb, const struct pending_call *pc,
 		r = peek_parse(pb, n, 1, &ch);
 		if (r == PEEK_MESSAGE) {
 			w->kind = CALL_MESSAGE;
+			/* a request: its body is sent whole or absent, never
+			 * held back, so its framing is not followed (half the
+			 * calls of a proxied request skip the head scan) */
+			if (!ss_prefix(pb->b, n, 0, "HTTP/", 5))
+				return CALL_MESSAGE;
 			w->off = head_end(pb);
 			if (!w->off)
 				return CALL_MESSAGE;	/* framing unknown */
@@ -800,13 +811,14 @@ static __always_inline bool rebuild_pending(struct pending_call *pc, __u8 sc)
 	return true;
 }
 
-/* The thread's saved enter, if it is this call's. */
+/* The thread's saved enter, if it is this call's. Only enter_call() of a
+ * traced process fills one, so the traced common case costs the task
+ * storage read alone, and an untraced thread (no storage) pays the
+ * is_traced() lookup once, in rebuild_pending(). */
 static __always_inline struct pending_call *take_pending(__u8 sc)
 {
 	struct pending_call *pc;
 
-	if (!is_traced())
-		return NULL;
 	pc = my_pending(false);
 	if (!pc || !pc->syscall)
 		return NULL;

@@ -30,6 +30,9 @@ Usage: tools/bench_capture.sh [OPTION...]
   --port P               router port; upstream P+1 (default $PORT)
   --out DIR              keep logs, CSVs and the result table there
   --bpf-stats            also report BPF run time per request (bpf_stats_enabled)
+  --floor                a third phase per round: tools/bench/tp_floor's do-nothing
+                         programs on the same tracepoints (the kernel's price for
+                         any program there); its ratio is the "floor" column
   -h, --help             this text
 
 Columns: req/s untraced and traced and their ratio; p50/p99 latency deltas;
@@ -43,7 +46,7 @@ EOF
 
 MODE=plain EVENTS="16 128 1024" ROUNDS=3 DURATION=8 CONNS=16 THREADS=1 RW=1 UW=1
 CPUS_ROUTER="" CPUS_UP="" CPUS_LOAD="" CPUS_TRACER="" TRACER_ARGS="" PORT=18900
-OUT="" BPF_STATS=0 COLLECTOR_THREADS=${COLLECTOR_THREADS:-}
+OUT="" BPF_STATS=0 FLOOR=0 COLLECTOR_THREADS=${COLLECTOR_THREADS:-}
 while [ $# -gt 0 ]; do
 	case $1 in
 	--mode) MODE=$2; shift ;;
@@ -63,6 +66,7 @@ while [ $# -gt 0 ]; do
 	--port) PORT=$2; shift ;;
 	--out) OUT=$2; shift ;;
 	--bpf-stats) BPF_STATS=1 ;;
+	--floor) FLOOR=1 ;;
 	-h|--help) usage; exit 0 ;;
 	*) echo "bench_capture: unknown option '$1' (see --help)" >&2; exit 2 ;;
 	esac
@@ -78,6 +82,7 @@ SERVETRACE=${SERVETRACE:-$ROOT/servetrace}
 NGINX_BIN=${NGINX_BIN:-nginx}
 WRK=${WRK:-wrk}
 SSE_UPSTREAM=${SSE_UPSTREAM:-$BENCH/sse_upstream}
+TP_FLOOR=${TP_FLOOR:-$BENCH/tp_floor}
 HZ=$(getconf CLK_TCK)
 UP_PORT=$((PORT + 1))
 
@@ -89,6 +94,7 @@ case $COLLECTOR_THREADS in "" | [1-9] | 1[0-6]) ;; *) die "--collector-threads i
 command -v "$NGINX_BIN" >/dev/null || die "needs nginx (tools/install_deps.sh)"
 command -v "$WRK" >/dev/null || die "needs wrk (tools/install_deps.sh)"
 [ "$MODE" = plain ] || [ -x "$SSE_UPSTREAM" ] || die "no $SSE_UPSTREAM: run 'make tools'"
+[ "$FLOOR" = 0 ] || [ -x "$TP_FLOOR" ] || die "no $TP_FLOOR: run 'make tools'"
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }	# no ss needed
 for p in "$PORT" "$UP_PORT"; do
 	! listening "$p" || die "port $p is in use; pick another with --port"
@@ -171,7 +177,14 @@ bpf_split() {
 phase() {
 	local tag=$1 traced=$2 out=$WORK/wrk-$1.txt csv=$WORK/trace-$1.csv err=$WORK/trace-$1.err
 	local t0=0 rss=- cpu=- cpu_us=- drops=- recs=- rows=- exit_ms=- bpf_us=-
-	if [ "$traced" = 1 ]; then
+	if [ "$traced" = 2 ]; then	# the floor: tp_floor instead of servetrace
+		rm -f "$WORK/ready"
+		pin_bg "$CPUS_TRACER" "$TP_FLOOR" --ready-file "$WORK/ready" \
+			${ROUTER_W//,/ } ${UP_W//,/ } 2> "$err" &
+		TRACER_PID=$!
+		for _ in $(seq 200); do [ -f "$WORK/ready" ] && break; sleep 0.05; done
+		[ -f "$WORK/ready" ] || die "tp_floor did not attach: $(tail -3 "$err")"
+	elif [ "$traced" = 1 ]; then
 		rm -f "$WORK/ready"
 		# shellcheck disable=SC2086
 		pin_bg "$CPUS_TRACER" "$SERVETRACE" --router-pid "$ROUTER_W" --worker-pid "$UP_W" \
@@ -189,6 +202,11 @@ phase() {
 	reqs=$(field "$out" requests)
 	secs=$(awk -v d="$(field "$out" duration_us)" 'BEGIN { print d / 1e6 }')
 	[ "${reqs:-0}" -gt 0 ] || die "wrk completed no request: $(tail -3 "$out")"
+	if [ "$traced" = 2 ]; then
+		kill -INT "$TRACER_PID"
+		wait "$TRACER_PID" || die "tp_floor failed: $(tail -3 "$err")"
+		TRACER_PID=""
+	fi
 	if [ "$traced" = 1 ]; then
 		local t1 ms0 ms1
 		t1=$(ticks "$TRACER_PID")
@@ -225,13 +243,17 @@ report() {	# report TITLE: the pairs of this setup, and their medians
 	function med(a, n,   i, j, t) { for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
 		return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
 	$1 ~ /u$/ { u_rps[++nu] = $3; u50[nu] = $4; u99[nu] = $5 }
+	$1 ~ /f$/ { nf++; f[nf] = $3 / u_rps[nf] }
 	$1 ~ /t$/ { nt++; r[nt] = $3 / u_rps[nt]; d50[nt] = $4 - u50[nt]; d99[nt] = $5 - u99[nt]
-		line[nt] = sprintf("  round %d: %8d -> %8d req/s  ratio %.3f  p50 %+6d us  p99 %+7d us  cpu %5s%% %6s us/req  rss %4s MiB  drops %s  records/req %s  rows %s/%s  exit %s ms  bpf %s us/req",
-			nt, u_rps[nt], $3, r[nt], d50[nt], d99[nt], $6, $7, $8, $9, $10, $11, $2, $12, $13) }
+		fl = nf >= nt ? sprintf("  (floor %.3f)", f[nt]) : ""
+		line[nt] = sprintf("  round %d: %8d -> %8d req/s  ratio %.3f%s  p50 %+6d us  p99 %+7d us  cpu %5s%% %6s us/req  rss %4s MiB  drops %s  records/req %s  rows %s/%s  exit %s ms  bpf %s us/req",
+			nt, u_rps[nt], $3, r[nt], fl, d50[nt], d99[nt], $6, $7, $8, $9, $10, $11, $2, $12, $13) }
 	END {
 		print title
 		for (i = 1; i <= nt; i++) print line[i]
 		printf "  median: throughput ratio %.3f, p50 %+d us, p99 %+d us\n", med(r, nt), med(d50, nt), med(d99, nt)
+		if (nf)
+			printf "  median floor (tracepoints with do-nothing programs): ratio %.3f\n", med(f, nf)
 	}' "$WORK/phases"
 }
 
@@ -241,6 +263,7 @@ run_setup() {	# run_setup TITLE: ROUNDS alternating pairs against what is up
 		"http://127.0.0.1:$PORT" > /dev/null 2>&1 || die "warm-up failed"
 	for r in $(seq "$ROUNDS"); do
 		phase "${r}u" 0
+		[ "$FLOOR" = 0 ] || phase "${r}f" 2
 		phase "${r}t" 1
 	done
 	report "$1" | tee -a "$WORK/result.txt"

@@ -78,6 +78,8 @@ static int classify(struct conn_dir *d, const char *b, uint64_t len, bool comple
 
 		if (head == HEAD_MESSAGE) {
 			kind = CALL_MESSAGE;
+			if (len < 5 || memcmp(b, "HTTP/", 5))
+				return CALL_MESSAGE;	/* a request: framing not followed */
 			off = head_end(b, len);
 			if (!off)
 				return CALL_MESSAGE;

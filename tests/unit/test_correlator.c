@@ -238,6 +238,28 @@ static void test_claim_by_time(void)
 	fixture_teardown(f);
 }
 
+/* A client request with no id, no prompt and no answer (its records
+ * lost): the search by time ends at its bound, counted, instead of
+ * walking every exchange started after it; within the bound it still
+ * finds its forward. */
+static void test_time_walk_bounded(void)
+{
+	struct fixture *f = setup(true);
+	struct exchange *fw;
+
+	client(f, 1, NULL);
+	client(f, 2, NULL);
+	for (int i = 0; i < 3000; i++)	/* worker requests: not forwards */
+		request(f, EX_WORKER_IN, WORKER, 30001, 6000 + i, 3 + i * 0.001, NULL);
+	fw = forward(f, 1, 7, NULL);	/* 3000 exchanges after both clients */
+	respond(f, fw, 8, 200);
+	fixture_tick(f, 20000 * MS);	/* both expire unanswered */
+	ASSERT_EQ(fixture_corr_stats(f)->time_walks_bounded, 2, "both searches bounded");
+	ASSERT_EQ(fixture_corr_stats(f)->rows_without_forward, 2, "no forward taken from afar");
+	ASSERT_EQ(fixture_corr_stats(f)->forwards_unmatched, 1, "the forward is its own");
+	fixture_teardown(f);
+}
+
 /* No router: each worker request is a row of its own. */
 static void test_node_level(void)
 {
@@ -383,5 +405,6 @@ void test_area_correlator(void)
 	RUN_SUBTEST(test_hops);
 	RUN_SUBTEST(test_orphan_workers_skipped);
 	RUN_SUBTEST(test_claim_out_of_order);
+	RUN_SUBTEST(test_time_walk_bounded);
 	RUN_SUBTEST(test_in_flight);
 }

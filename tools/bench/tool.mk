@@ -5,3 +5,15 @@ TOOL_BINS += tools/bench/sse_upstream
 tools/bench/sse_upstream: tools/bench/sse_upstream.c
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) -pthread $< -o $@
+
+# The floor rounds of tools/bench_capture.sh --floor: do-nothing programs
+# on servetrace's syscall tracepoints.
+TOOL_BINS += tools/bench/tp_floor
+
+$(OUTPUT)/tp_floor.bpf.o: tools/bench/tp_floor.bpf.c | $(OUTPUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+tools/bench/tp_floor: tools/bench/tp_floor.c $(OUTPUT)/tp_floor.skel.h
+	$(call msg,BINARY,$@)
+	$(Q)$(CC) $(CFLAGS) -I$(OUTPUT) $< -lbpf -lelf -lz -o $@

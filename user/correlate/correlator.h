@@ -28,6 +28,7 @@ struct correlator_stats {
 	uint64_t rows_router, rows_node, rows_unmatched_worker;
 	uint64_t forwards_unmatched;	/* router forwards no client request claimed */
 	uint64_t rows_without_forward;	/* router rows with no forward seen */
+	uint64_t time_walks_bounded;	/* searches by time ended at TIME_WALK_MAX */
 	uint64_t rows_without_worker;	/* forward seen, worker request not */
 	uint64_t evicted;		/* max_exchanges reached */
 	uint64_t expired_unfinished;	/* idle_ns passed without an end */

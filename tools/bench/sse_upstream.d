@@ -1,1 +1,0 @@
-tools/bench/sse_upstream: tools/bench/sse_upstream.c

@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* The floor of tools/bench_capture.sh --floor: programs that do nothing
+ * but the is-this-process-traced lookup, on the same syscall tracepoints
+ * bpf/sock.bpf.c uses. What a traced round loses beyond this round is
+ * servetrace's own work; what this round loses is the kernel's price for
+ * running any program on those tracepoints. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u32);
+} traced_tgids SEC(".maps");
+
+static __always_inline int floor_prog(void)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
+	return bpf_map_lookup_elem(&traced_tgids, &tgid) != NULL;
+}
+
+#define FLOOR(name)							\
+SEC("tracepoint/syscalls/sys_enter_" #name)				\
+int enter_##name(void *ctx) { return floor_prog(); }			\
+SEC("tracepoint/syscalls/sys_exit_" #name)				\
+int exit_##name(void *ctx) { return floor_prog(); }
+
+FLOOR(read)
+FLOOR(readv)
+FLOOR(recvfrom)
+FLOOR(recvmsg)
+FLOOR(write)
+FLOOR(writev)
+FLOOR(sendto)
+FLOOR(sendmsg)
+FLOOR(connect)
+FLOOR(accept)
+FLOOR(accept4)
+
+SEC("tracepoint/syscalls/sys_enter_close")
+int enter_close(void *ctx) { return floor_prog(); }

@@ -1,0 +1,92 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* tp_floor PID...: attach tp_floor.bpf.c's do-nothing programs with PID...
+ * as the traced processes, until SIGINT or SIGTERM. For the floor rounds
+ * of tools/bench_capture.sh: the cost of the tracepoints alone. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/libbpf.h>
+#include <bpf/bpf.h>
+#include "tp_floor.skel.h"
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: tp_floor [--ready-file FILE] PID...\n\n"
+		"Attaches programs that only look up whether the calling process is one\n"
+		"of PID..., on the syscall tracepoints servetrace uses, and waits for\n"
+		"SIGINT or SIGTERM. tools/bench_capture.sh --floor runs it: the\n"
+		"throughput it costs is the floor under servetrace's. Needs root.\n");
+}
+
+int main(int argc, char **argv)
+{
+	const char *ready = NULL;
+	struct tp_floor_bpf *skel;
+	int i = 1, n = 0, fd;
+
+	if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+		usage(stdout);
+		return 0;
+	}
+	if (argc > 2 && !strcmp(argv[1], "--ready-file")) {
+		ready = argv[2];
+		i = 3;
+	}
+	if (i >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	skel = tp_floor_bpf__open_and_load();
+	if (!skel) {
+		fprintf(stderr, "tp_floor: loading the programs failed: %s%s\n", strerror(errno),
+			geteuid() ? " (run as root)" : "");
+		return 1;
+	}
+	for (; i < argc; i++) {
+		char *end;
+		long v = strtol(argv[i], &end, 10);
+		__u32 pid = v, one = 1;
+
+		if (*end || v <= 0 || v > 0x3fffffff) {
+			fprintf(stderr, "tp_floor: '%s' is not a pid\n", argv[i]);
+			return 2;
+		}
+		if (bpf_map__update_elem(skel->maps.traced_tgids, &pid, sizeof(pid), &one,
+					 sizeof(one), BPF_ANY)) {
+			fprintf(stderr, "tp_floor: pid %ld: %s\n", v, strerror(errno));
+			return 1;
+		}
+		n++;
+	}
+	if (tp_floor_bpf__attach(skel)) {
+		fprintf(stderr, "tp_floor: attaching failed: %s\n", strerror(errno));
+		return 1;
+	}
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	if (ready) {
+		fd = open(ready, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		if (fd < 0) {
+			fprintf(stderr, "tp_floor: %s: %s\n", ready, strerror(errno));
+			return 1;
+		}
+		close(fd);
+	}
+	fprintf(stderr, "tp_floor: attached for %d processes\n", n);
+	while (!stop)
+		pause();
+	tp_floor_bpf__destroy(skel);
+	return 0;
+}
