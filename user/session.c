@@ -498,6 +498,7 @@ static void counters(struct session *s, const uint64_t *kc, counter_fn fn, void 
 	P("  node-level rows", rs->rows_node);
 	P("  worker requests no router request matched", rs->rows_unmatched_worker);
 	P("  rows with no forward seen", rs->rows_without_forward);
+	P("    of which had an id the router passes on (not searched by time)", rs->searches_skipped);
 	P("    of which the search by time stopped at its bound", rs->time_walks_bounded);
 	P("  rows whose worker request was not seen", rs->rows_without_worker);
 	P("  requests in flight at exit (written, flagged)", rs->incomplete_at_exit);

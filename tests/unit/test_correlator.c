@@ -260,6 +260,35 @@ static void test_time_walk_bounded(void)
 	fixture_teardown(f);
 }
 
+/* The router passes ids on (a forward was claimed by id): a client with
+ * an id whose forward was lost does not take another client's forward
+ * written while it was open. */
+static void test_lost_forward_not_replaced(void)
+{
+	struct fixture *f = setup(true);
+	struct exchange *a = client(f, 1, "a"), *fa = forward(f, 1, 1.2, "a");
+	struct exchange *b, *c, *fc;
+
+	respond(f, fa, 1.5, 200);
+	respond(f, a, 2, 200);
+	b = client(f, 10, "b");		/* its forward is lost */
+	c = client(f, 10.5, "c");
+	fc = forward(f, 1, 11, "c");	/* written while b was open */
+	respond(f, fc, 12, 200);
+	respond(f, b, 13, 200);		/* b's row first */
+	fixture_tick(f, 150 * MS);
+	respond(f, c, 20, 200);
+	fixture_tick(f, 400 * MS);
+	if (!ASSERT_EQ(f->nrows, 3, "three rows"))
+		goto out;
+	ASSERT_STREQ(f->rows[1].req_id, "b", "b's row");
+	ASSERT_STREQ(f->rows[1].notes, "no forward seen", "b: its forward was lost");
+	ASSERT_EQ(f->rows[2].router_send_time, 11 * MS, "c keeps its own forward");
+	ASSERT_EQ(fixture_corr_stats(f)->searches_skipped, 1, "b was not searched by time");
+out:
+	fixture_teardown(f);
+}
+
 /* No router: each worker request is a row of its own. */
 static void test_node_level(void)
 {
@@ -406,5 +435,6 @@ void test_area_correlator(void)
 	RUN_SUBTEST(test_orphan_workers_skipped);
 	RUN_SUBTEST(test_claim_out_of_order);
 	RUN_SUBTEST(test_time_walk_bounded);
+	RUN_SUBTEST(test_lost_forward_not_replaced);
 	RUN_SUBTEST(test_in_flight);
 }

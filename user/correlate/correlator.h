@@ -29,6 +29,7 @@ struct correlator_stats {
 	uint64_t forwards_unmatched;	/* router forwards no client request claimed */
 	uint64_t rows_without_forward;	/* router rows with no forward seen */
 	uint64_t time_walks_bounded;	/* searches by time ended at TIME_WALK_MAX */
+	uint64_t searches_skipped;	/* id'd clients not searched by prompt/time */
 	uint64_t rows_without_worker;	/* forward seen, worker request not */
 	uint64_t evicted;		/* max_exchanges reached */
 	uint64_t expired_unfinished;	/* idle_ns passed without an end */
