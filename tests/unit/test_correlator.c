@@ -238,6 +238,32 @@ static void test_claim_by_time(void)
 	fixture_teardown(f);
 }
 
+/* Forwards whose worker requests and answers were lost (records
+ * dropped) on a connection that goes on carrying requests: each lookup
+ * stops at the connection's next request, which has another id, instead
+ * of walking every later one. */
+static void test_lost_worker_lookup_short(void)
+{
+	struct fixture *f = setup(true);
+	char id[32];
+
+	for (int i = 0; i < 200; i++) {
+		double t = 10 + 2 * i;
+
+		snprintf(id, sizeof(id), "lost%d", i);
+		respond(f, client(f, t, id), t + 1.5, 200);
+		forward(f, 1, t + 0.2, id);	/* answer and worker request lost */
+		snprintf(id, sizeof(id), "w%d", i);
+		worker_in(f, 1, t + 1, id);	/* a request whose forward was lost */
+	}
+	fixture_tick(f, 600 * MS);
+	ASSERT_EQ(fixture_corr_stats(f)->rows_without_worker, 200, "no worker request for any");
+	/* each walk ends ID_MISMATCHES_MAX reads on, not at the list's end
+	 * (~100 on average) */
+	ASSERT_TRUE(fixture_corr_stats(f)->pair_steps <= 6 * 200, "short lookups");
+	fixture_teardown(f);
+}
+
 /* A client request with no id, no prompt and no answer (its records
  * lost): the search by time ends at its bound, counted, instead of
  * walking every exchange started after it; within the bound it still
@@ -435,6 +461,7 @@ void test_area_correlator(void)
 	RUN_SUBTEST(test_orphan_workers_skipped);
 	RUN_SUBTEST(test_claim_out_of_order);
 	RUN_SUBTEST(test_time_walk_bounded);
+	RUN_SUBTEST(test_lost_worker_lookup_short);
 	RUN_SUBTEST(test_lost_forward_not_replaced);
 	RUN_SUBTEST(test_in_flight);
 }

@@ -712,6 +712,9 @@ static int forwards_by_time(struct correlator *c, const struct exchange *cl,
 	return 0;
 }
 
+/* Requests with another id looked past on an HTTP/1.1 connection. */
+#define ID_MISMATCHES_MAX 4
+
 /* The worker request a forward became: same connection, read after the
  * forward was written and before its response came back, and no id that
  * says otherwise (a read in flight when we attached is missing, and the
@@ -725,6 +728,7 @@ static struct exchange *worker_for_forward(struct correlator *c, const struct ex
 	struct list_head *pos, *tmp, *ok = head;
 	struct exchange *found = NULL;
 	bool prefix = true;
+	int mismatches = 0;
 
 	/* what the hint covers started before this forward: skipped */
 	if (h->node && h->key == key && f->t_req_first >= h->bound)
@@ -743,11 +747,19 @@ static struct exchange *worker_for_forward(struct correlator *c, const struct ex
 		prefix = false;
 		if (f->t_resp_first && w->t_req_first > f->t_resp_first)
 			break;	/* later ones were read later still */
-		wid = exchange_id(w);
-		if (fid[0] && wid[0] && strcmp(fid, wid))
-			continue;
 		if (!endpoint_equal(&w->local, &f->peer) || !endpoint_equal(&w->peer, &f->local))
+			continue;	/* another connection in this bucket */
+		wid = exchange_id(w);
+		if (fid[0] && wid[0] && strcmp(fid, wid)) {
+			/* HTTP/1.1 carries one request at a time: past the
+			 * first few reads after the forward, its request was
+			 * lost (without this, a walk to the list's end when
+			 * the forward's answer was lost too: on 16 cores
+			 * under drops, most of the merge thread) */
+			if (!f->grpc && ++mismatches >= ID_MISMATCHES_MAX)
+				break;
 			continue;
+		}
 		found = w;	/* oldest first: the earliest that fits */
 		break;
 	}
