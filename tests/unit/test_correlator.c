@@ -238,6 +238,49 @@ static void test_claim_by_time(void)
 	fixture_teardown(f);
 }
 
+/* Rows built newest first (each client's answer took longer than the
+ * next one's) on a connection that also holds 300 requests whose
+ * forwards were lost: each older forward's lookup steps back from the
+ * last one's instead of walking past the 300 from the list's head. */
+static void test_older_lookups_short(void)
+{
+	struct fixture *f = setup(true);
+	struct exchange *cl[100];
+	char id[32];
+	int found = 0;
+
+	for (int i = 0; i < 300; i++) {
+		snprintf(id, sizeof(id), "orphan%d", i);
+		respond(f, worker_in(f, 1, 1 + 0.01 * i, id), 5 + 0.01 * i, 200);
+	}
+	for (int i = 0; i < 100; i++) {
+		double t = 10 + 2 * i;
+		struct exchange *fw, *w;
+
+		snprintf(id, sizeof(id), "r%d", i);
+		cl[i] = client(f, t, id);
+		fw = forward(f, 1, t + 0.2, id);
+		w = worker_in(f, 1, t + 0.4, id);
+		respond(f, w, t + 0.6, 200);
+		respond(f, fw, t + 0.7, 200);
+	}
+	for (int i = 99; i >= 0; i--)	/* the last request's answer first */
+		respond(f, cl[i], 400 - i, 200);
+	fixture_tick(f, 600 * MS);	/* the 300 still wait for forwards */
+	if (!ASSERT_EQ(fixture_corr_stats(f)->rows, 100, "a row a request"))
+		goto out;
+	ASSERT_STREQ(f->rows[0].req_id, "r99", "newest first");
+	for (int i = 0; i < f->nrows; i++)
+		found += f->rows[i].worker_pid == WORKER;
+	ASSERT_EQ(found, f->nrows, "each with its worker request");
+	ASSERT_EQ(fixture_corr_stats(f)->rows_without_worker, 0, "all 100 of them");
+	/* the first lookup walks the 400 from the head (no hint yet), each
+	 * later one a few steps back; from the head, 300 and more each */
+	ASSERT_TRUE(fixture_corr_stats(f)->pair_steps <= 400 + 5 * 100, "a few steps a lookup");
+out:
+	fixture_teardown(f);
+}
+
 /* Forwards whose worker requests and answers were lost (records
  * dropped) on a connection that goes on carrying requests: each lookup
  * stops at the connection's next request, which has another id, instead
@@ -462,6 +505,7 @@ void test_area_correlator(void)
 	RUN_SUBTEST(test_claim_out_of_order);
 	RUN_SUBTEST(test_time_walk_bounded);
 	RUN_SUBTEST(test_lost_worker_lookup_short);
+	RUN_SUBTEST(test_older_lookups_short);
 	RUN_SUBTEST(test_lost_forward_not_replaced);
 	RUN_SUBTEST(test_in_flight);
 }

@@ -731,8 +731,28 @@ static struct exchange *worker_for_forward(struct correlator *c, const struct ex
 	int mismatches = 0;
 
 	/* what the hint covers started before this forward: skipped */
-	if (h->node && h->key == key && f->t_req_first >= h->bound)
+	if (h->node && h->key == key && f->t_req_first >= h->bound) {
 		ok = h->node;
+	} else if (h->node && h->key == key) {
+		/* An older forward (rows end out of order): back from the
+		 * hint to the connection's last request read before it; a
+		 * connection's requests are listed in the order they were
+		 * read, so nothing before that one can be its. From the
+		 * head instead, each such lookup walked every request whose
+		 * forward was lost (on 16 cores under drops, most of the
+		 * merge thread). */
+		struct list_head *p = h->node;
+
+		while (p != head) {
+			struct exchange *w = list_entry(p, struct exchange, pair_node);
+
+			if (w->key_pair == key && w->t_req_first < f->t_req_first)
+				break;
+			c->st.pair_steps++;
+			p = p->prev;
+		}
+		ok = p;
+	}
 	for (pos = ok->next; pos != head; pos = tmp) {
 		struct exchange *w = list_entry(pos, struct exchange, pair_node);
 		const char *wid;
