@@ -245,7 +245,7 @@ def test_big_and_odd_inputs(dep, tmp):
     assert summary_counter(err, "request ids lost (body bytes not captured)") == 0, err
     assert summary_counter(err, "request rids found by the body scan") >= 3, err
     # the defaults bound the collector at 64 KiB of body per message and
-    # 16 MiB of rings: 1 MB prompts must not make it grow past ~200 MB,
+    # 64 MiB of rings: 1 MB prompts must not make it grow past ~200 MB,
     # nor past the ceiling servetrace computes from its limits
     ceiling = mem_ceiling_mib(err)
     print("servetrace peak RSS %d KiB, memory ceiling from the limits %d MiB" % (peak, ceiling))
