@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* Socket I/O capture for traced processes, from syscall tracepoints only
- * (no kprobes, no fentry): accept/connect/close and the read/write family
- * on inet stream sockets, with timestamps, addresses and payload bytes.
+/* Socket I/O capture for traced processes, from tracepoints only (no
+ * kprobes, no fentry): accept/connect/close from the syscalls' tracepoints,
+ * the read/write family on inet stream sockets from the socket layer's
+ * (sock:sock_{recv,send}_length) or, on kernels without those, from the
+ * syscalls' enter and exit; with timestamps, addresses and payload bytes.
  *
  * Cost is per message, not per byte: each connection direction keeps a
  * small state (stream offset, what was skipped). A call that starts an
@@ -946,25 +948,18 @@ static __always_inline struct conn_dir *conn_dir_of(__u64 sock_id, __u8 dir)
 	return &cs->d[dir & 1];
 }
 
-static __always_inline int exit_data_call(struct trace_event_raw_sys_exit *ctx,
-					  __u8 sc, __u8 dir)
+/* One data call that returned ret, whichever hook saw it. have_sock: pc
+ * already names its socket. A pc in task storage is released at the end. */
+static __always_inline int data_call(struct pending_call *pc, bool have_sock,
+				     bool stored, __s64 ret, __u8 sc, __u8 dir)
 {
-	__s64 ret = ctx->ret;
-	struct pending_call *pc, rebuilt = {};
-	bool have_sock = false, done_only;
+	bool done_only;
 	struct peek_buf *win = NULL;	/* set when classify() read the call */
 	struct conn_dir *d = NULL;
 	__u64 now, call_off = 0;
 	__u32 events, framing, start_left = 0;
 	int kind;
 
-	pc = take_pending(sc);
-	if (!pc) {
-		if (!rebuild_pending(&rebuilt, sc))
-			return 0;
-		pc = &rebuilt;
-		have_sock = true;	/* rebuild_pending looked it up */
-	}
 	/* Non-blocking sockets say EAGAIN all the time; a read of 0 is EOF
 	 * (worth one record: it tells a client abort from a reset). */
 	if ((ret == 0 && dir == DIR_WRITE) || ret == -11 /* EAGAIN */ ||
@@ -1023,9 +1018,23 @@ send:
 	if (!body_emit(pc, sc, ret, dir, now, d, call_off, start_left))
 		emit_data(pc, sc, ret, dir, now, d, call_off, start_left, win);
 out:
-	if (pc != &rebuilt)
+	if (stored)
 		pc->syscall = 0;
 	return 0;
+}
+
+/* The syscall-tracepoint path: the exit finds what its enter saved. */
+static __always_inline int exit_data_call(struct trace_event_raw_sys_exit *ctx,
+					  __u8 sc, __u8 dir)
+{
+	struct pending_call *pc, rebuilt = {};
+
+	pc = take_pending(sc);
+	if (pc)
+		return data_call(pc, false, true, ctx->ret, sc, dir);
+	if (!rebuild_pending(&rebuilt, sc))
+		return 0;
+	return data_call(&rebuilt, true, false, ctx->ret, sc, dir);
 }
 
 #define EXIT_DATA(name, sc, dir)					\
@@ -1043,6 +1052,86 @@ EXIT_DATA(write, SC_WRITE, DIR_WRITE)
 EXIT_DATA(writev, SC_WRITEV, DIR_WRITE)
 EXIT_DATA(sendto, SC_SENDTO, DIR_WRITE)
 EXIT_DATA(sendmsg, SC_SENDMSG, DIR_WRITE)
+
+/* The socket-layer path (kernels with sock:sock_{recv,send}_length, 6.3+):
+ * one program per socket call, after it, with the socket at hand. Only
+ * socket I/O runs it, so a traced process's file and pipe I/O costs
+ * nothing, and no syscall tracepoint (each of which makes every syscall of
+ * every process take the slow path) is needed for data. The call's
+ * arguments are the syscall's, from the thread's saved user registers;
+ * the enter time is the exit time (the sockets traced are non-blocking). */
+#if defined(__TARGET_ARCH_x86)
+#define ST_NR(regs)	BPF_CORE_READ((regs), orig_ax)
+enum { NR_READ = 0, NR_WRITE = 1, NR_READV = 19, NR_WRITEV = 20, NR_SENDTO = 44,
+       NR_RECVFROM = 45, NR_SENDMSG = 46, NR_RECVMSG = 47 };
+#elif defined(__TARGET_ARCH_arm64)
+#define ST_NR(regs)	BPF_CORE_READ((struct user_pt_regs *)(regs), regs[8])
+enum { NR_READ = 63, NR_WRITE = 64, NR_READV = 65, NR_WRITEV = 66, NR_SENDTO = 206,
+       NR_RECVFROM = 207, NR_SENDMSG = 211, NR_RECVMSG = 212 };
+#endif
+
+#ifdef ST_NR
+static __always_inline bool sock_call(struct trace_event_raw_sock_msg_length *ctx,
+				      struct pending_call *pc, struct pt_regs **regs)
+{
+	if (!is_traced())
+		return false;
+	if (ctx->ret == -11 /* EAGAIN */ || ctx->ret == -4 /* EINTR */)
+		return false;	/* the non-blocking loop's last read: nothing moved */
+	pc->sock_id = (__u64)ctx->sk;
+	if (!sock_endpoints(ST_CAST(ctx->sk, struct sock), &pc->local, &pc->peer))
+		return false;
+	*regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	pc->fd = (__s32)PT_REGS_PARM1_CORE_SYSCALL(*regs);
+	pc->buf = PT_REGS_PARM2_CORE_SYSCALL(*regs);
+	pc->vlen = PT_REGS_PARM3_CORE_SYSCALL(*regs);
+	pc->ts_enter = bpf_ktime_get_ns();
+	return true;
+}
+
+#define SOCK_CASE(nr, sc, dir)						\
+	case nr:							\
+		pc.syscall = sc;					\
+		return data_call(&pc, true, false, ctx->ret, sc, dir)
+
+SEC("tracepoint/sock/sock_recv_length")
+int sock_recv(struct trace_event_raw_sock_msg_length *ctx)
+{
+	struct pending_call pc = {};
+	struct pt_regs *regs;
+
+	if (!sock_call(ctx, &pc, &regs))
+		return 0;
+	if (ctx->flags & 2 /* MSG_PEEK: the bytes are read again later */)
+		return 0;
+	switch (ST_NR(regs)) {
+	SOCK_CASE(NR_READ, SC_READ, DIR_READ);
+	SOCK_CASE(NR_READV, SC_READV, DIR_READ);
+	SOCK_CASE(NR_RECVFROM, SC_RECVFROM, DIR_READ);
+	SOCK_CASE(NR_RECVMSG, SC_RECVMSG, DIR_READ);
+	}
+	count(CNT_OTHER_IO);	/* recvmmsg, splice, io_uring ...: not followed */
+	return 0;
+}
+
+SEC("tracepoint/sock/sock_send_length")
+int sock_send(struct trace_event_raw_sock_msg_length *ctx)
+{
+	struct pending_call pc = {};
+	struct pt_regs *regs;
+
+	if (!sock_call(ctx, &pc, &regs) || ctx->ret == 0)
+		return 0;
+	switch (ST_NR(regs)) {
+	SOCK_CASE(NR_WRITE, SC_WRITE, DIR_WRITE);
+	SOCK_CASE(NR_WRITEV, SC_WRITEV, DIR_WRITE);
+	SOCK_CASE(NR_SENDTO, SC_SENDTO, DIR_WRITE);
+	SOCK_CASE(NR_SENDMSG, SC_SENDMSG, DIR_WRITE);
+	}
+	count(CNT_OTHER_IO);	/* sendfile, sendmmsg, io_uring ...: not followed */
+	return 0;
+}
+#endif
 
 /* connect and accept report the connection with both addresses. */
 static __always_inline int exit_conn_call(struct trace_event_raw_sys_exit *ctx,

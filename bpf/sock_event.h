@@ -111,6 +111,7 @@ enum counter_id {
 	CNT_BODY_CAPPED,	/* calls past the request-body cap: rest not sent */
 	CNT_H2_UNSYNCED,	/* HTTP/2 calls off frame boundaries: sent whole */
 	CNT_H2_FALLBACK,	/* directions given up on (framing never found) */
+	CNT_OTHER_IO,		/* socket calls by syscalls not followed (sendfile ...) */
 	CNT_MAX,
 };
 

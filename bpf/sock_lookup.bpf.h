@@ -51,12 +51,10 @@ static __always_inline struct sock *sock_from_fd(__s32 fd, __u64 *sk_addr)
 	return sock->sk;
 }
 
-/* True for an inet (v4/v6) stream socket; fills id and both endpoints. */
-static __always_inline bool sock_lookup_fd(__s32 fd, __u64 *sock_id,
-					   struct sock_endpoint *local,
+/* The socket's two addresses, when it is an inet stream socket. */
+static __always_inline bool sock_endpoints(struct sock *sk, struct sock_endpoint *local,
 					   struct sock_endpoint *peer)
 {
-	struct sock *sk = sock_from_fd(fd, sock_id);
 	__u16 family;
 
 	if (!sk)
@@ -85,6 +83,14 @@ static __always_inline bool sock_lookup_fd(__s32 fd, __u64 *sock_id,
 				   __sk_common.skc_v6_daddr.in6_u.u6_addr8);
 	}
 	return true;
+}
+
+/* True for an inet (v4/v6) stream socket; fills id and both endpoints. */
+static __always_inline bool sock_lookup_fd(__s32 fd, __u64 *sock_id,
+					   struct sock_endpoint *local,
+					   struct sock_endpoint *peer)
+{
+	return sock_endpoints(sock_from_fd(fd, sock_id), local, peer);
 }
 
 #endif

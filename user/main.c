@@ -50,7 +50,7 @@ enum {
 	OPT_ROUTER_PID = 256, OPT_WORKER_PID, OPT_ROUTER_PORT, OPT_WORKER_PORT,
 	OPT_CAPTURE, OPT_BODY_LIMIT, OPT_RINGBUF, OPT_LINGER, OPT_READY,
 	OPT_RECORD, OPT_REPLAY, OPT_WAIT, OPT_KEEP_TEXT, OPT_NO_SERVER,
-	OPT_FULL_CAPTURE, OPT_SHARDS, OPT_COLLECTOR_THREADS, OPT_EXIT_DEADLINE, OPT_OUTPUT_MODE, OPT_PERFETTO,
+	OPT_FULL_CAPTURE, OPT_IO_HOOKS, OPT_SHARDS, OPT_COLLECTOR_THREADS, OPT_EXIT_DEADLINE, OPT_OUTPUT_MODE, OPT_PERFETTO,
 	OPT_LISTEN, OPT_MAX_CONNS, OPT_TRACE_TTL, OPT_MAX_TRACES, OPT_ROUTING_POLICY, OPT_SERVE_AFTER_REPLAY,
 };
 
@@ -86,6 +86,11 @@ static const struct argp_option opts[] = {
 	{ "full-capture", OPT_FULL_CAPTURE, NULL, 0,
 	  "Send every read and write to user space: no SSE events held back in the kernel "
 	  "(costs more; for comparisons)", 2 },
+	{ "io-hooks", OPT_IO_HOOKS, "WHERE", 0,
+	  "Where reads and writes are seen: 'sock' (the socket layer's tracepoints, Linux 6.3+: "
+	  "one program per socket call, no slow path for other syscalls), 'syscalls' (the "
+	  "syscalls' enter/exit tracepoints, any kernel) or 'auto' (default: sock where the "
+	  "kernel has it)", 2 },
 	{ "exit-deadline", OPT_EXIT_DEADLINE, "MS", 0,
 	  "After SIGINT/SIGTERM, read what the rings hold for at most MS, then count the rest and exit (default 700; detaching takes about a second more)", 2 },
 	{ "linger", OPT_LINGER, "MS", 0, "Wait after a request ends before writing it (default 300)", 2 },
@@ -190,6 +195,16 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case OPT_KEEP_TEXT: env.keep_text = true; break;
 	case OPT_NO_SERVER: env.no_server_probes = true; break;
 	case OPT_FULL_CAPTURE: env.full_capture = true; break;
+	case OPT_IO_HOOKS:
+		if (!strcmp(arg, "auto"))
+			env.io_hooks = IO_HOOKS_AUTO;
+		else if (!strcmp(arg, "sock"))
+			env.io_hooks = IO_HOOKS_SOCK;
+		else if (!strcmp(arg, "syscalls"))
+			env.io_hooks = IO_HOOKS_SYSCALLS;
+		else
+			argp_error(state, "invalid --io-hooks '%s' (auto, sock or syscalls)", arg);
+		break;
 	case OPT_SHARDS: env.limits.shards = parse_num(arg, 1, SOCK_CAPTURE_MAX_SHARDS, state); break;
 	case OPT_COLLECTOR_THREADS:
 		env.limits.collector_threads = parse_num(arg, 1, LIMIT_COLLECTOR_THREADS_MAX, state);

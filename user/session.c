@@ -551,6 +551,8 @@ static void counters(struct session *s, const uint64_t *kc, counter_fn fn, void 
 		P("kernel: events submitted", kc[CNT_EVENTS]);
 		P("kernel: events dropped, ring buffer full", kc[CNT_RINGBUF_FULL]);
 		P("kernel: syscall exits without enter", kc[CNT_MISSED_ENTER]);
+		P("kernel: socket calls by other syscalls (sendfile ..., not followed)",
+		  kc[CNT_OTHER_IO]);
 		P("kernel: syscall enters without exit", kc[CNT_STALE_ENTER]);
 		P("kernel: payloads truncated to capture size", kc[CNT_TRUNCATED]);
 		P("kernel: payload read faults", kc[CNT_READ_FAULT]);
@@ -845,6 +847,7 @@ static struct sock_capture_opts capture_opts(const struct session_opts *o, uint3
 		.shards = shards,
 		.max_conns = lim->max_conns,
 		.full_capture = o->full_capture,
+		.io_hooks = o->io_hooks,
 	};
 
 	while (per & (per - 1))
@@ -971,8 +974,10 @@ static int live_attach(struct session *s, struct ring_buffer **rbp)
 	}
 	s->started = true;
 	write_ready_file(s->o);
-	fprintf(stderr, "servetrace: attached (%u ring buffers of %u KiB%s); Ctrl-C to stop\n",
-		so.shards, so.ringbuf_bytes >> 10, so.full_capture ? ", full capture" : "");
+	fprintf(stderr, "servetrace: attached (%u ring buffers of %u KiB%s; reads and writes "
+		"seen at the %s); Ctrl-C to stop\n",
+		so.shards, so.ringbuf_bytes >> 10, so.full_capture ? ", full capture" : "",
+		sock_capture_uses_sock_hooks(s->sc) ? "socket layer" : "syscalls");
 	if (s->pool)
 		fprintf(stderr, "servetrace: %u collector threads\n", s->threads);
 	print_mem_ceiling(s->o);

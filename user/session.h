@@ -68,6 +68,7 @@ struct session_opts {
 	bool keep_text;
 	bool no_server_probes;
 	bool full_capture;		/* no SSE skipping in the kernel */
+	int io_hooks;			/* enum io_hooks: where data calls are seen */
 	/* the views (issue 12): all off unless named */
 	const char *perfetto;		/* --perfetto FILE */
 	const char *listen;		/* --listen ADDR: query API + /metrics */

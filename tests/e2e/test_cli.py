@@ -102,6 +102,7 @@ def test_port_not_listening(flag):
     (["--ringbuf-size", "3"], "servetrace: --ringbuf-size must be a power of 2"),
     (["--ringbuf-size", "0"], "servetrace: '0' is not a number from 1 to 1024"),
     (["-d", "-5"], "servetrace: invalid duration '-5'"),
+    (["--io-hooks", "kprobes"], "servetrace: invalid --io-hooks 'kprobes' (auto, sock or syscalls)"),
     (["--bogus"], "unrecognized option '--bogus'"),
 ])
 def test_bad_arguments(args, message):

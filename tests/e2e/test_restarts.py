@@ -80,14 +80,14 @@ def generate(rid, out, max_tokens=LONG):
         res["error"] = repr(e)
 
 
-def in_flight(prefix, n_stream, n_plain):
-    """Starts n_stream streams and n_plain plain requests; returns (outcomes,
-    threads) once every stream has its first event."""
+def in_flight(prefix, n_stream, n_plain, stream_tokens=LONG):
+    """Starts n_stream streams (of stream_tokens) and n_plain plain requests;
+    returns (outcomes, threads) once every stream has its first event."""
     out, threads = {}, []
     for i in range(n_stream + n_plain):
         fn = stream if i < n_stream else generate
         rid = "%s-%s-%d" % (prefix, "s" if i < n_stream else "n", i)
-        threads.append(threading.Thread(target=fn, args=(rid, out)))
+        threads.append(threading.Thread(target=fn, args=(rid, out, stream_tokens if fn is stream else LONG)))
         threads[-1].start()
         time.sleep(0.05)
     deadline = time.time() + 60
@@ -253,7 +253,9 @@ def test_router_restarted(run):
     watch = StderrWatch(t)
     old = dep.info["router"]["pid"]
     warm = post_many(ROUTER_PORT, [("/generate", "rt-warm-%d" % i, False) for i in range(4)])
-    out, threads = in_flight("rt-fly", 4, 2)
+    # 2 streams per worker: longer ones fit, and outlast a slow start (all
+    # 4 of 800 tokens once finished before the kill on a loaded machine)
+    out, threads = in_flight("rt-fly", 4, 2, stream_tokens=1200)
     dep.kill("router")
     for th in threads:
         th.join(120)

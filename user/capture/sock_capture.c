@@ -25,6 +25,7 @@ struct sock_capture {
 	char missing[512];
 	pthread_t detacher;
 	bool detaching;
+	bool sock_hooks;	/* data calls seen at the socket layer */
 };
 
 static bool tracefs_ready(void)
@@ -53,6 +54,56 @@ static bool tracepoint_exists(const char *category, const char *name)
 	return !access(path, F_OK);
 }
 
+/* The data calls' two hooks: sock:sock_{recv,send}_length (one program
+ * per socket call, no syscall slow path) or the syscalls' own enter/exit
+ * tracepoints (any kernel). Only one set is loaded. */
+static const char *const data_syscalls[] = {
+	"read", "readv", "recvfrom", "recvmsg", "write", "writev", "sendto", "sendmsg",
+};
+
+static bool is_data_syscall_tp(const char *sec)
+{
+	const char *name;
+
+	if (strncmp(sec, "tracepoint/syscalls/sys_", 24))
+		return false;
+	name = sec + 24;
+	if (!strncmp(name, "enter_", 6))
+		name += 6;
+	else if (!strncmp(name, "exit_", 5))
+		name += 5;
+	else
+		return false;
+	for (size_t i = 0; i < sizeof(data_syscalls) / sizeof(data_syscalls[0]); i++)
+		if (!strcmp(name, data_syscalls[i]))
+			return true;
+	return false;
+}
+
+static void choose_data_hooks(struct sock_capture *sc, bool sock_hooks)
+{
+	struct bpf_program *prog;
+
+	bpf_object__for_each_program(prog, sc->skel->obj) {
+		const char *sec = bpf_program__section_name(prog);
+
+		if (!strncmp(sec, "tracepoint/sock/", 16))
+			bpf_program__set_autoload(prog, sock_hooks);
+		else if (is_data_syscall_tp(sec))
+			bpf_program__set_autoload(prog, !sock_hooks);
+	}
+}
+
+bool sock_capture_sock_hooks_available(void)
+{
+#if defined(__x86_64__) || defined(__aarch64__)
+	return tracepoint_exists("sock", "sock_recv_length") &&
+	       tracepoint_exists("sock", "sock_send_length");
+#else
+	return false;	/* the programs know these arches' syscall numbers only */
+#endif
+}
+
 /* Tracepoint sections look like "tracepoint/<category>/<name>". */
 static void disable_missing_tracepoints(struct sock_capture *sc)
 {
@@ -62,7 +113,8 @@ static void disable_missing_tracepoints(struct sock_capture *sc)
 		const char *sec = bpf_program__section_name(prog);
 		char cat[64], name[96];
 
-		if (sscanf(sec, "tracepoint/%63[^/]/%95s", cat, name) != 2)
+		if (!bpf_program__autoload(prog) ||
+		    sscanf(sec, "tracepoint/%63[^/]/%95s", cat, name) != 2)
 			continue;
 		if (tracepoint_exists(cat, name))
 			continue;
@@ -113,17 +165,12 @@ static int fill_rings(struct sock_capture *sc)
 	return 0;
 }
 
-struct sock_capture *sock_capture_open(const struct sock_capture_opts *opts)
+static struct sock_capture *capture_open(const struct sock_capture_opts *opts,
+					  bool sock_hooks)
 {
 	struct sock_capture *sc;
 	int err, ncpus;
 
-	if (geteuid() != 0) {
-		fprintf(stderr, "servetrace: must run as root (BPF and tracepoints need CAP_BPF and CAP_PERFMON)\n");
-		return NULL;
-	}
-	if (!tracefs_ready())
-		return NULL;
 	sc = calloc(1, sizeof(*sc));
 	if (!sc)
 		return NULL;
@@ -155,6 +202,8 @@ struct sock_capture *sock_capture_open(const struct sock_capture_opts *opts)
 	bpf_map__set_inner_map_fd(sc->skel->maps.rings, sc->ring_fd[0]);
 	if (opts->max_conns)
 		bpf_map__set_max_entries(sc->skel->maps.conn_streams, opts->max_conns);
+	sc->sock_hooks = sock_hooks;
+	choose_data_hooks(sc, sock_hooks);
 	disable_missing_tracepoints(sc);
 
 	err = sock_bpf__load(sc->skel);
@@ -175,6 +224,38 @@ struct sock_capture *sock_capture_open(const struct sock_capture_opts *opts)
 fail:
 	sock_capture_close(sc);
 	return NULL;
+}
+
+struct sock_capture *sock_capture_open(const struct sock_capture_opts *opts)
+{
+	struct sock_capture *sc;
+	bool sock_hooks;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "servetrace: must run as root (BPF and tracepoints need CAP_BPF and CAP_PERFMON)\n");
+		return NULL;
+	}
+	if (!tracefs_ready())
+		return NULL;
+	sock_hooks = opts->io_hooks != IO_HOOKS_SYSCALLS && sock_capture_sock_hooks_available();
+	if (opts->io_hooks == IO_HOOKS_SOCK && !sock_hooks) {
+		fprintf(stderr, "servetrace: --io-hooks sock: this kernel has no "
+			"sock:sock_recv_length/sock_send_length tracepoints (Linux 6.3+, "
+			"x86-64 or arm64); use --io-hooks syscalls\n");
+		return NULL;
+	}
+	sc = capture_open(opts, sock_hooks);
+	if (!sc && sock_hooks && opts->io_hooks == IO_HOOKS_AUTO) {
+		fprintf(stderr, "servetrace: the socket-layer programs did not load; "
+			"falling back to the syscall tracepoints (slower: --io-hooks syscalls)\n");
+		sc = capture_open(opts, false);
+	}
+	return sc;
+}
+
+bool sock_capture_uses_sock_hooks(const struct sock_capture *sc)
+{
+	return sc->sock_hooks;
 }
 
 /* The programs become no-ops at once (they check the tgid first); the

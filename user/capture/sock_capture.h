@@ -11,6 +11,10 @@
 
 struct sock_capture;
 
+/* Where data calls are seen: IO_HOOKS_AUTO takes the socket layer's
+ * tracepoints where the kernel has them, else the syscalls'. */
+enum io_hooks { IO_HOOKS_AUTO, IO_HOOKS_SOCK, IO_HOOKS_SYSCALLS };
+
 struct sock_capture_opts {
 	uint32_t capture_bytes;		/* per-syscall payload cap */
 	uint32_t ringbuf_bytes;		/* per shard, power of two */
@@ -18,6 +22,7 @@ struct sock_capture_opts {
 	uint32_t shards;		/* ring buffers (1..SOCK_CAPTURE_MAX_SHARDS) */
 	uint32_t max_conns;		/* connection states kept in the kernel */
 	bool full_capture;		/* send every call (no SSE skipping) */
+	enum io_hooks io_hooks;
 };
 
 #define SOCK_CAPTURE_MAX_SHARDS 64
@@ -36,6 +41,10 @@ uint64_t sock_capture_unread(const struct sock_capture *sc, int shard);
  * one tracepoint at a time), which close waits for. */
 void sock_capture_quiesce(struct sock_capture *sc);
 void sock_capture_counters(struct sock_capture *sc, uint64_t out[CNT_MAX]);
+/* The kernel has sock:sock_{recv,send}_length (and this arch is known). */
+bool sock_capture_sock_hooks_available(void);
+/* True when data calls are seen at the socket layer, false: at syscalls. */
+bool sock_capture_uses_sock_hooks(const struct sock_capture *sc);
 /* Names of tracepoints that did not attach (empty when all did). */
 const char *sock_capture_missing(struct sock_capture *sc);
 
