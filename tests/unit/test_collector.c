@@ -193,6 +193,47 @@ static void chunk(char *out, const char *data, const char *tail)
 	sprintf(out, "%zx\r\n%s\r\n%s", strlen(data), data, tail);
 }
 
+/* A native stream's last event may repeat the count with no new token
+ * (smg ends SGLang streams so): it adds nothing. It counted one, 257 of
+ * 256 tokens, whenever it came in a call of its own rather than held. */
+static void test_native_repeat_count(void)
+{
+	struct net net, *n = &net;
+	struct fixture *f = setup(true, n);
+	const char *body = "{\"text\":\"a b c\",\"sampling_params\":{\"max_new_tokens\":2},\"stream\":true,\"rid\":\"s1\"}";
+	const char *head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n";
+	char c1[256], c2[256], c3[256], c4[256];
+
+	chunk(c1, "data: {\"text\":\"x\",\"meta_info\":{\"id\":\"s1\",\"completion_tokens\":1}}\n\n", "");
+	chunk(c2, "data: {\"text\":\"x y\",\"meta_info\":{\"id\":\"s1\",\"completion_tokens\":2}}\n\n", "");
+	chunk(c3, "data: {\"text\":\"x y\",\"meta_info\":{\"id\":\"s1\",\"completion_tokens\":2,"
+		  "\"finish_reason\":{\"type\":\"length\"}}}\n\n", "");
+	chunk(c4, "data: [DONE]\n\n", "0\r\n\r\n");
+	gen_read_at(&n->client, 1, request("/generate", NULL, body));
+	gen_write_at(&n->fwd, 2, request("/generate", NULL, body));
+	gen_read_at(&n->wk, 3, request("/generate", NULL, body));
+	gen_write_at(&n->wk, 4, head);
+	gen_read_at(&n->fwd, 4.5, head);
+	gen_write_at(&n->client, 4.6, head);
+	gen_write_at(&n->wk, 10, c1);
+	gen_read_at(&n->fwd, 10.5, c1);
+	gen_write_at(&n->client, 10.6, c1);
+	gen_write_at(&n->wk, 20, c2);
+	gen_read_at(&n->fwd, 20.5, c2);
+	gen_write_at(&n->client, 20.6, c2);
+	gen_write_at(&n->wk, 21, c3);
+	gen_read_at(&n->fwd, 21.5, c3);
+	gen_write_at(&n->client, 21.6, c3);
+	gen_write_at(&n->wk, 22, c4);
+	gen_read_at(&n->fwd, 22.5, c4);
+	gen_write_at(&n->client, 23, c4);
+	fixture_tick(f, 1000 * MS);
+	ASSERT_EQ(f->nrows, 1, "row");
+	ASSERT_EQ(f->rows[0].output_tokens_from_trace, 2, "the repeated count adds no token");
+	ASSERT_EQ(f->rows[0].actual_output_tokens, 2, "meta_info of the last event");
+	fixture_teardown(f);
+}
+
 /* SSE: first token = first data event the worker wrote. */
 static void test_streaming(void)
 {
@@ -390,6 +431,7 @@ void test_area_collector(void)
 	RUN_SUBTEST(test_retry);
 	RUN_SUBTEST(test_error_status);
 	RUN_SUBTEST(test_streaming);
+	RUN_SUBTEST(test_native_repeat_count);
 	RUN_SUBTEST(test_node_level);
 	RUN_SUBTEST(test_ignored_and_fd_reuse);
 	RUN_SUBTEST(test_client_abort);

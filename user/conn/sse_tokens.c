@@ -14,8 +14,10 @@ void sse_tokens_count(struct exchange *ex, const struct sse_event *ev, bool pars
 		long long before = ex->resp.completion_tokens;
 
 		got = response_fields_merge(&ex->resp, ev->data, ev->data_len);
-		if (got & MERGE_NATIVE && ex->resp.completion_tokens > before) {
-			ex->sse_tokens += ex->resp.completion_tokens - (before > 0 ? before : 0);
+		if (got & MERGE_NATIVE && ex->resp.completion_tokens > 0) {
+			/* the same count again (smg's last event): no token */
+			if (ex->resp.completion_tokens > before)
+				ex->sse_tokens += ex->resp.completion_tokens - (before > 0 ? before : 0);
 			return;
 		}
 	}
