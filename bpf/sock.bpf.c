@@ -1074,8 +1074,6 @@ enum { NR_READ = 63, NR_WRITE = 64, NR_READV = 65, NR_WRITEV = 66, NR_SENDTO = 2
 static __always_inline bool sock_call(struct trace_event_raw_sock_msg_length *ctx,
 				      struct pending_call *pc, struct pt_regs **regs)
 {
-	if (!is_traced())
-		return false;
 	if (ctx->ret == -11 /* EAGAIN */ || ctx->ret == -4 /* EINTR */)
 		return false;	/* the non-blocking loop's last read: nothing moved */
 	pc->sock_id = (__u64)ctx->sk;
@@ -1100,7 +1098,7 @@ int sock_recv(struct trace_event_raw_sock_msg_length *ctx)
 	struct pending_call pc = {};
 	struct pt_regs *regs;
 
-	if (!sock_call(ctx, &pc, &regs))
+	if (!is_traced() || !sock_call(ctx, &pc, &regs))
 		return 0;
 	if (ctx->flags & 2 /* MSG_PEEK: the bytes are read again later */)
 		return 0;
@@ -1114,14 +1112,47 @@ int sock_recv(struct trace_event_raw_sock_msg_length *ctx)
 	return 0;
 }
 
+/* A write's enter time. sock_send_length fires once the bytes are
+ * queued, and on loopback the reader may have read them by then: a
+ * forward would look later than the worker's read of it. TCP's send loop
+ * says when it starts; the first time in a call is kept in the thread's
+ * storage for sock_send(). Without this tracepoint (older kernels; the
+ * start-up line names it missing) writes are stamped at their end. */
+#define SC_SEND_START 0xff
+
+SEC("tracepoint/tcp/tcp_sendmsg_locked")
+int tcp_send_start(void *ctx)
+{
+	struct pending_call *pc;
+
+	if (!is_traced())
+		return 0;
+	pc = my_pending(true);
+	if (pc && pc->syscall != SC_SEND_START) {
+		pc->syscall = SC_SEND_START;
+		pc->ts_enter = bpf_ktime_get_ns();
+	}
+	return 0;
+}
+
 SEC("tracepoint/sock/sock_send_length")
 int sock_send(struct trace_event_raw_sock_msg_length *ctx)
 {
-	struct pending_call pc = {};
+	struct pending_call pc = {}, *start;
 	struct pt_regs *regs;
+	__u64 began = 0;
 
+	if (!is_traced())
+		return 0;
+	start = my_pending(false);	/* taken by every send: none goes stale */
+	if (start && start->syscall == SC_SEND_START) {
+		began = start->ts_enter;
+		start->syscall = 0;
+	}
 	if (!sock_call(ctx, &pc, &regs) || ctx->ret == 0)
 		return 0;
+	if (began)
+		pc.ts_enter = began;
 	switch (ST_NR(regs)) {
 	SOCK_CASE(NR_WRITE, SC_WRITE, DIR_WRITE);
 	SOCK_CASE(NR_WRITEV, SC_WRITEV, DIR_WRITE);

@@ -954,6 +954,10 @@ static int live_attach(struct session *s, struct ring_buffer **rbp)
 	if (sock_capture_missing(s->sc)[0])
 		fprintf(stderr, "servetrace: WARNING: this kernel lacks tracepoints: %s; "
 			"traffic through those syscalls is not seen\n", sock_capture_missing(s->sc));
+	if (sock_capture_writes_at_end(s->sc))
+		fprintf(stderr, "servetrace: WARNING: this kernel lacks tcp:tcp_sendmsg_locked: "
+			"writes are stamped when they end (a fast reader may read first); "
+			"--io-hooks syscalls stamps them when they begin\n");
 	if (!s->o->no_server_probes)
 		s->sp = server_probes_open(s->hops, s->record, 0);
 	if (s->sp)

@@ -26,6 +26,7 @@ struct sock_capture {
 	pthread_t detacher;
 	bool detaching;
 	bool sock_hooks;	/* data calls seen at the socket layer */
+	bool writes_at_end;	/* no tcp:tcp_sendmsg_locked: writes stamped at their end */
 };
 
 static bool tracefs_ready(void)
@@ -87,7 +88,7 @@ static void choose_data_hooks(struct sock_capture *sc, bool sock_hooks)
 	bpf_object__for_each_program(prog, sc->skel->obj) {
 		const char *sec = bpf_program__section_name(prog);
 
-		if (!strncmp(sec, "tracepoint/sock/", 16))
+		if (!strncmp(sec, "tracepoint/sock/", 16) || !strncmp(sec, "tracepoint/tcp/", 15))
 			bpf_program__set_autoload(prog, sock_hooks);
 		else if (is_data_syscall_tp(sec))
 			bpf_program__set_autoload(prog, !sock_hooks);
@@ -119,6 +120,10 @@ static void disable_missing_tracepoints(struct sock_capture *sc)
 		if (tracepoint_exists(cat, name))
 			continue;
 		bpf_program__set_autoload(prog, false);
+		if (!strcmp(name, "tcp_sendmsg_locked")) {
+			sc->writes_at_end = true;	/* not traffic: a timestamp */
+			continue;
+		}
 		if (strlen(sc->missing) + strlen(name) + 2 < sizeof(sc->missing)) {
 			if (sc->missing[0])
 				strcat(sc->missing, " ");
@@ -256,6 +261,11 @@ struct sock_capture *sock_capture_open(const struct sock_capture_opts *opts)
 bool sock_capture_uses_sock_hooks(const struct sock_capture *sc)
 {
 	return sc->sock_hooks;
+}
+
+bool sock_capture_writes_at_end(const struct sock_capture *sc)
+{
+	return sc->writes_at_end;
 }
 
 /* The programs become no-ops at once (they check the tgid first); the

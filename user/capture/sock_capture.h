@@ -45,6 +45,9 @@ void sock_capture_counters(struct sock_capture *sc, uint64_t out[CNT_MAX]);
 bool sock_capture_sock_hooks_available(void);
 /* True when data calls are seen at the socket layer, false: at syscalls. */
 bool sock_capture_uses_sock_hooks(const struct sock_capture *sc);
+/* Socket-layer hooks without tcp:tcp_sendmsg_locked: a write's time is
+ * when it ended, not when it began. */
+bool sock_capture_writes_at_end(const struct sock_capture *sc);
 /* Names of tracepoints that did not attach (empty when all did). */
 const char *sock_capture_missing(struct sock_capture *sc);
 
