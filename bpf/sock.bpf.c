@@ -1058,8 +1058,8 @@ EXIT_DATA(sendmsg, SC_SENDMSG, DIR_WRITE)
  * socket I/O runs it, so a traced process's file and pipe I/O costs
  * nothing, and no syscall tracepoint (each of which makes every syscall of
  * every process take the slow path) is needed for data. The call's
- * arguments are the syscall's, from the thread's saved user registers;
- * the enter time is the exit time (the sockets traced are non-blocking). */
+ * arguments are the syscall's, from the thread's saved user registers. A
+ * read's time is its end; a write's start is tcp_send_start()'s below. */
 #if defined(__TARGET_ARCH_x86)
 #define ST_NR(regs)	BPF_CORE_READ((regs), orig_ax)
 enum { NR_READ = 0, NR_WRITE = 1, NR_READV = 19, NR_WRITEV = 20, NR_SENDTO = 44,
@@ -1117,7 +1117,7 @@ int sock_recv(struct trace_event_raw_sock_msg_length *ctx)
  * forward would look later than the worker's read of it. TCP's send loop
  * says when it starts; the first time in a call is kept in the thread's
  * storage for sock_send(). Without this tracepoint (older kernels; the
- * start-up line names it missing) writes are stamped at their end. */
+ * start-up line warns) writes are stamped at their end. */
 #define SC_SEND_START 0xff
 
 SEC("tracepoint/tcp/tcp_sendmsg_locked")
