@@ -193,22 +193,15 @@ static void chunk(char *out, const char *data, const char *tail)
 	sprintf(out, "%zx\r\n%s\r\n%s", strlen(data), data, tail);
 }
 
-/* A native stream's last event may repeat the count with no new token
- * (smg ends SGLang streams so): it adds nothing. It counted one, 257 of
- * 256 tokens, whenever it came in a call of its own rather than held. */
-static void test_native_repeat_count(void)
+/* A streamed /generate (rid s1) through router and worker, up to its
+ * first event (1 token) reaching the client at 10.6 ms. */
+static void stream_open(struct net *n)
 {
-	struct net net, *n = &net;
-	struct fixture *f = setup(true, n);
 	const char *body = "{\"text\":\"a b c\",\"sampling_params\":{\"max_new_tokens\":2},\"stream\":true,\"rid\":\"s1\"}";
 	const char *head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n";
-	char c1[256], c2[256], c3[256], c4[256];
+	char c1[256];
 
 	chunk(c1, "data: {\"text\":\"x\",\"meta_info\":{\"id\":\"s1\",\"completion_tokens\":1}}\n\n", "");
-	chunk(c2, "data: {\"text\":\"x y\",\"meta_info\":{\"id\":\"s1\",\"completion_tokens\":2}}\n\n", "");
-	chunk(c3, "data: {\"text\":\"x y\",\"meta_info\":{\"id\":\"s1\",\"completion_tokens\":2,"
-		  "\"finish_reason\":{\"type\":\"length\"}}}\n\n", "");
-	chunk(c4, "data: [DONE]\n\n", "0\r\n\r\n");
 	gen_read_at(&n->client, 1, request("/generate", NULL, body));
 	gen_write_at(&n->fwd, 2, request("/generate", NULL, body));
 	gen_read_at(&n->wk, 3, request("/generate", NULL, body));
@@ -218,6 +211,22 @@ static void test_native_repeat_count(void)
 	gen_write_at(&n->wk, 10, c1);
 	gen_read_at(&n->fwd, 10.5, c1);
 	gen_write_at(&n->client, 10.6, c1);
+}
+
+/* A native stream's last event may repeat the count with no new token
+ * (smg ends SGLang streams so): it adds nothing. It counted one, 257 of
+ * 256 tokens, whenever it came in a call of its own rather than held. */
+static void test_native_repeat_count(void)
+{
+	struct net net, *n = &net;
+	struct fixture *f = setup(true, n);
+	char c2[256], c3[256], c4[256];
+
+	chunk(c2, "data: {\"text\":\"x y\",\"meta_info\":{\"id\":\"s1\",\"completion_tokens\":2}}\n\n", "");
+	chunk(c3, "data: {\"text\":\"x y\",\"meta_info\":{\"id\":\"s1\",\"completion_tokens\":2,"
+		  "\"finish_reason\":{\"type\":\"length\"}}}\n\n", "");
+	chunk(c4, "data: [DONE]\n\n", "0\r\n\r\n");
+	stream_open(n);
 	gen_write_at(&n->wk, 20, c2);
 	gen_read_at(&n->fwd, 20.5, c2);
 	gen_write_at(&n->client, 20.6, c2);
@@ -239,23 +248,12 @@ static void test_streaming(void)
 {
 	struct net net, *n = &net;
 	struct fixture *f = setup(true, n);
-	const char *body = "{\"text\":\"a b c\",\"sampling_params\":{\"max_new_tokens\":2},\"stream\":true,\"rid\":\"s1\"}";
-	const char *head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n";
-	char c1[256], c2[256], c3[256];
+	char c2[256], c3[256];
 
-	chunk(c1, "data: {\"text\":\"x\",\"meta_info\":{\"id\":\"s1\",\"completion_tokens\":1}}\n\n", "");
 	chunk(c2, "data: {\"text\":\"x y\",\"meta_info\":{\"id\":\"s1\",\"completion_tokens\":2}}\n\n", "");
 	chunk(c3, "data: [DONE]\n\n", "0\r\n\r\n");
 
-	gen_read_at(&n->client, 1, request("/generate", NULL, body));
-	gen_write_at(&n->fwd, 2, request("/generate", NULL, body));
-	gen_read_at(&n->wk, 3, request("/generate", NULL, body));
-	gen_write_at(&n->wk, 4, head);
-	gen_read_at(&n->fwd, 4.5, head);
-	gen_write_at(&n->client, 4.6, head);
-	gen_write_at(&n->wk, 10, c1);
-	gen_read_at(&n->fwd, 10.5, c1);
-	gen_write_at(&n->client, 10.6, c1);
+	stream_open(n);
 	gen_write_at(&n->wk, 20, c2);
 	gen_write_at(&n->wk, 21, c3);
 	gen_read_at(&n->fwd, 21.5, c2);

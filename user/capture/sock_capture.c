@@ -95,7 +95,8 @@ static void choose_data_hooks(struct sock_capture *sc, bool sock_hooks)
 	}
 }
 
-bool sock_capture_sock_hooks_available(void)
+/* The kernel has the socket layer's tracepoints (and this arch is known). */
+static bool sock_hooks_available(void)
 {
 #if defined(__x86_64__) || defined(__aarch64__)
 	return tracepoint_exists("sock", "sock_recv_length") &&
@@ -242,7 +243,7 @@ struct sock_capture *sock_capture_open(const struct sock_capture_opts *opts)
 	}
 	if (!tracefs_ready())
 		return NULL;
-	sock_hooks = opts->io_hooks != IO_HOOKS_SYSCALLS && sock_capture_sock_hooks_available();
+	sock_hooks = opts->io_hooks != IO_HOOKS_SYSCALLS && sock_hooks_available();
 	if (opts->io_hooks == IO_HOOKS_SOCK && !sock_hooks) {
 		fprintf(stderr, "servetrace: --io-hooks sock: this kernel has no "
 			"sock:sock_recv_length/sock_send_length tracepoints (Linux 6.3+, "

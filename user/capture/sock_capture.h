@@ -41,8 +41,6 @@ uint64_t sock_capture_unread(const struct sock_capture *sc, int shard);
  * one tracepoint at a time), which close waits for. */
 void sock_capture_quiesce(struct sock_capture *sc);
 void sock_capture_counters(struct sock_capture *sc, uint64_t out[CNT_MAX]);
-/* The kernel has sock:sock_{recv,send}_length (and this arch is known). */
-bool sock_capture_sock_hooks_available(void);
 /* True when data calls are seen at the socket layer, false: at syscalls. */
 bool sock_capture_uses_sock_hooks(const struct sock_capture *sc);
 /* Socket-layer hooks without tcp:tcp_sendmsg_locked: a write's time is
