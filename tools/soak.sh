@@ -16,7 +16,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 MINUTES=${SOAK_MINUTES:-2}
 RATE=${SOAK_RATE:-8}		# requests per second, Poisson
 SAMPLE_S=${SAMPLE_S:-10}
-ROUTER_PORT=${SOAK_PORT:-34000}
+ROUTER_PORT=${SOAK_PORT:-23000}
 WORK=${SOAK_DIR:-$(mktemp -d /tmp/servetrace-soak.XXXXXX)}
 mkdir -p "$WORK"
 SERVETRACE=$ROOT/servetrace

@@ -15,7 +15,7 @@ import pytest
 
 from harness import ROOT, Deployment, Tracer, post_many, summary_counter, ts
 
-ROUTER_PORT, HOST_PORT, CTR_PORT = 35000, 35001, 35005
+ROUTER_PORT, HOST_PORT, CTR_PORT = 22600, 22601, 22605
 HOST_ADDR, CTR_ADDR = "10.231.0.1", "10.231.0.2"
 NAME = "stc%d" % (os.getpid() % 100000)   # this run's netns and veth names
 NETNS = os.path.join(ROOT, "tools/deploy/netns_worker.py")

@@ -15,7 +15,7 @@ import pytest
 
 from harness import Deployment, Tracer, request_body, summary_counter, ts
 
-ROUTER_PORT, WORKER_PORT = 34000, 34001
+ROUTER_PORT, WORKER_PORT = 22400, 22401
 NTOK = 10000
 CONTEXT = 12288  # the tiny model says 4096 positions: SGLang is told more
 TOL = 0.005      # s: the row's clock is mapped from the kernel's

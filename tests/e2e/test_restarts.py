@@ -19,7 +19,7 @@ import pytest
 from harness import (Deployment, StderrWatch, Tracer, post_many, request_body, start_time,
                      summary_counter)
 
-ROUTER_PORT, WORKER_PORT = 36000, 36001
+ROUTER_PORT, WORKER_PORT = 22800, 22801
 LONG = 800          # tokens: still generating when the kill comes (4 per worker fit 4096)
 SERVER_COLS = ["server_created_time", "tokenizer_send_time", "queue_time_start",
                "queue_time_end", "scheduler_last_output_time"]

@@ -9,7 +9,7 @@ import pytest
 
 from harness import Deployment, Tracer, post_many, summary_counter, ts
 
-ROUTER_PORT, WORKER_PORT = 32000, 32001
+ROUTER_PORT, WORKER_PORT = 22000, 22001
 MIX = [("/generate", False), ("/generate", True), ("/v1/completions", False),
        ("/v1/completions", True), ("/v1/chat/completions", True), ("/generate", False),
        ("/v1/completions", False), ("/generate", True)]

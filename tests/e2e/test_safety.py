@@ -19,7 +19,7 @@ import strec
 from harness import (ROOT, SERVETRACE, Deployment, Tracer, post, read_rows, request_body,
                      summary_counter)
 
-ROUTER_PORT, WORKER_PORT = 33000, 33001
+ROUTER_PORT, WORKER_PORT = 22200, 22201
 LOADGEN = os.path.join(ROOT, "tools", "loadgen", "loadgen")
 REPLAY = os.path.join(ROOT, "tests", "unit", "data", "router_sglang.strec")
 

@@ -144,6 +144,43 @@ def listeners(port):
     return owners or [(0, "unknown (another namespace?)")]
 
 
+def ephemeral_range():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            lo, hi = f.read().split()
+            return int(lo), int(hi)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+def holder(port):
+    """Who holds a port nobody listens on: a connection's local end, most often."""
+    states = set()
+    for path in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(path) as f:
+                next(f)
+                for line in f:
+                    cols = line.split()
+                    if int(cols[1].rsplit(":", 1)[1], 16) == port:
+                        states.add(TCP_STATES.get(cols[3], cols[3]))
+        except OSError:
+            pass
+    what = (f"the local end of a connection ({', '.join(sorted(states))})" if states
+            else "a bound socket")
+    lo, hi = ephemeral_range()
+    if lo <= port <= hi:
+        what += (f"; {port} lies in the kernel's ephemeral range {lo}-{hi} "
+                 "(net.ipv4.ip_local_port_range), where outgoing connections take "
+                 "their local port: pick a port below " + str(lo))
+    return what
+
+
+TCP_STATES = {"01": "ESTABLISHED", "02": "SYN_SENT", "03": "SYN_RECV", "04": "FIN_WAIT1",
+              "05": "FIN_WAIT2", "06": "TIME_WAIT", "07": "CLOSE", "08": "CLOSE_WAIT",
+              "09": "LAST_ACK", "0B": "CLOSING"}
+
+
 def port_free(port):
     """True if a server could bind port on 0.0.0.0 and 127.0.0.1 (as uvicorn does, SO_REUSEADDR)."""
     for host in ("0.0.0.0", "127.0.0.1"):
@@ -503,7 +540,7 @@ def cmd_up(args):
     if len(ports) != n_ports:
         raise DeployError(f"port ranges overlap: {sorted(ports)}")
     busy = [f"  {port} ({what}): held by " +
-            ", ".join(f"pid {p} {c}" for p, c in listeners(port) or [(0, "a bound socket")])
+            (", ".join(f"pid {p} {c}" for p, c in listeners(port)) or holder(port))
             for port, what in sorted(ports.items()) if not port_free(port)]
     if busy:
         raise DeployError("ports already in use, refusing to start:\n" + "\n".join(busy) +

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 """One SGLang worker in a container of its own, for tracing from the host.
 
-  netns_worker.py up --name stc1 --port 33005 --run-dir DIR [--addr 10.231.0.2]
+  netns_worker.py up --name stc1 --port 22605 --run-dir DIR [--addr 10.231.0.2]
   netns_worker.py down --run-dir DIR
 
 The container is made of plain kernel namespaces, as a container runtime
