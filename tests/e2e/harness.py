@@ -188,5 +188,28 @@ def post_many(port, reqs):
     return out
 
 
+def open_conns(port):
+    """TCP connections whose local port is port, not yet closed by their
+    owner (TIME_WAIT and listeners left out)."""
+    n = 0
+    for path in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(path) as f:
+            next(f)
+            for line in f:
+                cols = line.split()
+                if int(cols[1].rsplit(":", 1)[1], 16) == port and cols[3] not in ("06", "0A"):
+                    n += 1
+    return n
+
+
+def wait_conns_closed(port, timeout=30):
+    """Waits until the server on port has closed every connection to it."""
+    deadline = time.monotonic() + timeout
+    while open_conns(port):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"connections to :{port} still open after {timeout} s")
+        time.sleep(0.05)
+
+
 def ts(row, col):
     return float(row[col]) if row.get(col) else None
