@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* Socket I/O capture for traced processes, from tracepoints only (no
- * kprobes, no fentry): accept/connect/close from the syscalls' tracepoints,
- * the read/write family on inet stream sockets from the socket layer's
- * (sock:sock_{recv,send}_length) or, on kernels without those, from the
- * syscalls' enter and exit; with timestamps, addresses and payload bytes.
+ * kprobes, no fentry): connections and the read/write family on inet
+ * stream sockets, with timestamps, addresses and payload bytes. Seen at
+ * the socket layer (sock:sock_{recv,send}_length, inet_sock_set_state) or,
+ * on kernels without those, at the syscalls' enter and exit tracepoints
+ * (accept, connect, close and the read/write family).
  *
  * Cost is per message, not per byte: each connection direction keeps a
  * small state (stream offset, what was skipped). A call that starts an
@@ -27,6 +28,7 @@ const volatile __u32 capture_bytes = DEFAULT_CAPTURE;
 const volatile __u64 wakeup_bytes = 256 << 10;
 const volatile __u32 nshards = 1;	/* ring buffers in `rings` */
 const volatile bool skip_sse = true;	/* false: send every call (--full-capture) */
+const volatile bool sock_hooks = false;	/* the socket layer's hooks are the loaded ones */
 
 /* tgid -> role: the only processes whose calls are looked at. */
 struct {
@@ -35,6 +37,18 @@ struct {
 	__type(key, __u32);
 	__type(value, __u32);
 } traced_tgids SEC(".maps");
+
+/* Socket-layer hooks: TCP sockets that became ESTABLISHED, by how (1: a
+ * passive open, to be accepted; 2: an active one, connected), until a
+ * traced process first moves data on one: that call reports the accept or
+ * connect first, as the syscall path's exits do. LRU: most are never
+ * used by a traced process. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, __u8);
+} fresh_conns SEC(".maps");
 
 /* What an enter saw, for its exit, in the thread's own storage: no
  * hashing, no delete. Data calls look their socket up at exit, and only
@@ -50,6 +64,7 @@ struct pending_call {
 	__s32 fd;
 	__u8 syscall;		/* 0: no call in flight */
 	__u8 pad[3];
+	__u32 owner;		/* the process it is about, when not the caller's */
 };
 
 struct {
@@ -178,8 +193,8 @@ static __always_inline void fill_header(struct sock_event *ev, __u32 type,
 	__u64 id = bpf_get_current_pid_tgid();
 
 	ev->type = type;
-	ev->tgid = id >> 32;
-	ev->tid = (__u32)id;
+	ev->tgid = pc->owner ? pc->owner : id >> 32;
+	ev->tid = pc->owner ? 0 : (__u32)id;
 	ev->fd = pc->fd;
 	ev->ts_enter = pc->ts_enter;
 	ev->ts_exit = now;
@@ -289,44 +304,34 @@ static __always_inline void h2k_emit_span(const struct pending_call *pc, __u8 di
 					  struct conn_dir *d);
 static __always_inline void h2k_forget(__u64 sock_id);
 
-/* close: the socket is gone after the call, so report at enter, after
- * whatever the kernel still held back for it. */
-SEC("tracepoint/syscalls/sys_enter_close")
-int enter_close(struct trace_event_raw_sys_enter *ctx)
+/* A traced process closes a socket (pc: its fd, id, addresses, the time):
+ * whatever the kernel still held back for it goes first, then the close. */
+static __always_inline void close_conn(struct pending_call *pc, struct conn_stream *cs)
 {
-	struct pending_call pc = {};
-	struct conn_stream *cs;
 	struct sock_event *ev;
 	void *rb;
 
-	if (!is_traced())
-		return 0;
-	pc.fd = (__s32)ctx->args[0];
-	if (!sock_lookup_fd(pc.fd, &pc.sock_id, &pc.local, &pc.peer))
-		return 0;
-	pc.ts_enter = bpf_ktime_get_ns();
-	pc.syscall = SC_CLOSE;
-	rb = ring_for(pc.sock_id);
+	pc->syscall = SC_CLOSE;
+	rb = ring_for(pc->sock_id);
 	if (!rb)
-		return 0;
-	cs = bpf_map_lookup_elem(&conn_streams, &pc.sock_id);
+		return;
 	if (cs) {
 		for (__u8 dir = 0; dir < 2; dir++) {
 			struct conn_dir *d = &cs->d[dir & 1];
-			struct tail_key k = { .sock_id = pc.sock_id, .dir = dir };
+			struct tail_key k = { .sock_id = pc->sock_id, .dir = dir };
 
 			if (!d->skip_calls)
 				continue;
 			if (d->tail_valid)
-				emit_tail(&k, &pc, dir);
-			h2k_emit_span(&pc, dir, d);
+				emit_tail(&k, pc, dir);
+			h2k_emit_span(pc, dir, d);
 			/* a flush: the skip summary alone, ret 0 and no EOF */
 			ev = bpf_ringbuf_reserve(rb, sizeof(*ev), 0);
 			if (!ev) {
 				count(CNT_RINGBUF_FULL);
 				continue;
 			}
-			fill_header(ev, EV_DATA, &pc, 0, pc.ts_enter);
+			fill_header(ev, EV_DATA, pc, 0, pc->ts_enter);
 			ev->dir = dir;
 			ev->flags |= SEF_FLUSH;
 			ev->stream_off = d->off;
@@ -334,10 +339,25 @@ int enter_close(struct trace_event_raw_sys_enter *ctx)
 			bpf_ringbuf_submit(ev, 0);
 			count(CNT_EVENTS);
 		}
-		bpf_map_delete_elem(&conn_streams, &pc.sock_id);
-		h2k_forget(pc.sock_id);
+		bpf_map_delete_elem(&conn_streams, &pc->sock_id);
+		h2k_forget(pc->sock_id);
 	}
-	emit_bare(EV_CLOSE, &pc, 0, pc.ts_enter);
+	emit_bare(EV_CLOSE, pc, 0, pc->ts_enter);
+}
+
+/* close: the socket is gone after the call, so report at enter. */
+SEC("tracepoint/syscalls/sys_enter_close")
+int enter_close(struct trace_event_raw_sys_enter *ctx)
+{
+	struct pending_call pc = {};
+
+	if (!is_traced())
+		return 0;
+	pc.fd = (__s32)ctx->args[0];
+	if (!sock_lookup_fd(pc.fd, &pc.sock_id, &pc.local, &pc.peer))
+		return 0;
+	pc.ts_enter = bpf_ktime_get_ns();
+	close_conn(&pc, bpf_map_lookup_elem(&conn_streams, &pc.sock_id));
 	return 0;
 }
 
@@ -929,13 +949,15 @@ static __always_inline void emit_data(const struct pending_call *pc, __u8 sc, __
 
 #include "sock_body.bpf.h"
 
-static __always_inline struct conn_dir *conn_dir_of(__u64 sock_id, __u8 dir)
+static __always_inline struct conn_dir *conn_dir_of(__u64 sock_id, __u8 dir, __s32 fd,
+						    bool *created)
 {
 	struct conn_stream *cs = bpf_map_lookup_elem(&conn_streams, &sock_id);
 
 	if (!cs) {
 		struct conn_stream fresh = {};
 
+		*created = true;
 		if (bpf_map_update_elem(&conn_streams, &sock_id, &fresh, BPF_NOEXIST) &&
 		    !bpf_map_lookup_elem(&conn_streams, &sock_id)) {
 			count(CNT_CONN_FULL);
@@ -945,7 +967,21 @@ static __always_inline struct conn_dir *conn_dir_of(__u64 sock_id, __u8 dir)
 		if (!cs)
 			return NULL;
 	}
+	cs->tgid = bpf_get_current_pid_tgid() >> 32;
+	cs->fd = fd;
 	return &cs->d[dir & 1];
+}
+
+/* A connection's first data call in a traced process, at the socket
+ * layer: the accept or connect it was, if it opened while attached. */
+static __always_inline void report_open(struct pending_call *pc, __u64 now)
+{
+	__u8 *how = bpf_map_lookup_elem(&fresh_conns, &pc->sock_id);
+
+	if (!how)
+		return;		/* opened before attach: its first bytes tell */
+	emit_bare(*how == 1 ? EV_ACCEPT : EV_CONNECT, pc, 0, now);
+	bpf_map_delete_elem(&fresh_conns, &pc->sock_id);
 }
 
 /* One data call that returned ret, whichever hook saw it. have_sock: pc
@@ -953,7 +989,7 @@ static __always_inline struct conn_dir *conn_dir_of(__u64 sock_id, __u8 dir)
 static __always_inline int data_call(struct pending_call *pc, bool have_sock,
 				     bool stored, __s64 ret, __u8 sc, __u8 dir)
 {
-	bool done_only;
+	bool done_only, created = false;
 	struct peek_buf *win = NULL;	/* set when classify() read the call */
 	struct conn_dir *d = NULL;
 	__u64 now, call_off = 0;
@@ -968,7 +1004,9 @@ static __always_inline int data_call(struct pending_call *pc, bool have_sock,
 	if (!have_sock && !sock_lookup_fd(pc->fd, &pc->sock_id, &pc->local, &pc->peer))
 		goto out;	/* not an inet stream socket */
 	now = bpf_ktime_get_ns();
-	d = conn_dir_of(pc->sock_id, dir);
+	d = conn_dir_of(pc->sock_id, dir, pc->fd, &created);
+	if (sock_hooks && created)
+		report_open(pc, now);
 	if (d) {
 		call_off = d->off;
 		if (ret > 0)
@@ -1017,6 +1055,12 @@ send:
 	}
 	if (!body_emit(pc, sc, ret, dir, now, d, call_off, start_left))
 		emit_data(pc, sc, ret, dir, now, d, call_off, start_left, win);
+	if (sock_hooks && (ret == -104 /* ECONNRESET */ || ret == -32 /* EPIPE */)) {
+		/* reset: its close() may change no state (it is CLOSE
+		 * already), so the close is said here, after the error */
+		pc->ts_enter = now;
+		close_conn(pc, bpf_map_lookup_elem(&conn_streams, &pc->sock_id));
+	}
 out:
 	if (stored)
 		pc->syscall = 0;
@@ -1062,12 +1106,12 @@ EXIT_DATA(sendmsg, SC_SENDMSG, DIR_WRITE)
  * read's time is its end; a write's start is tcp_send_start()'s below. */
 #if defined(__TARGET_ARCH_x86)
 #define ST_NR(regs)	BPF_CORE_READ((regs), orig_ax)
-enum { NR_READ = 0, NR_WRITE = 1, NR_READV = 19, NR_WRITEV = 20, NR_SENDTO = 44,
-       NR_RECVFROM = 45, NR_SENDMSG = 46, NR_RECVMSG = 47 };
+enum { NR_READ = 0, NR_WRITE = 1, NR_CLOSE = 3, NR_READV = 19, NR_WRITEV = 20,
+       NR_SENDTO = 44, NR_RECVFROM = 45, NR_SENDMSG = 46, NR_RECVMSG = 47 };
 #elif defined(__TARGET_ARCH_arm64)
 #define ST_NR(regs)	BPF_CORE_READ((struct user_pt_regs *)(regs), regs[8])
-enum { NR_READ = 63, NR_WRITE = 64, NR_READV = 65, NR_WRITEV = 66, NR_SENDTO = 206,
-       NR_RECVFROM = 207, NR_SENDMSG = 211, NR_RECVMSG = 212 };
+enum { NR_READ = 63, NR_WRITE = 64, NR_CLOSE = 57, NR_READV = 65, NR_WRITEV = 66,
+       NR_SENDTO = 206, NR_RECVFROM = 207, NR_SENDMSG = 211, NR_RECVMSG = 212 };
 #endif
 
 #ifdef ST_NR
@@ -1160,6 +1204,65 @@ int sock_send(struct trace_event_raw_sock_msg_length *ctx)
 	SOCK_CASE(NR_SENDMSG, SC_SENDMSG, DIR_WRITE);
 	}
 	count(CNT_OTHER_IO);	/* sendfile, sendmmsg, io_uring ...: not followed */
+	return 0;
+}
+
+/* Connections, with the socket-layer hooks: no syscall tracepoint at all
+ * (one would send every syscall of every process through the slow path).
+ * A socket that becomes ESTABLISHED starts a new connection on that struct
+ * sock: any state left from an earlier one goes (what the accept and
+ * connect exits do on the syscall path; the side of a connection is told
+ * from its first bytes, as for connections older than servetrace). A close
+ * is the first state change of a socket, inside the close() of the fd the
+ * traced process last moved its data by: tcp_close() makes one (FIN_WAIT1,
+ * LAST_ACK, CLOSE, or the same state again), in the closing thread. A
+ * peer's or our own softirq work in that thread is another socket, or
+ * another fd, or comes after the state is gone. */
+SEC("tracepoint/sock/inet_sock_set_state")
+int sock_state(struct trace_event_raw_inet_sock_set_state *ctx)
+{
+	struct pending_call pc = {};
+	struct conn_stream *cs;
+	struct pt_regs *regs;
+	int old = ctx->oldstate;
+
+	if (ctx->protocol != 6 /* IPPROTO_TCP */)
+		return 0;
+	pc.sock_id = (__u64)ctx->skaddr;
+	if (ctx->newstate == 1 /* TCP_ESTABLISHED */) {
+		__u8 how = old == 3 /* SYN_RECV */ ? 1 : old == 2 /* SYN_SENT */ ? 2 : 0;
+
+		bpf_map_delete_elem(&conn_streams, &pc.sock_id);
+		h2k_forget(pc.sock_id);
+		if (how)
+			bpf_map_update_elem(&fresh_conns, &pc.sock_id, &how, BPF_ANY);
+		return 0;
+	}
+	if (ctx->newstate == 7 /* TCP_CLOSE */ &&
+	    (old == 4 || old == 5 || old == 9 || old == 11)) {
+		/* FIN_WAIT1/2, LAST_ACK, CLOSING -> CLOSE: both ways are done,
+		 * often in softirq after a shutdown(); the fd's close() that
+		 * follows then changes no state. Said for the owner. */
+		cs = bpf_map_lookup_elem(&conn_streams, &pc.sock_id);
+		if (!cs || !bpf_map_lookup_elem(&traced_tgids, &cs->tgid))
+			return 0;
+		pc.owner = cs->tgid;
+	} else {
+		if (!is_traced())
+			return 0;
+		cs = bpf_map_lookup_elem(&conn_streams, &pc.sock_id);
+		if (!cs || cs->tgid != bpf_get_current_pid_tgid() >> 32)
+			return 0;
+		regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+		if (ST_NR(regs) != NR_CLOSE ||
+		    (__s32)PT_REGS_PARM1_CORE_SYSCALL(regs) != cs->fd)
+			return 0;
+	}
+	pc.fd = cs->fd;
+	if (!sock_endpoints(ST_CAST(ctx->skaddr, struct sock), &pc.local, &pc.peer))
+		return 0;
+	pc.ts_enter = bpf_ktime_get_ns();
+	close_conn(&pc, cs);
 	return 0;
 }
 #endif

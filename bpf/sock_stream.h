@@ -35,6 +35,8 @@ struct conn_dir {
 
 struct conn_stream {
 	struct conn_dir d[2];	/* enum data_dir */
+	__u32 tgid;		/* who last moved data on it, and by which fd: */
+	__s32 fd;		/* the socket-layer hooks report its close by them */
 };
 
 enum call_kind {

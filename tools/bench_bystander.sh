@@ -18,8 +18,8 @@ Usage: tools/bench_bystander.sh [--rounds N] [--count N]
 Each phase copies --count bytes from /dev/zero to /dev/null one byte at a
 time. servetrace traces a sleeping process meanwhile, so what dd loses is
 what the hooks cost every other process on the machine:
-  sock       --io-hooks sock: data calls at sock:sock_{recv,send}_length
-             (accept/connect/close stay on syscall tracepoints)
+  sock       --io-hooks sock: the socket layer's tracepoints only, no
+             syscall tracepoint (dd's syscalls run no program)
   syscalls   --io-hooks syscalls: every read and write of every process
              runs an enter and an exit program
 Needs root. Environment: SERVETRACE overrides the binary.

@@ -87,10 +87,11 @@ static const struct argp_option opts[] = {
 	  "Send every read and write to user space: no SSE events held back in the kernel "
 	  "(costs more; for comparisons)", 2 },
 	{ "io-hooks", OPT_IO_HOOKS, "WHERE", 0,
-	  "Where reads and writes are seen: 'sock' (the socket layer's tracepoints, Linux 6.3+: "
-	  "one program per socket call, no slow path for other syscalls), 'syscalls' (the "
-	  "syscalls' enter/exit tracepoints, any kernel) or 'auto' (default: sock where the "
-	  "kernel has it)", 2 },
+	  "Where sockets are watched: 'sock' (the socket layer's tracepoints, Linux 6.3+: one "
+	  "program per socket call and no syscall tracepoint, so other processes pay nothing), "
+	  "'syscalls' (the syscalls' enter/exit tracepoints, any kernel; every syscall of every "
+	  "process then takes the kernel's slow path) or 'auto' (default: sock where the kernel "
+	  "has it)", 2 },
 	{ "exit-deadline", OPT_EXIT_DEADLINE, "MS", 0,
 	  "After SIGINT/SIGTERM, read what the rings hold for at most MS, then count the rest and exit (default 700; detaching takes about a second more)", 2 },
 	{ "linger", OPT_LINGER, "MS", 0, "Wait after a request ends before writing it (default 300)", 2 },

@@ -519,7 +519,8 @@ static void counters(struct session *s, const uint64_t *kc, counter_fn fn, void 
 	P("SSE events truncated", cs->sse_truncated);
 	P("failed reads/writes (resets)", cs->io_errors);
 	P("client aborts", cs->client_aborts);
-	P("connections opened / closed", cs->conns_opened);
+	P("connections opened", cs->conns_opened);
+	P("  closes seen", cs->closes_seen);
 	P("connections evicted (memory limit)", cs->conns_evicted);
 	P("fd reused without a close seen", cs->fd_reused);
 	P("HTTP/2 connections (gRPC), from the start", cs->conns_h2);

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from harness import Deployment, Tracer, post_many, summary_counter, ts
+from harness import Deployment, Tracer, post_many, summary_counter, ts, wait_conns_closed
 
 ROUTER_PORT, WORKER_PORT = 22000, 22001
 MIX = [("/generate", False), ("/generate", True), ("/v1/completions", False),
@@ -112,6 +112,7 @@ def test_io_hooks(run, hooks):
     t = Tracer(d, "--router-port", str(ROUTER_PORT), "--worker-port",
                ",".join(map(str, dep.worker_ports)), "--io-hooks", hooks, name="hooks-" + hooks)
     sent = post_many(ROUTER_PORT, [(p, "%s-%d" % (hooks, i), s) for i, (p, s) in enumerate(MIX)])
+    wait_conns_closed(ROUTER_PORT)  # the router closes its side after the clients
     rows, err = t.stop()
     check_rows(dep, rows, sent, err)
     where = "socket layer" if hooks == "sock" else "syscalls"
@@ -119,3 +120,8 @@ def test_io_hooks(run, hooks):
     # the socket layer has no enter to miss; the syscalls' path saw every one
     assert summary_counter(err, "kernel: syscall exits without enter") == 0
     assert summary_counter(err, "kernel: socket calls by other syscalls (sendfile ..., not followed)") == 0
+    # every close seen: the router half-closes the clients' connections
+    # (shutdown, then close once the state is CLOSE), which the socket
+    # layer reports as the state goes
+    assert summary_counter(err, "fd reused without a close seen") == 0
+    assert summary_counter(err, "closes seen") >= len(MIX)

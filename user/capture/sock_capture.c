@@ -55,14 +55,16 @@ static bool tracepoint_exists(const char *category, const char *name)
 	return !access(path, F_OK);
 }
 
-/* The data calls' two hooks: sock:sock_{recv,send}_length (one program
- * per socket call, no syscall slow path) or the syscalls' own enter/exit
- * tracepoints (any kernel). Only one set is loaded. */
-static const char *const data_syscalls[] = {
+/* The two hook sets: the socket layer's tracepoints (sock_recv_length,
+ * sock_send_length, inet_sock_set_state: one program per socket call, no
+ * syscall tracepoint, so no slow path for anyone's syscalls) or the
+ * syscalls' own enter/exit tracepoints (any kernel). Only one is loaded. */
+static const char *const socket_syscalls[] = {
 	"read", "readv", "recvfrom", "recvmsg", "write", "writev", "sendto", "sendmsg",
+	"accept", "accept4", "connect", "close",
 };
 
-static bool is_data_syscall_tp(const char *sec)
+static bool is_socket_syscall_tp(const char *sec)
 {
 	const char *name;
 
@@ -75,8 +77,8 @@ static bool is_data_syscall_tp(const char *sec)
 		name += 5;
 	else
 		return false;
-	for (size_t i = 0; i < sizeof(data_syscalls) / sizeof(data_syscalls[0]); i++)
-		if (!strcmp(name, data_syscalls[i]))
+	for (size_t i = 0; i < sizeof(socket_syscalls) / sizeof(socket_syscalls[0]); i++)
+		if (!strcmp(name, socket_syscalls[i]))
 			return true;
 	return false;
 }
@@ -90,7 +92,7 @@ static void choose_data_hooks(struct sock_capture *sc, bool sock_hooks)
 
 		if (!strncmp(sec, "tracepoint/sock/", 16) || !strncmp(sec, "tracepoint/tcp/", 15))
 			bpf_program__set_autoload(prog, sock_hooks);
-		else if (is_data_syscall_tp(sec))
+		else if (is_socket_syscall_tp(sec))
 			bpf_program__set_autoload(prog, !sock_hooks);
 	}
 }
@@ -100,7 +102,8 @@ static bool sock_hooks_available(void)
 {
 #if defined(__x86_64__) || defined(__aarch64__)
 	return tracepoint_exists("sock", "sock_recv_length") &&
-	       tracepoint_exists("sock", "sock_send_length");
+	       tracepoint_exists("sock", "sock_send_length") &&
+	       tracepoint_exists("sock", "inet_sock_set_state");
 #else
 	return false;	/* the programs know these arches' syscall numbers only */
 #endif
@@ -209,6 +212,7 @@ static struct sock_capture *capture_open(const struct sock_capture_opts *opts,
 	if (opts->max_conns)
 		bpf_map__set_max_entries(sc->skel->maps.conn_streams, opts->max_conns);
 	sc->sock_hooks = sock_hooks;
+	sc->skel->rodata->sock_hooks = sock_hooks;
 	choose_data_hooks(sc, sock_hooks);
 	disable_missing_tracepoints(sc);
 

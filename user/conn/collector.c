@@ -797,8 +797,10 @@ static struct conn *conn_for_event(struct collector *col, const struct sock_even
 		c = NULL;
 	}
 	if (ev->type == EV_CLOSE) {
-		if (c)
+		if (c) {
+			col->st.closes_seen++;
 			conn_close(col, c, ev->ts_enter, "connection_closed");
+		}
 		return NULL;
 	}
 	if (!c)

@@ -24,6 +24,7 @@ struct collector_opts {
 struct collector_stats {
 	uint64_t events, data_events, bytes;
 	uint64_t conns_opened, conns_closed, conns_evicted, fd_reused;
+	uint64_t closes_seen;		/* closes the kernel reported */
 	uint64_t conns_not_http;	/* first bytes were not HTTP/1.x */
 	uint64_t conns_h2;		/* HTTP/2, from the preface: parsed as gRPC */
 	uint64_t conns_h2_midway;	/* HTTP/2 found mid-connection by frame heads */
