@@ -84,11 +84,12 @@ struct {
 	__type(value, struct conn_stream);
 } conn_streams SEC(".maps");
 
-/* Tail of the last SSE event skipped on a (socket, direction). */
+/* Tails of the last two SSE calls skipped on a (socket, direction):
+ * slot alternates (conn_dir.tail_slot). */
 struct tail_key {
 	__u64 sock_id;
 	__u32 dir;
-	__u32 pad;
+	__u32 slot;
 };
 
 struct sse_tail {
@@ -102,7 +103,7 @@ struct sse_tail {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 4096);
+	__uint(max_entries, 8192);	/* two per streaming direction */
 	__type(key, struct tail_key);
 	__type(value, struct sse_tail);
 } sse_tails SEC(".maps");
@@ -215,7 +216,7 @@ static __always_inline void fill_header(struct sock_event *ev, __u32 type,
 	ev->cap_off = 0;
 	ev->skip_framing = 0;
 	ev->skip_chunk_left = 0;
-	ev->pad3 = 0;
+	ev->prev_len = 0;
 }
 
 /* A record with no payload (accept, connect, close, process exit). */
@@ -296,8 +297,8 @@ int enter_accept4(struct trace_event_raw_sys_enter *ctx)
 	return enter_call((__s32)ctx->args[0], 0, 0, SC_ACCEPT);
 }
 
-static __always_inline void emit_tail(struct tail_key *k, const struct pending_call *pc,
-				      __u8 dir);
+static __always_inline void emit_tail(const struct pending_call *pc, __u8 dir,
+				      struct conn_dir *d);
 static __always_inline void fill_skips(struct sock_event *ev, struct conn_dir *d,
 				       __u32 start_left);
 static __always_inline void h2k_emit_span(const struct pending_call *pc, __u8 dir,
@@ -318,12 +319,11 @@ static __always_inline void close_conn(struct pending_call *pc, struct conn_stre
 	if (cs) {
 		for (__u8 dir = 0; dir < 2; dir++) {
 			struct conn_dir *d = &cs->d[dir & 1];
-			struct tail_key k = { .sock_id = pc->sock_id, .dir = dir };
 
 			if (!d->skip_calls)
 				continue;
 			if (d->tail_valid)
-				emit_tail(&k, pc, dir);
+				emit_tail(pc, dir, d);
 			h2k_emit_span(pc, dir, d);
 			/* a flush: the skip summary alone, ret 0 and no EOF */
 			ev = bpf_ringbuf_reserve(rb, sizeof(*ev), 0);
@@ -514,21 +514,34 @@ static __always_inline void fill_skips(struct sock_event *ev, struct conn_dir *d
 	d->tail_valid = 0;
 }
 
-/* The kept tail of the last skipped event, as its own record. */
-static __always_inline void emit_tail(struct tail_key *k, const struct pending_call *pc,
-				      __u8 dir)
+/* The kept tails of the last two skipped calls, as one record: the
+ * earlier one's (when there are two) first. */
+static __always_inline void emit_tail(const struct pending_call *pc, __u8 dir,
+				      struct conn_dir *d)
 {
-	struct sse_tail *t = bpf_map_lookup_elem(&sse_tails, k);
+	struct tail_key k = { .sock_id = pc->sock_id, .dir = dir };
+	struct sse_tail *t, *prev = NULL;
 	void *rb = ring_for(pc->sock_id);
 	struct sock_event *ev;
-	__u32 len;
+	__u32 len, plen = 0;
 
+	if (d->tail_valid > 1) {
+		k.slot = d->tail_slot & 1;	/* the older: next to be reused */
+		prev = bpf_map_lookup_elem(&sse_tails, &k);
+	}
+	k.slot = (d->tail_slot ^ 1) & 1;
+	t = bpf_map_lookup_elem(&sse_tails, &k);
 	if (!t || !rb)
 		return;
 	len = t->len;
 	if (len > SSE_TAIL_MAX)
 		len = SSE_TAIL_MAX;
-	ev = bpf_ringbuf_reserve(rb, sizeof(*ev) + SSE_TAIL_MAX, 0);
+	if (prev) {
+		plen = prev->len;
+		if (plen > SSE_TAIL_MAX)
+			plen = SSE_TAIL_MAX;
+	}
+	ev = bpf_ringbuf_reserve(rb, sizeof(*ev) + 2 * SSE_TAIL_MAX, 0);
 	if (!ev) {
 		count(CNT_RINGBUF_FULL);
 		return;
@@ -539,15 +552,21 @@ static __always_inline void emit_tail(struct tail_key *k, const struct pending_c
 	ev->cap_off = t->call_len - len;
 	if (t->whole)
 		ev->flags |= SEF_TAIL_WHOLE;
-	ev->cap_len = len;
-	bpf_probe_read_kernel((char *)(ev + 1), len, t->data);
+	if (prev) {
+		if (prev->whole)
+			ev->flags |= SEF_PREV_WHOLE;
+		bpf_probe_read_kernel((char *)(ev + 1), plen, prev->data);
+	}
+	ev->prev_len = plen;
+	ev->cap_len = plen + len;
+	bpf_probe_read_kernel((char *)(ev + 1) + plen, len, t->data);
 	bpf_ringbuf_submit(ev, 0);
 	count(CNT_EVENTS);
 }
 
-/* Keep the tail of a skipped SSE event: its meta_info / usage hold the
- * token counts the row needs. */
-static __always_inline void keep_tail(struct tail_key *k, const struct pending_call *pc,
+/* Keep the tail of a skipped SSE call in slot k: its meta_info / usage
+ * hold the token counts the row needs. False if it could not be kept. */
+static __always_inline bool keep_tail(struct tail_key *k, const struct pending_call *pc,
 				      __u8 sc, __u64 call_off, __u64 ret, __u64 now,
 				      __u32 start_left, struct peek_buf *win)
 {
@@ -561,13 +580,13 @@ static __always_inline void keep_tail(struct tail_key *k, const struct pending_c
 		/* a zeroed value to insert: the scratch's tail is big enough */
 		init = (struct sse_tail *)(s ? s->data : NULL);
 		if (!init)
-			return;
+			return false;
 		__builtin_memset(init, 0, sizeof(struct sse_tail) - sizeof(init->data));
 		if (bpf_map_update_elem(&sse_tails, k, init, BPF_ANY))
-			return;
+			return false;
 		t = bpf_map_lookup_elem(&sse_tails, k);
 		if (!t)
-			return;
+			return false;
 	}
 	from = ret > SSE_TAIL_MAX ? ret - SSE_TAIL_MAX : 0;
 	if (win && win->wn >= ret && ret <= SSE_TAIL_MAX) {
@@ -586,6 +605,7 @@ static __always_inline void keep_tail(struct tail_key *k, const struct pending_c
 	t->call_off = call_off;
 	t->call_len = ret;
 	t->ts = now;
+	return true;
 }
 
 enum peek_result { PEEK_NONE, PEEK_MESSAGE, PEEK_OTHER, PEEK_CHUNK };
@@ -1026,16 +1046,18 @@ static __always_inline int data_call(struct pending_call *pc, bool have_sock,
 		if (kind == CALL_MESSAGE) {
 			d->in_stream = 0;
 		} else if (kind == CALL_SSE && d->in_stream) {
-			struct tail_key k = { .sock_id = pc->sock_id, .dir = dir };
+			struct tail_key k = { .sock_id = pc->sock_id, .dir = dir,
+					      .slot = d->tail_slot & 1 };
 
 			d->skip_bytes += ret;
 			d->skip_calls++;
 			d->skip_events += events;
 			d->skip_framing += framing;
 			d->skip_ts = now;
-			if (!done_only) {
-				keep_tail(&k, pc, sc, call_off, ret, now, start_left, win);
-				d->tail_valid = 1;
+			if (!done_only && keep_tail(&k, pc, sc, call_off, ret, now, start_left, win)) {
+				d->tail_slot ^= 1;
+				if (d->tail_valid < 2)
+					d->tail_valid++;
 			}
 			count(CNT_SKIPPED_CALLS);
 			count_n(CNT_SKIPPED_BYTES, ret);
@@ -1048,11 +1070,8 @@ static __always_inline int data_call(struct pending_call *pc, bool have_sock,
 	}
 send:
 	h2k_emit_span(pc, dir, d);
-	if (d && d->tail_valid) {
-		struct tail_key k = { .sock_id = pc->sock_id, .dir = dir };
-
-		emit_tail(&k, pc, dir);
-	}
+	if (d && d->tail_valid)
+		emit_tail(pc, dir, d);
 	if (!body_emit(pc, sc, ret, dir, now, d, call_off, start_left))
 		emit_data(pc, sc, ret, dir, now, d, call_off, start_left, win);
 	if (sock_hooks && (ret == -104 /* ECONNRESET */ || ret == -32 /* EPIPE */)) {

@@ -52,6 +52,7 @@ enum sock_event_flags {
 				 * stream is at a chunk-size line again */
 	SEF_FLUSH        = 2,	/* no call: the skip summary alone (at close) */
 	SEF_TAIL_WHOLE   = 4,	/* EV_SSE_TAIL: the whole call, from a chunk-size line */
+	SEF_PREV_WHOLE   = 8,	/* EV_SSE_TAIL: the earlier tail (prev_len) is too */
 };
 
 /* Streams are followed per connection and direction (the socket's
@@ -86,14 +87,19 @@ struct sock_event {
 	__u32 skip_framing;	/* of skip_bytes: chunk-size lines and CRLFs */
 	__u32 skip_chunk_left;	/* skips: this call starts this many bytes before
 				 * the next chunk-size line (0: on one) */
-	__u32 pad3;
+	__u32 prev_len;		/* EV_SSE_TAIL: the data starts with the tail of the
+				 * held-back call before the last one, this long (0:
+				 * none); the last one's tail follows. Two, so that
+				 * an OpenAI stream's closing chunk (finish_reason,
+				 * no content) is seen, not counted as a token, when
+				 * its usage chunk comes after it */
 	/* cap_len payload bytes follow the struct in the record */
 };
 
 /* Size of struct sock_event in version-1 recordings (up to flags). */
 #define SOCK_EVENT_V1_SIZE 96
 
-#define SSE_TAIL_MAX 1024	/* tail of the last held-back SSE call kept */
+#define SSE_TAIL_MAX 1024	/* tail kept of each of the last two held-back SSE calls */
 
 /* Kernel-side loss and health counters (per-CPU array, summed by user). */
 enum counter_id {

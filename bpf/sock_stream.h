@@ -25,12 +25,13 @@ struct conn_dir {
 	__u32 skip_framing;
 	__u32 chunk_left;	/* with framing: bytes to the next chunk-size line */
 	__u8  in_stream;	/* the current stream's first event was sent */
-	__u8  tail_valid;	/* sse_tails holds the last skipped event's tail */
+	__u8  tail_valid;	/* tails in sse_tails: of the last skipped calls, 0-2 */
 	__u8  framing;		/* chunk_left is known */
 	__u8  req_body;		/* in a request's body: sent whole (sock_body.bpf.h) */
 	__u32 body_left;	/* bytes of it still sent whole */
 	__u8  proto;		/* enum h2k_proto (sock_h2.h) */
-	__u8  pad[7];
+	__u8  tail_slot;	/* sse_tails slot the next tail goes to (the older) */
+	__u8  pad[6];
 };
 
 struct conn_stream {

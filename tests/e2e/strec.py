@@ -18,7 +18,7 @@ SOCK_EVENT = struct.Struct("=IIIiQQqQ16sHH16sHHIBBBBQQQIIIIII")
 FIELDS = ("type", "tgid", "tid", "fd", "ts_enter", "ts_exit", "ret", "sock_id",
           "laddr", "lport", "lfamily", "paddr", "pport", "pfamily",
           "cap_len", "dir", "syscall", "truncated", "flags",
-          "stream_off", "skip_bytes", "skip_ts", "skip_calls", "skip_events", "cap_off", "skip_framing", "skip_chunk_left", "pad3")
+          "stream_off", "skip_bytes", "skip_ts", "skip_calls", "skip_events", "cap_off", "skip_framing", "skip_chunk_left", "prev_len")
 
 
 def _skip_header(f, path):

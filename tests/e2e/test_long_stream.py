@@ -122,9 +122,6 @@ def test_10k_token_stream(dep, tmp, path):
     want = c["tokens"] if path == "/generate" else c["chunks"]
     print("output_tokens_from_trace %s, client: %d tokens, %d content chunks" % (
         r["output_tokens_from_trace"], c["tokens"], c["chunks"]))
-    if path != "/generate" and int(r["output_tokens_from_trace"]) != want:
-        # measured twice: one more than the client's content chunks
-        # (8228/8227, 8230/8229); cause not found yet, likely a held-back
-        # event without content taken to carry text (issue 9's accounting)
-        pytest.xfail("chat chunks counted %s, client %d" % (r["output_tokens_from_trace"], want))
+    # (the chat count was one above the client's, 8228/8227, while the
+    # closing chunk, held back before the usage chunk, counted as a token)
     assert int(r["output_tokens_from_trace"]) == want, r

@@ -15,10 +15,12 @@
 struct mirror_conn {
 	uint64_t sock_id;
 	struct conn_dir d[2];
-	char tail[2][SSE_TAIL_MAX];
-	uint32_t tail_len[2];
-	bool tail_whole[2];
-	uint64_t tail_call_off[2], tail_call_len[2], tail_ts[2];
+	struct mirror_tail {	/* sse_tails: per direction, two slots */
+		char data[SSE_TAIL_MAX];
+		uint32_t len;
+		bool whole;
+		uint64_t call_off, call_len, ts;
+	} tail[2][2];
 	struct h2k_state h2[2];
 	bool h2_state[2];	/* the kernel's h2k_states entry exists */
 };
@@ -359,21 +361,30 @@ static void send_tail(struct kernel_mirror *km, struct mirror_conn *c, const str
 {
 	struct sock_event t = *ev;
 
-	if (!c->d[dir].tail_valid)
+	struct conn_dir *d = &c->d[dir];
+	const struct mirror_tail *last = &c->tail[dir][d->tail_slot ^ 1];
+	const struct mirror_tail *prev = d->tail_valid > 1 ? &c->tail[dir][d->tail_slot] : NULL;
+	char data[2 * SSE_TAIL_MAX];
+
+	if (!d->tail_valid)
 		return;
-	c->d[dir].tail_valid = 0;
+	d->tail_valid = 0;
 	t.type = EV_SSE_TAIL;
-	t.ret = c->tail_call_len[dir];
-	t.ts_exit = c->tail_ts[dir];
-	t.stream_off = c->tail_call_off[dir];
-	t.cap_len = c->tail_len[dir];
-	t.cap_off = c->tail_call_len[dir] - c->tail_len[dir];
+	t.ret = last->call_len;
+	t.ts_exit = last->ts;
+	t.stream_off = last->call_off;
+	t.prev_len = prev ? prev->len : 0;
+	t.cap_len = t.prev_len + last->len;
+	t.cap_off = last->call_len - last->len;
 	t.truncated = 0;
-	t.flags = c->tail_whole[dir] ? SEF_TAIL_WHOLE : 0;
+	t.flags = (last->whole ? SEF_TAIL_WHOLE : 0) | (prev && prev->whole ? SEF_PREV_WHOLE : 0);
 	t.skip_chunk_left = 0;
 	t.skip_bytes = t.skip_ts = 0;
 	t.skip_calls = t.skip_events = t.skip_framing = 0;
-	send(km, &t, c->tail[dir]);
+	if (prev)
+		memcpy(data, prev->data, prev->len);
+	memcpy(data + t.prev_len, last->data, last->len);
+	send(km, &t, data);
 }
 
 /* body_classify() of bpf/sock_body.bpf.h. */
@@ -504,13 +515,17 @@ static void on_data(struct kernel_mirror *km, const struct sock_event *in, const
 				uint64_t end = in->ret;
 				uint64_t from = end > SSE_TAIL_MAX ? end - SSE_TAIL_MAX : 0;
 
-				c->tail_len[dir] = end - from;
-				c->tail_whole[dir] = from == 0 && start_left == 0;
-				memcpy(c->tail[dir], data + from, end - from);
-				c->tail_call_off[dir] = ev.stream_off;
-				c->tail_call_len[dir] = in->ret;
-				c->tail_ts[dir] = in->ts_exit;
-				d->tail_valid = 1;
+				struct mirror_tail *t = &c->tail[dir][d->tail_slot & 1];
+
+				t->len = end - from;
+				t->whole = from == 0 && start_left == 0;
+				memcpy(t->data, data + from, end - from);
+				t->call_off = ev.stream_off;
+				t->call_len = in->ret;
+				t->ts = in->ts_exit;
+				d->tail_slot ^= 1;
+				if (d->tail_valid < 2)
+					d->tail_valid++;
 			}
 			km->skipped++;
 			return;

@@ -207,6 +207,155 @@ out:
 	free(held);
 }
 
+/* ---- OpenAI streams held back: the token count ---------------------- */
+
+#define NODE 4343
+
+struct held_feed {
+	struct fixture *f;
+	struct kernel_mirror *km;	/* NULL: a full capture */
+	uint64_t now;
+	char buf[sizeof(struct sock_event) + 4096];
+};
+
+static void held_to_collector(void *ctx, const struct sock_event *ev, const char *data)
+{
+	collector_handle(ctx, ev, data);
+}
+
+/* One call of the worker's connection (fd 7, :30001 <- :40001). */
+static void held_call(struct held_feed *h, uint32_t type, int dir, const char *data)
+{
+	struct sock_event *e = (struct sock_event *)h->buf;
+	size_t len = data ? strlen(data) : 0;
+
+	memset(e, 0, sizeof(*e));
+	e->type = type;
+	e->tgid = e->tid = NODE;
+	e->fd = 7;
+	e->sock_id = 0x2000;
+	gen_endpoint(&e->local, 30001);
+	gen_endpoint(&e->peer, 40001);
+	e->dir = dir;
+	e->ts_enter = h->now;
+	e->ts_exit = h->now + 1000;
+	e->ret = type == EV_ACCEPT ? 7 : (long)len;
+	e->cap_len = len;
+	e->syscall = dir == DIR_READ ? SC_READ : SC_WRITE;
+	memcpy(e + 1, data, len);
+	h->now += MS;
+	if (h->km)
+		kernel_mirror_feed(h->km, e, (const char *)(e + 1));
+	else
+		collector_handle(h->f->col, e, (const char *)(e + 1));
+}
+
+/* One chunk per event; `pending` gathers several for one call. */
+static void held_chunk(struct held_feed *h, const char *event, char *pending)
+{
+	char c[1024];
+
+	snprintf(c, sizeof(c), "%zx\r\n%s\r\n", strlen(event), event);
+	if (pending)
+		strcat(pending, c);
+	else
+		held_call(h, EV_DATA, DIR_WRITE, c);
+}
+
+/* A streamed chat completion of `tokens` content chunks, one write each,
+ * as SGLang sends it: the role chunk, the content, the closing chunk
+ * (finish_reason, no content; vllm_style: the last content chunk carries
+ * it instead), the usage chunk if asked, [DONE]; coalesced: those last
+ * three in one write, as sglang-router flushes them. Returns the row's
+ * output_tokens_from_trace. */
+static long long chat_stream(bool mirrored, int tokens, bool usage, bool vllm_style,
+			     bool coalesced, uint64_t *held)
+{
+	char last[2048] = "", *end = coalesced ? last : NULL;
+	static const char *body = "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],"
+				  "\"stream\":true,\"rid\":\"chat-held\"}";
+	struct held_feed *h = calloc(1, sizeof(*h));
+	char req[512], ev[512];
+	long long got;
+
+	h->f = fixture_setup(&(struct fixture_opts){ 0 });
+	h->now = MS;
+	if (mirrored)
+		h->km = kernel_mirror_new(held_to_collector, h->f->col);
+	collector_set_role(h->f->col, NODE, ROLE_WORKER);
+	snprintf(req, sizeof(req), "POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\n"
+		 "content-type: application/json\r\ncontent-length: %zu\r\n\r\n%s", strlen(body), body);
+	held_call(h, EV_ACCEPT, DIR_READ, NULL);
+	held_call(h, EV_DATA, DIR_READ, req);
+	held_call(h, EV_DATA, DIR_WRITE, "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+		  "transfer-encoding: chunked\r\n\r\n");
+	held_chunk(h, "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,"
+		   "\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"finish_reason\":null}]}\n\n", NULL);
+	for (int i = 0; i < tokens; i++) {
+		bool last = vllm_style && i == tokens - 1;
+
+		snprintf(ev, sizeof(ev), "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\","
+			 "\"choices\":[{\"index\":0,\"delta\":{\"content\":\" w%d\"},\"finish_reason\":%s}]}\n\n",
+			 i, last ? "\"length\"" : "null");
+		held_chunk(h, ev, NULL);
+	}
+	if (!vllm_style)
+		held_chunk(h, "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,"
+			   "\"delta\":{},\"finish_reason\":\"length\"}]}\n\n", end);
+	if (usage) {
+		snprintf(ev, sizeof(ev), "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"choices\":[],"
+			 "\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":%d,\"total_tokens\":%d}}\n\n",
+			 tokens, tokens + 3);
+		held_chunk(h, ev, end);
+	}
+	held_chunk(h, "data: [DONE]\n\n", end);
+	if (coalesced)
+		held_call(h, EV_DATA, DIR_WRITE, last);
+	held_call(h, EV_DATA, DIR_WRITE, "0\r\n\r\n");
+	held_call(h, EV_CLOSE, DIR_READ, NULL);
+	fixture_tick(h->f, h->now + 2000 * MS);
+	got = fixture_row(h->f, "chat-held") ? fixture_row(h->f, "chat-held")->output_tokens_from_trace : -2;
+	if (held)
+		*held = h->km ? kernel_mirror_skipped(h->km) : 0;
+	kernel_mirror_free(h->km);
+	fixture_teardown(h->f);
+	free(h);
+	return got;
+}
+
+/* The closing chunk sits between the content and the usage chunk: held
+ * back, it was counted as a token (one above the client, on the 10k-token
+ * chat stream of test_long_stream.py). The kernel sends the tails of the
+ * last two held calls, and every event parsed from them counts itself,
+ * however many a call holds. */
+static void test_held_chat_token_count(void)
+{
+	static const struct { bool usage, vllm, coalesced; const char *what; } cases[] = {
+		{ true, false, false, "closing chunk, then usage (SGLang, include_usage)" },
+		{ true, false, true, "closing chunk, usage and [DONE] in one write (the router)" },
+		{ false, false, false, "closing chunk last (no usage asked)" },
+		{ false, false, true, "closing chunk and [DONE] in one write" },
+		{ true, true, false, "finish_reason on the last content chunk, then usage (vLLM)" },
+		{ false, true, false, "finish_reason on the last content chunk, nothing after" },
+	};
+	char what[160];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint64_t held = 0;
+		long long full = chat_stream(false, 40, cases[i].usage, cases[i].vllm,
+					     cases[i].coalesced, NULL);
+		long long mirrored = chat_stream(true, 40, cases[i].usage, cases[i].vllm,
+						 cases[i].coalesced, &held);
+
+		snprintf(what, sizeof(what), "%s: full capture counts 40", cases[i].what);
+		ASSERT_EQ(full, 40, what);
+		snprintf(what, sizeof(what), "%s: events held back", cases[i].what);
+		ASSERT_TRUE(held >= 38, what);
+		snprintf(what, sizeof(what), "%s: held back, still 40", cases[i].what);
+		ASSERT_EQ(mirrored, 40, what);
+	}
+}
+
 void test_area_sock_stream(void)
 {
 	RUN_SUBTEST(test_head_kind);
@@ -215,4 +364,5 @@ void test_area_sock_stream(void)
 	RUN_SUBTEST(test_h2_frame_kind);
 	RUN_SUBTEST(test_h2_streams);
 	RUN_SUBTEST(test_mirror_rows_equal_full_capture);
+	RUN_SUBTEST(test_held_chat_token_count);
 }

@@ -602,16 +602,20 @@ static void handle_io_error(struct collector *col, struct conn *c)
 		conn_note_error(c->pending[i], "connection_reset");
 }
 
-/* The SSE events the kernel held back: counted, and the kept tail of
- * the last one fed to the SSE parser (whole) or scanned for its token
- * counts (cut). Native SGLang streams then count by the tail's
- * meta_info.completion_tokens, OpenAI streams one token per event. An
- * event whose start was sent but whose rest was held back counts too. */
+/* The SSE events the kernel held back: counted, and the kept tails of
+ * the last two calls fed to the SSE parser (whole: each event in them
+ * counts itself as it is parsed) or the last one scanned for its token
+ * counts (cut). The rest count blind: native SGLang streams by the
+ * tail's meta_info.completion_tokens, OpenAI streams one token per event
+ * (what is parsed is not counted blind: the closing chunk, finish_reason
+ * and no content, comes right before the usage chunk, in the same call
+ * or the one before). An event whose start was sent but whose rest was
+ * held back counts too. */
 static void account_skipped_events(struct conn *c, const struct sock_event *ev)
 {
 	struct exchange *ex = c->cur_resp;
-	uint32_t unseen = ev->skip_events;
-	bool native;
+	uint32_t unseen = ev->skip_events, parsed;
+	bool whole = c->tail_len && c->tail_whole, native;
 
 	if (!ex)
 		goto out;
@@ -620,36 +624,40 @@ static void account_skipped_events(struct conn *c, const struct sock_event *ev)
 		goto out;
 	if (sse_parser_skip(c->sse))
 		unseen++;
-	ex->sse_events += unseen;
 	ex->t_last = ev->skip_ts;
-	if (c->tail_len && c->tail_whole && unseen)
-		unseen--;	/* fed below, counted as it is parsed */
 	native = ex->resp.completion_tokens > 0 && wants_event_json(c, ex);
+	parsed = ex->sse_events;
+	if (whole) {
+		if (c->tail_prev)
+			sse_parser_feed(c->sse, c->tail, c->tail_prev, ev->skip_ts);
+		sse_parser_feed(c->sse, c->tail + c->tail_prev, c->tail_len - c->tail_prev,
+				ev->skip_ts);
+	} else if (c->tail_len && wants_event_json(c, ex)) {
+		long long before = ex->resp.completion_tokens;
+
+		response_fields_scan_tail(&ex->resp, c->tail + c->tail_prev,
+					  c->tail_len - c->tail_prev);
+		if (before > 0 && ex->resp.completion_tokens > before)
+			ex->sse_tokens += ex->resp.completion_tokens - before;
+	}
+	parsed = ex->sse_events - parsed;
+	unseen = unseen > parsed ? unseen - parsed : 0;
+	ex->sse_events += unseen;
 	if (!native)
 		ex->sse_tokens += unseen;
 	/* OpenAI streams: the first event sent is the role-only one, the
 	 * content came in what was held back (approximation: a held-back
-	 * event other than the last is taken to carry text) */
+	 * event not parsed is taken to carry text) */
 	if (!native && unseen)
 		ex->resp.has_text = true;
-	if (c->tail_len && c->tail_whole) {
-		ex->sse_events--;	/* counted again as it is parsed */
-		sse_parser_feed(c->sse, c->tail, c->tail_len, ev->skip_ts);
-	} else if (c->tail_len && wants_event_json(c, ex)) {
-		long long before = ex->resp.completion_tokens;
-
-		response_fields_scan_tail(&ex->resp, c->tail, c->tail_len);
-		if (before > 0 && ex->resp.completion_tokens > before)
-			ex->sse_tokens += ex->resp.completion_tokens - before;
-	}
 	/* a whole tail leads straight into what follows; else the next bytes
 	 * may be the middle of an event */
-	if (!(c->tail_len && c->tail_whole))
+	if (!whole)
 		sse_parser_resync(c->sse);
 	if (c->tail_len)
 		c->col->st.sse_tails++;
 out:
-	c->tail_len = 0;
+	c->tail_len = c->tail_prev = 0;
 }
 
 /* What the kernel held back on this direction before this record. */
@@ -675,35 +683,54 @@ static void apply_skips(struct collector *col, struct conn *c, struct http_strea
 			http_stream_feed(s, NULL, 0, ev->skip_bytes, ev->skip_ts);
 		}
 	}
-	c->tail_len = 0;
+	c->tail_len = c->tail_prev = 0;
 	c->off_known[dir] = true;
 	c->next_off[dir] = ev->stream_off + (ev->ret > 0 ? (uint64_t)ev->ret : 0);
 }
 
-/* EV_SSE_TAIL: kept until the record that ends the skipping. */
+/* A whole call's SSE bytes: past its chunk-size line, without the
+ * chunk's own CRLF. False if there is no size line. */
+static bool chunk_payload(const char **p, uint32_t *n)
+{
+	const char *nl = memchr(*p, '\n', *n);
+
+	if (!nl)
+		return false;
+	*n -= nl + 1 - *p;
+	*p = nl + 1;
+	if (*n >= 2 && (*p)[*n - 2] == '\r' && (*p)[*n - 1] == '\n')
+		*n -= 2;
+	return true;
+}
+
+/* EV_SSE_TAIL: kept until the record that ends the skipping. The data
+ * holds the earlier call's tail (prev_len bytes, maybe none), then the
+ * last one's; the earlier one is used only when both are whole. */
 static void keep_tail(struct conn *c, const struct sock_event *ev, const char *data)
 {
-	const char *p = data;
-	uint32_t n = ev->cap_len;
+	uint32_t plen = ev->prev_len, n, m;
+	const char *p, *q;
 
+	c->tail_len = c->tail_prev = 0;
 	if (!c->tail)
-		c->tail = malloc(SSE_TAIL_MAX);
-	if (!c->tail || n > SSE_TAIL_MAX)
+		c->tail = malloc(2 * SSE_TAIL_MAX);
+	if (!c->tail || plen > ev->cap_len || plen > SSE_TAIL_MAX ||
+	    ev->cap_len - plen > SSE_TAIL_MAX)
 		return;
+	p = data + plen;
+	n = ev->cap_len - plen;
 	/* whole: the call, from its chunk-size line: fed as SSE bytes */
 	c->tail_whole = ev->flags & SEF_TAIL_WHOLE;
-	if (c->tail_whole) {
-		const char *nl = memchr(p, '\n', n);
-
-		if (!nl)
-			return;
-		n -= nl + 1 - p;
-		p = nl + 1;
-		if (n >= 2 && p[n - 2] == '\r' && p[n - 1] == '\n')
-			n -= 2;	/* the chunk's own CRLF */
+	if (c->tail_whole && !chunk_payload(&p, &n))
+		return;
+	q = data;
+	m = plen;
+	if (c->tail_whole && plen && (ev->flags & SEF_PREV_WHOLE) && chunk_payload(&q, &m)) {
+		memcpy(c->tail, q, m);
+		c->tail_prev = m;
 	}
-	memcpy(c->tail, p, n);
-	c->tail_len = n;
+	memcpy(c->tail + c->tail_prev, p, n);
+	c->tail_len = c->tail_prev + n;
 }
 
 static void handle_data(struct collector *col, struct conn *c,

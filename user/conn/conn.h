@@ -40,10 +40,12 @@ struct conn {
 	uint64_t next_off[2];			/* stream offset expected next, per dir */
 	bool off_known[2];
 	bool data_seen;				/* a data event went by */
-	/* tail of the last SSE event the kernel held back (EV_SSE_TAIL) */
+	/* tails of the last two SSE calls the kernel held back (EV_SSE_TAIL):
+	 * [0, tail_prev) the earlier one's events, when both are whole; then
+	 * the last one's, to tail_len */
 	char *tail;
-	uint32_t tail_len;
-	bool tail_whole;			/* it holds the whole event */
+	uint32_t tail_len, tail_prev;
+	bool tail_whole;			/* the last one is whole */
 };
 
 struct collector {

@@ -50,7 +50,7 @@ static uint64_t add(uint64_t a, uint64_t b)
 void mem_ceiling_compute(const struct mem_ceiling_limits *l, struct mem_ceiling *out)
 {
 	/* a connection is HTTP/1.x (SSE parser, kept tail) or HTTP/2 (gRPC) */
-	uint64_t h1 = alloc(sizeof(struct sse_parser)) + alloc(SSE_TAIL_MAX);
+	uint64_t h1 = alloc(sizeof(struct sse_parser)) + alloc(2 * SSE_TAIL_MAX);
 	uint64_t h2 = alloc(GRPC_CALLS_BYTES);
 	uint64_t per_conn = alloc(sizeof(struct conn)) + (h1 > h2 ? h1 : h2);
 	/* bodies live from their message's start to its end: one request
