@@ -10,7 +10,8 @@
  * small state (stream offset, what was skipped). A call that starts an
  * HTTP message, or carries the first event of an SSE stream, is sent with
  * its first bytes; the middle events of a chunked SSE stream are only
- * counted here, and the last one's tail is kept for its token counts.
+ * counted here, and the last two calls' tails are kept for the token
+ * counts.
  * Anything the kernel cannot follow is sent as it is, and counted. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
