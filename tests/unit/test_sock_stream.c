@@ -213,8 +213,8 @@ out:
 
 struct held_feed {
 	struct fixture *f;
+	struct gen_conn conn;		/* the worker's: fd 7, :30001 <- :40001 */
 	struct kernel_mirror *km;	/* NULL: a full capture */
-	uint64_t now;
 	char buf[sizeof(struct sock_event) + 4096];
 };
 
@@ -223,27 +223,13 @@ static void held_to_collector(void *ctx, const struct sock_event *ev, const char
 	collector_handle(ctx, ev, data);
 }
 
-/* One call of the worker's connection (fd 7, :30001 <- :40001). */
+/* One call of the worker's connection, through the mirror or not. */
 static void held_call(struct held_feed *h, uint32_t type, int dir, const char *data)
 {
-	struct sock_event *e = (struct sock_event *)h->buf;
 	size_t len = data ? strlen(data) : 0;
+	struct sock_event *e = gen_record(&h->conn, h->buf, sizeof(h->buf) - sizeof(*e), type,
+					  dir, data, len, type == EV_ACCEPT ? h->conn.fd : (long)len);
 
-	memset(e, 0, sizeof(*e));
-	e->type = type;
-	e->tgid = e->tid = NODE;
-	e->fd = 7;
-	e->sock_id = 0x2000;
-	gen_endpoint(&e->local, 30001);
-	gen_endpoint(&e->peer, 40001);
-	e->dir = dir;
-	e->ts_enter = h->now;
-	e->ts_exit = h->now + 1000;
-	e->ret = type == EV_ACCEPT ? 7 : (long)len;
-	e->cap_len = len;
-	e->syscall = dir == DIR_READ ? SC_READ : SC_WRITE;
-	memcpy(e + 1, data, len);
-	h->now += MS;
 	if (h->km)
 		kernel_mirror_feed(h->km, e, (const char *)(e + 1));
 	else
@@ -279,7 +265,7 @@ static long long chat_stream(bool mirrored, int tokens, bool usage, bool vllm_st
 	long long got;
 
 	h->f = fixture_setup(&(struct fixture_opts){ 0 });
-	h->now = MS;
+	h->conn = gen_conn(&h->f->gen, NODE, 7, 30001, 40001);
 	if (mirrored)
 		h->km = kernel_mirror_new(held_to_collector, h->f->col);
 	collector_set_role(h->f->col, NODE, ROLE_WORKER);
@@ -313,7 +299,7 @@ static long long chat_stream(bool mirrored, int tokens, bool usage, bool vllm_st
 		held_call(h, EV_DATA, DIR_WRITE, last);
 	held_call(h, EV_DATA, DIR_WRITE, "0\r\n\r\n");
 	held_call(h, EV_CLOSE, DIR_READ, NULL);
-	fixture_tick(h->f, h->now + 2000 * MS);
+	fixture_tick(h->f, h->f->gen.now + 2000 * MS);
 	got = fixture_row(h->f, "chat-held") ? fixture_row(h->f, "chat-held")->output_tokens_from_trace : -2;
 	if (held)
 		*held = h->km ? kernel_mirror_skipped(h->km) : 0;
