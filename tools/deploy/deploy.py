@@ -115,19 +115,23 @@ def cmdline(pid):
         return ""
 
 
-def listeners(port):
-    """[(pid, comm)] of processes with a TCP socket listening on port."""
-    inodes = set()
+def tcp_sockets(port):
+    """(state, inode) of the TCP sockets whose local port is port."""
     for path in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
             with open(path) as f:
                 next(f)
                 for line in f:
                     cols = line.split()
-                    if cols[3] == "0A" and int(cols[1].rsplit(":", 1)[1], 16) == port:
-                        inodes.add(cols[9])
+                    if int(cols[1].rsplit(":", 1)[1], 16) == port:
+                        yield cols[3], cols[9]
         except OSError:
             pass
+
+
+def listeners(port):
+    """[(pid, comm)] of processes with a TCP socket listening on port."""
+    inodes = {inode for state, inode in tcp_sockets(port) if state == "0A"}
     if not inodes:
         return []
     owners = []
@@ -155,17 +159,7 @@ def ephemeral_range():
 
 def holder(port):
     """Who holds a port nobody listens on: a connection's local end, most often."""
-    states = set()
-    for path in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            with open(path) as f:
-                next(f)
-                for line in f:
-                    cols = line.split()
-                    if int(cols[1].rsplit(":", 1)[1], 16) == port:
-                        states.add(TCP_STATES.get(cols[3], cols[3]))
-        except OSError:
-            pass
+    states = {TCP_STATES.get(state, state) for state, _ in tcp_sockets(port)}
     what = (f"the local end of a connection ({', '.join(sorted(states))})" if states
             else "a bound socket")
     lo, hi = ephemeral_range()
