@@ -138,8 +138,14 @@ test:
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(MAKE) --no-print-directory unit loadgen-smoke views-test e2e
 
-# Overhead, side by side: on the router (HTTP), then on the SGLang scheduler.
+# Overhead, side by side (untraced and traced rounds alternating, ratios
+# printed): capture cost on wrk -> nginx -> upstream, non-streaming and
+# streaming (16, 128, 1024 events), what untraced processes pay, then on
+# the real router (HTTP) and the SGLang scheduler.
 bench: servetrace tools
+	$(Q)tools/bench_capture.sh --mode plain --bpf-stats
+	$(Q)tools/bench_capture.sh --mode stream
+	$(Q)tools/bench_bystander.sh
 	$(Q)tools/bench_tracer.sh
 	$(Q)tools/bench_scheduler.sh
 
