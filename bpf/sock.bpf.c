@@ -711,7 +711,7 @@ struct walk {
 	__u32 kind;		/* CALL_SSE so far, CALL_MESSAGE, or CALL_SEND */
 	__u32 done_only;
 	__u32 in_stream;	/* a router re-chunks: chunks may start mid-event */
-	__u32 pad;
+	__u32 split;		/* chunks that did */
 };
 
 enum step_result { STEP_MORE, STEP_END_OF_CALL, STEP_LOST, STEP_LAST_CHUNK };
@@ -740,6 +740,7 @@ __noinline int walk_step(struct peek_buf *pb, const struct pending_call *pc, __u
 		}
 	} else if (!ch.sse_other) {
 		w->done_only = 0;	/* an event's middle, re-chunked by a router */
+		w->split++;
 		if (w->off + ch.head_len + 6 <= w->ret && w->kind == CALL_SSE && !w->in_stream)
 			w->kind = CALL_SEND;	/* chunked, not SSE */
 	}
@@ -810,7 +811,7 @@ __noinline int classify_call(struct peek_buf *pb, const struct pending_call *pc,
 /* *win: the peek buffer, its window filled with this call's first bytes. */
 static __always_inline int classify(const struct pending_call *pc, __u8 sc, __u64 ret,
 				    struct conn_dir *d, __u32 *events, bool *done_only,
-				    __u32 *framing, struct peek_buf **win)
+				    __u32 *framing, __u32 *split, struct peek_buf **win)
 {
 	__u32 zero = 0;
 	struct peek_buf *pb = bpf_map_lookup_elem(&peek_space, &zero);
@@ -825,6 +826,7 @@ static __always_inline int classify(const struct pending_call *pc, __u8 sc, __u6
 	*events = w.events;
 	*done_only = w.done_only;
 	*framing = w.framing;
+	*split = w.split;
 	return kind;
 }
 
@@ -1014,7 +1016,7 @@ static __always_inline int data_call(struct pending_call *pc, bool have_sock,
 	struct peek_buf *win = NULL;	/* set when classify() read the call */
 	struct conn_dir *d = NULL;
 	__u64 now, call_off = 0;
-	__u32 events, framing, start_left = 0;
+	__u32 events, framing, split, start_left = 0;
 	int kind;
 
 	/* Non-blocking sockets say EAGAIN all the time; a read of 0 is EOF
@@ -1042,7 +1044,7 @@ static __always_inline int data_call(struct pending_call *pc, bool have_sock,
 	}
 	if (d && skip_sse && ret > 0) {
 		start_left = d->framing ? d->chunk_left : 0;
-		kind = classify(pc, sc, ret, d, &events, &done_only, &framing, &win);
+		kind = classify(pc, sc, ret, d, &events, &done_only, &framing, &split, &win);
 		kind = body_classify(pc, sc, ret, d, kind);
 		if (kind == CALL_MESSAGE) {
 			d->in_stream = 0;
@@ -1055,6 +1057,8 @@ static __always_inline int data_call(struct pending_call *pc, bool have_sock,
 			d->skip_events += events;
 			d->skip_framing += framing;
 			d->skip_ts = now;
+			if (split)
+				count_n(CNT_SSE_SPLIT, split);
 			if (!done_only && keep_tail(&k, pc, sc, call_off, ret, now, start_left, win)) {
 				d->tail_slot ^= 1;
 				if (d->tail_valid < 2)

@@ -118,6 +118,9 @@ enum counter_id {
 	CNT_H2_UNSYNCED,	/* HTTP/2 calls off frame boundaries: sent whole */
 	CNT_H2_FALLBACK,	/* directions given up on (framing never found) */
 	CNT_OTHER_IO,		/* socket calls by syscalls not followed (sendfile ...) */
+	CNT_SSE_SPLIT,		/* held-back chunks that start mid-event: a router
+				 * split an event, and an event whose "data:" is
+				 * not at a chunk's start is not counted */
 	CNT_MAX,
 };
 

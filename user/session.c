@@ -560,6 +560,8 @@ static void counters(struct session *s, const uint64_t *kc, counter_fn fn, void 
 		P("kernel: SSE calls counted, not sent", kc[CNT_SKIPPED_CALLS]);
 		P("kernel: their bytes", kc[CNT_SKIPPED_BYTES]);
 		P("kernel: stream calls off chunk boundaries (sent)", kc[CNT_SSE_UNALIGNED]);
+		P("kernel: held-back SSE chunks starting mid-event (token counts may be short by up to this)",
+		  kc[CNT_SSE_SPLIT]);
 		P("kernel: connection states full (sent whole)", kc[CNT_CONN_FULL]);
 		P("kernel: request-body bytes sent past the capture size", kc[CNT_BODY_BYTES]);
 		P("kernel: request-body calls past the cap (rest not sent)", kc[CNT_BODY_CAPPED]);
