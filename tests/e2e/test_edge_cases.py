@@ -404,17 +404,15 @@ def test_stream_flushed_in_one_big_writev(deploy, tracer):
            and ev["dir"] == DIR_WRITE and ev["truncated"] and ev["ret"] <= 8192]
     r = exactly_once(rows, ["late-reader"])["late-reader"]
     assert r["success"] == "True" and r["error"] == "" and r["finish_time"], r
-    # The router reads the worker's one big write in pieces of 16-360 KiB,
-    # too many chunks each for the kernel to walk: those reads go to user
-    # space cut at the capture size, and the parser loses the framing and
-    # resyncs (counted). In such runs the count came out one off (19999,
-    # 20001; cause not pinned down): exact when no framing was lost, else
-    # off by at most one event per resync.
-    lost = summary_counter(err, "HTTP framing lost and resynced")
+    # The router re-chunks the worker's one big write at its reads, so an
+    # event may straddle two chunks; the kernel counts an event where its
+    # "data:" starts a chunk, so one split inside "data:" goes uncounted
+    # when held back (19999 in 2 of 10 runs). Never more than the count
+    # of held-back chunks that began mid-event, and never above.
+    split = summary_counter(err, "kernel: held-back SSE chunks starting mid-event")
     tokens = int(r["output_tokens_from_trace"])
-    print("late reader: %d tokens counted, framing lost %d times, %d held-back chunks began "
-          "mid-event" % (tokens, lost, summary_counter(err, "kernel: held-back SSE chunks")))
-    assert abs(tokens - ntok) <= lost, (tokens, lost, r)
+    print("late reader: %d tokens counted, %d held-back chunks began mid-event" % (tokens, split))
+    assert ntok - split <= tokens <= ntok, (tokens, split, r)
     if not big:
         pytest.skip("the late reader's row is right, but the router never flushed a "
                     "large writev this time: that path went unexercised")

@@ -6,6 +6,7 @@
  * the server, writing one makes it the client. Until then bytes are
  * skipped (counted): we never guess a request boundary. */
 #include <stdio.h>
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include "conn/collector.h"
@@ -703,13 +704,33 @@ static bool chunk_payload(const char **p, uint32_t *n)
 	return true;
 }
 
+/* In a cut tail, where the first chunk that starts an event begins (its
+ * chunk-size line, after a CRLF); n if none. From there on the tail is
+ * whole events, as a whole call is. */
+static uint32_t first_event_chunk(const char *p, uint32_t n)
+{
+	for (uint32_t i = 0; i + 2 < n; i++) {
+		uint32_t j = i + 2;
+
+		if (p[i] != '\r' || p[i + 1] != '\n')
+			continue;
+		while (j < n && j - i - 2 < 8 && isxdigit((unsigned char)p[j]))
+			j++;
+		if (j > i + 2 && j + 7 <= n && !memcmp(p + j, "\r\ndata:", 7))
+			return i + 2;
+	}
+	return n;
+}
+
 /* EV_SSE_TAIL: kept until the record that ends the skipping. The data
  * holds the earlier call's tail (prev_len bytes, maybe none), then the
- * last one's; the earlier one is used only when both are whole. */
+ * last one's; the earlier one is used only when both are whole. A cut
+ * last tail (a big flush) is used from its first event on. */
 static void keep_tail(struct conn *c, const struct sock_event *ev, const char *data)
 {
 	uint32_t plen = ev->prev_len, n, m;
 	const char *p, *q;
+	bool cut;
 
 	c->tail_len = c->tail_prev = 0;
 	if (!c->tail)
@@ -721,11 +742,22 @@ static void keep_tail(struct conn *c, const struct sock_event *ev, const char *d
 	n = ev->cap_len - plen;
 	/* whole: the call, from its chunk-size line: fed as SSE bytes */
 	c->tail_whole = ev->flags & SEF_TAIL_WHOLE;
+	cut = !c->tail_whole;
+	if (cut) {
+		uint32_t k = first_event_chunk(p, n);
+
+		if (k < n) {
+			p += k;
+			n -= k;
+			c->tail_whole = true;
+		}
+	}
 	if (c->tail_whole && !chunk_payload(&p, &n))
 		return;
 	q = data;
 	m = plen;
-	if (c->tail_whole && plen && (ev->flags & SEF_PREV_WHOLE) && chunk_payload(&q, &m)) {
+	/* the earlier tail leads into the last one only if that is whole */
+	if (!cut && plen && (ev->flags & SEF_PREV_WHOLE) && chunk_payload(&q, &m)) {
 		memcpy(c->tail, q, m);
 		c->tail_prev = m;
 	}
