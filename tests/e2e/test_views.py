@@ -122,7 +122,7 @@ def run(tmp_path_factory):
             s1, stats = get(LISTEN_PORT, "/v1/traces/stats")
             s2, lst = get(LISTEN_PORT, "/v1/traces?limit=5")
             during.append((s1, s2, stats, lst, lg.poll() is None))
-            time.sleep(0.3)
+            time.sleep(0.1)     # often enough to catch 16-token streams in flight
         assert lg.returncode == 0, lg.stderr.read()
         time.sleep(1.0)     # last responses' linger
         stats_end = get(LISTEN_PORT, "/v1/traces/stats")[1]
