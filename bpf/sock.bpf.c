@@ -834,6 +834,20 @@ static __always_inline int classify(const struct pending_call *pc, __u8 sc, __u6
 
 /* ---- exit side ----------------------------------------------------- */
 
+/* A syscall's first three arguments from the thread's saved user
+ * registers. bpf_task_pt_regs() gives a typed pointer: on x86 these are
+ * plain loads the JIT emits inline (BPF_CORE_READ made each a helper call,
+ * four a traced call with the next macro). */
+#if defined(__TARGET_ARCH_x86)
+#define ST_ARG1(regs)	((regs)->di)
+#define ST_ARG2(regs)	((regs)->si)
+#define ST_ARG3(regs)	((regs)->dx)
+#else
+#define ST_ARG1(regs)	PT_REGS_PARM1_CORE_SYSCALL(regs)
+#define ST_ARG2(regs)	PT_REGS_PARM2_CORE_SYSCALL(regs)
+#define ST_ARG3(regs)	PT_REGS_PARM3_CORE_SYSCALL(regs)
+#endif
+
 /* An exit with no saved enter: the call began before we attached (a
  * thread parked in a blocking read). The syscall's arguments are still in
  * the registers saved at entry, so the call is rebuilt from them and its
@@ -845,9 +859,9 @@ static __always_inline bool rebuild_pending(struct pending_call *pc, __u8 sc)
 	if (!is_traced())
 		return false;
 	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-	pc->fd = (__s32)PT_REGS_PARM1_CORE_SYSCALL(regs);
-	pc->buf = PT_REGS_PARM2_CORE_SYSCALL(regs);
-	pc->vlen = PT_REGS_PARM3_CORE_SYSCALL(regs);
+	pc->fd = (__s32)ST_ARG1(regs);
+	pc->buf = ST_ARG2(regs);
+	pc->vlen = ST_ARG3(regs);
 	pc->syscall = sc;
 	pc->ts_enter = bpf_ktime_get_ns();	/* the enter time is lost */
 	if (!sock_lookup_fd(pc->fd, &pc->sock_id, &pc->local, &pc->peer))
@@ -1027,6 +1041,8 @@ static __always_inline int data_call(struct pending_call *pc, bool have_sock,
 	if (!have_sock && !sock_lookup_fd(pc->fd, &pc->sock_id, &pc->local, &pc->peer))
 		goto out;	/* not an inet stream socket */
 	now = bpf_ktime_get_ns();
+	if (!pc->ts_enter)	/* socket layer: the call ends now (one clock read) */
+		pc->ts_enter = now;
 	d = conn_dir_of(pc->sock_id, dir, pc->fd, &created);
 	if (sock_hooks && created)
 		report_open(pc, now);
@@ -1129,7 +1145,7 @@ EXIT_DATA(sendmsg, SC_SENDMSG, DIR_WRITE)
  * arguments are the syscall's, from the thread's saved user registers. A
  * read's time is its end; a write's start is tcp_send_start()'s below. */
 #if defined(__TARGET_ARCH_x86)
-#define ST_NR(regs)	BPF_CORE_READ((regs), orig_ax)
+#define ST_NR(regs)	((regs)->orig_ax)
 enum { NR_READ = 0, NR_WRITE = 1, NR_CLOSE = 3, NR_READV = 19, NR_WRITEV = 20,
        NR_SENDTO = 44, NR_RECVFROM = 45, NR_SENDMSG = 46, NR_RECVMSG = 47 };
 #elif defined(__TARGET_ARCH_arm64)
@@ -1148,10 +1164,10 @@ static __always_inline bool sock_call(struct trace_event_raw_sock_msg_length *ct
 	if (!sock_endpoints(ST_CAST(ctx->sk, struct sock), &pc->local, &pc->peer))
 		return false;
 	*regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-	pc->fd = (__s32)PT_REGS_PARM1_CORE_SYSCALL(*regs);
-	pc->buf = PT_REGS_PARM2_CORE_SYSCALL(*regs);
-	pc->vlen = PT_REGS_PARM3_CORE_SYSCALL(*regs);
-	pc->ts_enter = bpf_ktime_get_ns();
+	pc->fd = (__s32)ST_ARG1(*regs);
+	pc->buf = ST_ARG2(*regs);
+	pc->vlen = ST_ARG3(*regs);
+	pc->ts_enter = 0;	/* data_call()'s clock read, unless a write's start */
 	return true;
 }
 
@@ -1279,7 +1295,7 @@ int sock_state(struct trace_event_raw_inet_sock_set_state *ctx)
 			return 0;
 		regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 		if (ST_NR(regs) != NR_CLOSE ||
-		    (__s32)PT_REGS_PARM1_CORE_SYSCALL(regs) != cs->fd)
+		    (__s32)ST_ARG1(regs) != cs->fd)
 			return 0;
 	}
 	pc.fd = cs->fd;

@@ -33,6 +33,8 @@ Usage: tools/bench_capture.sh [OPTION...]
   --floor                a third phase per round: tools/bench/tp_floor's do-nothing
                          programs on the same tracepoints (the kernel's price for
                          any program there); its ratio is the "floor" column
+  --floor-hooks SET      the floor's tracepoints: sock (default: servetrace's
+                         socket-layer set), sock-raw (the same, raw) or syscalls
   -h, --help             this text
 
 Columns: req/s untraced and traced and their ratio; p50/p99 latency deltas;
@@ -44,7 +46,7 @@ COLLECTOR_THREADS=N is --collector-threads N.
 EOF
 }
 
-MODE=plain EVENTS="16 128 1024" ROUNDS=3 DURATION=8 CONNS=16 THREADS=1 RW=1 UW=1
+MODE=plain EVENTS="16 128 1024" ROUNDS=3 DURATION=8 CONNS=16 THREADS=1 RW=1 UW=1 FLOOR_HOOKS=sock
 CPUS_ROUTER="" CPUS_UP="" CPUS_LOAD="" CPUS_TRACER="" TRACER_ARGS="" PORT=18900
 OUT="" BPF_STATS=0 FLOOR=0 COLLECTOR_THREADS=${COLLECTOR_THREADS:-}
 while [ $# -gt 0 ]; do
@@ -67,6 +69,7 @@ while [ $# -gt 0 ]; do
 	--out) OUT=$2; shift ;;
 	--bpf-stats) BPF_STATS=1 ;;
 	--floor) FLOOR=1 ;;
+	--floor-hooks) FLOOR=1 FLOOR_HOOKS=$2; shift ;;
 	-h|--help) usage; exit 0 ;;
 	*) echo "bench_capture: unknown option '$1' (see --help)" >&2; exit 2 ;;
 	esac
@@ -179,7 +182,7 @@ phase() {
 	local t0=0 rss=- cpu=- cpu_us=- drops=- recs=- rows=- exit_ms=- bpf_us=-
 	if [ "$traced" = 2 ]; then	# the floor: tp_floor instead of servetrace
 		rm -f "$WORK/ready"
-		pin_bg "$CPUS_TRACER" "$TP_FLOOR" --ready-file "$WORK/ready" \
+		pin_bg "$CPUS_TRACER" "$TP_FLOOR" --hooks "$FLOOR_HOOKS" --ready-file "$WORK/ready" \
 			${ROUTER_W//,/ } ${UP_W//,/ } 2> "$err" &
 		TRACER_PID=$!
 		for _ in $(seq 200); do [ -f "$WORK/ready" ] && break; sleep 0.05; done

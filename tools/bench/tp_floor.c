@@ -23,16 +23,21 @@ static void on_signal(int sig)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: tp_floor [--ready-file FILE] PID...\n\n"
+	fprintf(f, "Usage: tp_floor [--hooks SET] [--ready-file FILE] PID...\n\n"
 		"Attaches programs that only look up whether the calling process is one\n"
-		"of PID..., on the syscall tracepoints servetrace uses, and waits for\n"
-		"SIGINT or SIGTERM. tools/bench_capture.sh --floor runs it: the\n"
-		"throughput it costs is the floor under servetrace's. Needs root.\n");
+		"of PID..., on the tracepoints servetrace uses, and waits for SIGINT or\n"
+		"SIGTERM. tools/bench_capture.sh --floor runs it: the throughput it costs\n"
+		"is the floor under servetrace's. Needs root.\n\n"
+		"  --hooks sock      the socket-layer tracepoints (servetrace's default\n"
+		"                    --io-hooks sock; the default here)\n"
+		"  --hooks sock-raw  the same tracepoints as raw tracepoints\n"
+		"  --hooks syscalls  the syscall tracepoints (--io-hooks syscalls)\n");
 }
 
 int main(int argc, char **argv)
 {
-	const char *ready = NULL;
+	const char *ready = NULL, *hooks = "sock", *prefix;
+	struct bpf_program *prog;
 	struct tp_floor_bpf *skel;
 	int i = 1, n = 0, fd;
 
@@ -40,16 +45,38 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
-	if (argc > 2 && !strcmp(argv[1], "--ready-file")) {
-		ready = argv[2];
-		i = 3;
+	for (; i + 1 < argc && argv[i][0] == '-'; i += 2) {
+		if (!strcmp(argv[i], "--ready-file"))
+			ready = argv[i + 1];
+		else if (!strcmp(argv[i], "--hooks"))
+			hooks = argv[i + 1];
+		else
+			break;
 	}
-	if (i >= argc) {
+	if (i >= argc || argv[i][0] == '-') {
 		usage(stderr);
 		return 2;
 	}
-	skel = tp_floor_bpf__open_and_load();
+	if (!strcmp(hooks, "sock"))
+		prefix = "tp_";
+	else if (!strcmp(hooks, "sock-raw"))
+		prefix = "raw_";
+	else if (!strcmp(hooks, "syscalls"))
+		prefix = "e";	/* enter_*, exit_* */
+	else {
+		fprintf(stderr, "tp_floor: --hooks takes sock, sock-raw or syscalls, not '%s'\n",
+			hooks);
+		return 2;
+	}
+	skel = tp_floor_bpf__open();
 	if (!skel) {
+		fprintf(stderr, "tp_floor: opening the programs failed: %s\n", strerror(errno));
+		return 1;
+	}
+	bpf_object__for_each_program(prog, skel->obj)
+		bpf_program__set_autoload(prog, !strncmp(bpf_program__name(prog), prefix,
+							 strlen(prefix)));
+	if (tp_floor_bpf__load(skel)) {
 		fprintf(stderr, "tp_floor: loading the programs failed: %s%s\n", strerror(errno),
 			geteuid() ? " (run as root)" : "");
 		return 1;
@@ -84,7 +111,7 @@ int main(int argc, char **argv)
 		}
 		close(fd);
 	}
-	fprintf(stderr, "tp_floor: attached for %d processes\n", n);
+	fprintf(stderr, "tp_floor: %s hooks attached for %d processes\n", hooks, n);
 	while (!stop)
 		pause();
 	tp_floor_bpf__destroy(skel);

@@ -67,13 +67,20 @@ const char *output_csv_header(void)
 	return hdr;
 }
 
-/* Decimal digits of n at v, terminated; returns the end. printf costs a
- * row more than everything else the collector does for it. */
+/* A row is rendered once, its fields one after the other, each followed
+ * by a comma: with nothing to quote (the usual row) that text is the CSV
+ * line as it is; otherwise, and for JSON, each field is taken by its
+ * offset and length. printf cost a row more than everything else the
+ * collector does for it. */
+struct cells {
+	char text[NCOLS * VAL_MAX];
+	unsigned short off[NCOLS], len[NCOLS];
+	bool quote;			/* a string field holds , " CR or LF */
+};
+
 static char *put_u64(char *v, unsigned long long n)
 {
-	v = str_put_dec(v, n);
-	*v = 0;
-	return v;
+	return str_put_dec(v, n);
 }
 
 /* A row's stamps mostly fall in one second: its digits are kept. */
@@ -83,14 +90,12 @@ static __thread struct {
 	char txt[24];
 } last_sec = { .sec = UINT64_MAX };
 
-static void put_ts(char *v, uint64_t mono)
+static char *put_ts(char *v, uint64_t mono)
 {
 	uint64_t ns, us, sec;
 
-	if (!mono) {
-		v[0] = 0;
-		return;
-	}
+	if (!mono)
+		return v;
 	ns = clock_mono_to_epoch_ns(mono);
 	sec = ns / 1000000000ULL;
 	if (sec != last_sec.sec) {
@@ -103,7 +108,7 @@ static void put_ts(char *v, uint64_t mono)
 	us = ns % 1000000000ULL / 1000;
 	for (int d = 5; d >= 0; d--, us /= 10)
 		v[d] = '0' + us % 10;
-	v[6] = 0;
+	return v + 6;
 }
 
 /* Below this many ns, |d| / 1e9 as a double is off by far less than the
@@ -113,20 +118,16 @@ static void put_ts(char *v, uint64_t mono)
 /* Seconds between two observed stamps; empty if either is missing. The
  * text is printf's "%.6f" of (double)d / 1e9: computed in integers unless
  * d sits on a half microsecond (a tie printf settles on the double). */
-static void put_delta(char *v, uint64_t from, uint64_t to)
+static char *put_delta(char *v, uint64_t from, uint64_t to)
 {
 	int64_t d = (int64_t)(to - from);
 	uint64_t a, us;
 
-	if (!from || !to) {
-		v[0] = 0;
-		return;
-	}
+	if (!from || !to)
+		return v;
 	a = d < 0 ? -(uint64_t)d : (uint64_t)d;
-	if (a % 1000 == 500 || a >= DELTA_EXACT_NS) {
-		snprintf(v, VAL_MAX, "%.6f", ((double)d) / 1e9);
-		return;
-	}
+	if (a % 1000 == 500 || a >= DELTA_EXACT_NS)
+		return v + snprintf(v, VAL_MAX, "%.6f", ((double)d) / 1e9);
 	us = (a + 500) / 1000;
 	if (d < 0)
 		*v++ = '-';
@@ -135,137 +136,123 @@ static void put_delta(char *v, uint64_t from, uint64_t to)
 	us %= 1000000;
 	for (int k = 5; k >= 0; k--, us /= 10)
 		v[k] = '0' + us % 10;
-	v[6] = 0;
+	return v + 6;
 }
 
-static void put_num(char *v, long long n)
+static char *put_num(char *v, long long n)
 {
-	if (n < 0)
-		v[0] = 0;
-	else
-		put_u64(v, n);
+	return n < 0 ? v : put_u64(v, n);
 }
 
-static void put_str(char *v, const char *s)
+/* At most VAL_MAX - 1 bytes of s, noting whether CSV must quote them. */
+static char *put_str(char *v, const char *s, bool *quote)
 {
-	str_copy(v, VAL_MAX, s);
+	for (size_t n = 0; s && s[n] && n < VAL_MAX - 1; n++) {
+		char c = s[n];
+
+		if (c == ',' || c == '"' || c == '\r' || c == '\n')
+			*quote = true;
+		*v++ = c;
+	}
+	return v;
 }
 
-static void put_bool(char *v, int b)
+static char *put_bool(char *v, int b)
 {
-	put_str(v, b < 0 ? "" : b ? "True" : "False");
+	if (b < 0)
+		return v;
+	memcpy(v, b ? "True" : "False", 5);
+	return v + (b ? 4 : 5);
 }
 
-static void render(const struct timeline_row *r, char v[NCOLS][VAL_MAX])
+static void render(const struct timeline_row *r, struct cells *c)
 {
 	long long decode = r->actual_output_tokens >= 0 ? r->actual_output_tokens
 							 : r->output_tokens_from_trace;
+	char *at = c->text, *v;
 	int i = 0;
 
-	put_str(v[i++], r->req_id);
-	put_bool(v[i++], r->success);
-	put_str(v[i++], r->error);
-	put_str(v[i++], r->host);
-	put_bool(v[i++], r->has_generated_text);
-	put_num(v[i++], r->input_length);
-	put_num(v[i++], r->expected_output_length);
-	put_num(v[i++], r->actual_prompt_tokens);
-	put_num(v[i++], r->actual_output_tokens);
-	put_num(v[i++], r->actual_total_tokens);
-	put_num(v[i++], r->output_tokens_from_trace);
-	put_num(v[i++], decode);
-	put_ts(v[i++], r->arrival_time);
-	put_ts(v[i++], r->router_send_time);
-	put_ts(v[i++], r->server_created_time);
-	put_ts(v[i++], r->queue_time_start);
-	put_ts(v[i++], r->queue_time_end);
-	put_ts(v[i++], r->server_first_token_time);
-	put_ts(v[i++], r->finish_time);
-	put_delta(v[i++], r->router_send_time, r->finish_time);
-	put_delta(v[i++], r->arrival_time, r->finish_time);
-	put_delta(v[i++], r->arrival_time, r->server_first_token_time);
-	put_delta(v[i++], r->arrival_time, r->router_send_time);
-	put_delta(v[i++], r->server_created_time, r->server_first_token_time);
-	put_delta(v[i++], r->server_created_time, r->queue_time_start);
-	put_delta(v[i++], r->queue_time_start, r->queue_time_end);
-	put_str(v[i++], r->level);
-	put_num(v[i++], r->router_pid ? (long long)r->router_pid : -1);
-	put_num(v[i++], r->worker_pid ? (long long)r->worker_pid : -1);
-	put_str(v[i++], r->path);
-	put_bool(v[i++], r->stream);
-	put_num(v[i++], r->status ? r->status : -1);
-	put_num(v[i++], r->forwards);
-	put_str(v[i++], r->rid_source);
-	put_str(v[i++], r->sglang_rid);
-	put_num(v[i++], r->request_bytes);
-	put_num(v[i++], r->response_bytes);
-	put_ts(v[i++], r->router_first_token_time);
-	put_ts(v[i++], r->worker_first_token_time);
-	put_ts(v[i++], r->worker_finish_time);
-	put_ts(v[i++], r->tokenizer_send_time);
-	put_ts(v[i++], r->scheduler_last_output_time);
-	put_ts(v[i++], r->detokenizer_recv_time);
-	put_ts(v[i++], r->detokenizer_send_time);
-	put_ts(v[i++], r->tokenizer_recv_time);
-	put_str(v[i++], r->notes);
-	put_str(v[i++], r->engine);
+	c->quote = false;
+	/* field i is written at v; CELL closes it */
+#define CELL(put) do {							\
+		v = at;							\
+		at = (put);						\
+		c->off[i] = v - c->text;				\
+		c->len[i++] = at - v;					\
+		*at++ = ',';						\
+	} while (0)
+	CELL(put_str(v, r->req_id, &c->quote));
+	CELL(put_bool(v, r->success));
+	CELL(put_str(v, r->error, &c->quote));
+	CELL(put_str(v, r->host, &c->quote));
+	CELL(put_bool(v, r->has_generated_text));
+	CELL(put_num(v, r->input_length));
+	CELL(put_num(v, r->expected_output_length));
+	CELL(put_num(v, r->actual_prompt_tokens));
+	CELL(put_num(v, r->actual_output_tokens));
+	CELL(put_num(v, r->actual_total_tokens));
+	CELL(put_num(v, r->output_tokens_from_trace));
+	CELL(put_num(v, decode));
+	CELL(put_ts(v, r->arrival_time));
+	CELL(put_ts(v, r->router_send_time));
+	CELL(put_ts(v, r->server_created_time));
+	CELL(put_ts(v, r->queue_time_start));
+	CELL(put_ts(v, r->queue_time_end));
+	CELL(put_ts(v, r->server_first_token_time));
+	CELL(put_ts(v, r->finish_time));
+	CELL(put_delta(v, r->router_send_time, r->finish_time));
+	CELL(put_delta(v, r->arrival_time, r->finish_time));
+	CELL(put_delta(v, r->arrival_time, r->server_first_token_time));
+	CELL(put_delta(v, r->arrival_time, r->router_send_time));
+	CELL(put_delta(v, r->server_created_time, r->server_first_token_time));
+	CELL(put_delta(v, r->server_created_time, r->queue_time_start));
+	CELL(put_delta(v, r->queue_time_start, r->queue_time_end));
+	CELL(put_str(v, r->level, &c->quote));
+	CELL(put_num(v, r->router_pid ? (long long)r->router_pid : -1));
+	CELL(put_num(v, r->worker_pid ? (long long)r->worker_pid : -1));
+	CELL(put_str(v, r->path, &c->quote));
+	CELL(put_bool(v, r->stream));
+	CELL(put_num(v, r->status ? r->status : -1));
+	CELL(put_num(v, r->forwards));
+	CELL(put_str(v, r->rid_source, &c->quote));
+	CELL(put_str(v, r->sglang_rid, &c->quote));
+	CELL(put_num(v, r->request_bytes));
+	CELL(put_num(v, r->response_bytes));
+	CELL(put_ts(v, r->router_first_token_time));
+	CELL(put_ts(v, r->worker_first_token_time));
+	CELL(put_ts(v, r->worker_finish_time));
+	CELL(put_ts(v, r->tokenizer_send_time));
+	CELL(put_ts(v, r->scheduler_last_output_time));
+	CELL(put_ts(v, r->detokenizer_recv_time));
+	CELL(put_ts(v, r->detokenizer_send_time));
+	CELL(put_ts(v, r->tokenizer_recv_time));
+	CELL(put_str(v, r->notes, &c->quote));
+	CELL(put_str(v, r->engine, &c->quote));
+#undef CELL
+	_Static_assert(NCOLS == 47, "render() writes every column");
 }
 
-static void csv_field(FILE *f, const char *s)
+static void csv_field(FILE *f, const char *s, size_t n)
 {
-	if (!strpbrk(s, ",\"\r\n")) {
-		fputs(s, f);
+	if (!memchr(s, ',', n) && !memchr(s, '"', n) && !memchr(s, '\r', n) &&
+	    !memchr(s, '\n', n)) {
+		fwrite(s, 1, n, f);
 		return;
 	}
 	fputc('"', f);
-	for (; *s; s++) {
-		if (*s == '"')
-			fputc('"', f);
-		fputc(*s, f);
-	}
-	fputc('"', f);
-}
-
-/* The row's fields as one CSV line in buf; false if one needs quoting
- * (then csv_field() writes them). */
-static bool csv_line_plain(char v[][VAL_MAX], size_t n, char *buf, size_t cap, size_t *len)
-{
-	size_t at = 0;
-
-	/* one pass per field: copied while checked; numbers, times and
-	 * booleans hold nothing to quote */
 	for (size_t i = 0; i < n; i++) {
-		const char *s = v[i];
-
-		if (at + 2 > cap)
-			return false;
-		if (i)
-			buf[at++] = ',';
-		if (cols[i].kind != COL_STR) {
-			size_t k = strlen(s);
-
-			if (at + k + 2 > cap)
-				return false;
-			memcpy(buf + at, s, k);
-			at += k;
-			continue;
-		}
-		for (; *s; s++) {
-			if (*s == ',' || *s == '"' || *s == '\r' || *s == '\n' ||
-			    at + 2 > cap)
-				return false;
-			buf[at++] = *s;
-		}
+		if (s[i] == '"')
+			fputc('"', f);
+		fputc(s[i], f);
 	}
-	*len = at;
-	return true;
+	fputc('"', f);
 }
 
-static void json_string(FILE *f, const char *s)
+static void json_string(FILE *f, const char *s, size_t n)
 {
 	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char c = *s;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = s[i];
 
 		if (c == '"' || c == '\\')
 			fprintf(f, "\\%c", c);
@@ -297,46 +284,46 @@ void output_keep_text(struct output *o, bool on)
 
 void output_row(struct output *o, const struct timeline_row *r)
 {
-	static __thread char v[NCOLS][VAL_MAX];	/* the query server renders too */
+	static __thread struct cells c;	/* the query server renders too */
 	const char *prompt = r->prompt ? r->prompt : "";
 
-	render(r, v);
+	render(r, &c);
 	if (o->format == OUT_CSV) {
-		char line[NCOLS * 32];
-		size_t len;
-
 		if (!o->header_done)
 			csv_header(o);
-		if (csv_line_plain(v, NCOLS, line, sizeof(line), &len)) {
-			fwrite(line, 1, len, o->f);
+		if (!c.quote) {		/* the text is the line, less its last comma */
+			fwrite(c.text, 1, c.off[NCOLS - 1] + c.len[NCOLS - 1], o->f);
 		} else {
 			for (size_t i = 0; i < NCOLS; i++) {
 				if (i)
 					fputc(',', o->f);
-				csv_field(o->f, v[i]);
+				csv_field(o->f, c.text + c.off[i], c.len[i]);
 			}
 		}
 		if (o->keep_text) {
 			fputc(',', o->f);
-			csv_field(o->f, prompt);
+			csv_field(o->f, prompt, strlen(prompt));
 		}
 		fputc('\n', o->f);
 	} else {
 		fputc('{', o->f);
 		for (size_t i = 0; i < NCOLS; i++) {
+			const char *v = c.text + c.off[i];
+			size_t n = c.len[i];
+
 			fprintf(o->f, "%s\"%s\":", i ? "," : "", cols[i].name);
-			if (!v[i][0] && cols[i].kind != COL_STR)
+			if (!n && cols[i].kind != COL_STR)
 				fputs("null", o->f);
 			else if (cols[i].kind == COL_NUM)
-				fputs(v[i], o->f);
+				fwrite(v, 1, n, o->f);
 			else if (cols[i].kind == COL_BOOL)
-				fputs(!strcmp(v[i], "True") ? "true" : "false", o->f);
+				fputs(v[0] == 'T' ? "true" : "false", o->f);
 			else
-				json_string(o->f, v[i]);
+				json_string(o->f, v, n);
 		}
 		if (o->keep_text) {
 			fputs(",\"prompt\":", o->f);
-			json_string(o->f, prompt);
+			json_string(o->f, prompt, strlen(prompt));
 		}
 		fputs("}\n", o->f);
 	}
