@@ -75,8 +75,8 @@ static const struct argp_option opts[] = {
 	  "used is evicted and counted (default 65536). With --body-limit it bounds memory: "
 	  "the start-up line prints the ceiling the limits allow", 2 },
 	{ "ringbuf-size", OPT_RINGBUF, "MB", 0,
-	  "Ring buffer memory in all, split over the shards (default 64, power of 2); "
-	  "raise it if the summary counts drops at high request rates", 2 },
+	  "Ring buffer memory in all, split over the shards (power of 2; default 64 per "
+	  "shard, at most 256); raise it if the summary counts drops at high request rates", 2 },
 	{ "shards", OPT_SHARDS, "N", 0,
 	  "Ring buffers; a connection always uses the same one (default: 1 per 4 CPUs, at most 8)", 2 },
 	{ "collector-threads", OPT_COLLECTOR_THREADS, "N", 0,

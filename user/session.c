@@ -839,12 +839,30 @@ static uint32_t default_shards(void)
 	return n > 8 ? 8 : n;
 }
 
+/* Ring memory in all, unless --ringbuf-size says: 64 MiB a shard (one per
+ * 4 CPUs), at most 256. A burst must fit while the collector catches up:
+ * on 16 cores (4 shards) at 150-180k requests/s, 64 MiB in all lost up to
+ * 1.5 % of the records in some 8 s rounds, 256 none in 4 rounds. */
+#define RING_MB_PER_SHARD	64
+#define RING_MB_AUTO_MAX	256
+
+static uint32_t ring_mb(const struct session_limits *lim, uint32_t shards)
+{
+	uint32_t mb = RING_MB_PER_SHARD;
+
+	if (lim->ringbuf_mb)
+		return lim->ringbuf_mb;
+	while (mb < RING_MB_AUTO_MAX && mb < RING_MB_PER_SHARD * shards)
+		mb *= 2;
+	return mb;
+}
+
 /* The capture's sizes: the ring memory split over the shards, each a
  * power of two of at least 256 KiB. */
 static struct sock_capture_opts capture_opts(const struct session_opts *o, uint32_t shards)
 {
 	const struct session_limits *lim = &o->limits;
-	uint32_t per = (lim->ringbuf_mb << 20) / shards;
+	uint32_t per = (ring_mb(lim, shards) << 20) / shards;
 	struct sock_capture_opts so = {
 		.capture_bytes = lim->capture_bytes,
 		.shards = shards,
@@ -929,13 +947,13 @@ static int start_threads(struct session *s)
 }
 
 /* The worst case of memory the limits allow (issue 13). */
-static void print_mem_ceiling(const struct session_opts *o)
+static void print_mem_ceiling(const struct session_opts *o, uint32_t shards)
 {
 	struct mem_ceiling mc;
 	char line[256];
 
 	mem_ceiling_compute(&(struct mem_ceiling_limits){
-		.ringbuf_mb = o->limits.ringbuf_mb, .max_conns = o->limits.max_conns,
+		.ringbuf_mb = ring_mb(&o->limits, shards), .max_conns = o->limits.max_conns,
 		.max_exchanges = o->limits.max_exchanges,
 		.max_hop_records = o->limits.max_hop_records, .max_rids = o->limits.max_rids,
 		.body_bytes = o->limits.body_bytes,
@@ -981,13 +999,14 @@ static int live_attach(struct session *s, struct ring_buffer **rbp)
 	}
 	s->started = true;
 	write_ready_file(s->o);
-	fprintf(stderr, "servetrace: attached (%u ring buffers of %u KiB%s; reads and writes "
+	fprintf(stderr, "servetrace: attached (%u ring buffer%s of %u KiB%s; reads and writes "
 		"seen at the %s); Ctrl-C to stop\n",
-		so.shards, so.ringbuf_bytes >> 10, so.full_capture ? ", full capture" : "",
+		so.shards, so.shards == 1 ? "" : "s", so.ringbuf_bytes >> 10,
+		so.full_capture ? ", full capture" : "",
 		sock_capture_uses_sock_hooks(s->sc) ? "socket layer" : "syscalls");
 	if (s->pool)
 		fprintf(stderr, "servetrace: %u collector threads\n", s->threads);
-	print_mem_ceiling(s->o);
+	print_mem_ceiling(s->o, s->shards);
 	return 0;
 }
 

@@ -24,10 +24,8 @@
 #define LIMIT_IDLE_MS_DEFAULT		600000	/* unfinished exchanges expire after */
 #define LIMIT_BODY_BYTES_DEFAULT	(64 * 1024)	/* body kept per message (--body-limit) */
 #define LIMIT_CAPTURE_BYTES_DEFAULT	DEFAULT_CAPTURE	/* payload per syscall (--capture-size) */
-#define LIMIT_RINGBUF_MB_DEFAULT	64	/* ring buffers in all (--ringbuf-size):
-						 * on 16 cores at ~150k requests/s, 16
-						 * lost 4-19 % of the rows to bursts, 64
-						 * under 0.1 % */
+#define LIMIT_RINGBUF_MB_DEFAULT	0	/* ring buffers in all (--ringbuf-size);
+						 * 0: 64 MiB a shard, at most 256 (session.c) */
 #define LIMIT_EXIT_DEADLINE_MS_DEFAULT	700	/* drain after SIGINT/SIGTERM, then go */
 #define LIMIT_COLLECTOR_THREADS_DEFAULT	0	/* parse threads; 0: by the machine (session.c) */
 #define LIMIT_COLLECTOR_THREADS_MAX	16	/* = COLLECTOR_POOL_MAX_THREADS */
@@ -42,7 +40,7 @@ struct session_limits {
 	uint32_t idle_ms;
 	uint32_t body_bytes;
 	uint32_t capture_bytes;
-	uint32_t ringbuf_mb;		/* power of two, split over the shards */
+	uint32_t ringbuf_mb;		/* power of two, split over the shards; 0: by them */
 	uint32_t shards;		/* ring buffers; 0: one per 4 CPUs, at most 8 */
 	uint32_t exit_deadline_ms;	/* reading what is left after a signal */
 	uint32_t collector_threads;	/* 0: 1 up to 4 CPUs, else min(shards, CPUs, 4) */
