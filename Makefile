@@ -143,7 +143,7 @@ test:
 # streaming (16, 128, 1024 events), what untraced processes pay, then on
 # the real router (HTTP) and the SGLang scheduler.
 bench: servetrace tools
-	$(Q)tools/bench_capture.sh --mode plain --bpf-stats
+	$(Q)tools/bench_capture.sh --mode plain --bpf-stats --floor
 	$(Q)tools/bench_capture.sh --mode stream
 	$(Q)tools/bench_bystander.sh
 	$(Q)tools/bench_tracer.sh
