@@ -138,6 +138,33 @@ static void test_peek(void)
 	spsc_ring_free(&r);
 }
 
+/* peek_at(k): the k-th after the oldest, across the wrap, NULL past the
+ * last held; nothing taken. */
+static void test_peek_at(void)
+{
+	struct spsc_ring r;
+	const uint64_t *p;
+	uint64_t v;
+
+	if (!ASSERT_EQ(spsc_ring_init(&r, 4, sizeof(uint64_t)), 0, "init"))
+		return;
+	ASSERT_TRUE(spsc_ring_peek_at(&r, 0) == NULL, "empty: nothing at 0");
+	for (v = 1; v <= 3; v++)
+		spsc_ring_push(&r, &v);
+	spsc_ring_pop(&r, &v);
+	spsc_ring_pop(&r, &v);		/* head at slot 2 */
+	for (v = 4; v <= 6; v++)
+		spsc_ring_push(&r, &v);	/* 3 4 5 6, wrapping */
+	for (uint32_t k = 0; k < 4; k++)
+		ASSERT_TRUE((p = spsc_ring_peek_at(&r, k)) && *p == 3 + k, "element k");
+	ASSERT_TRUE(spsc_ring_peek_at(&r, 4) == NULL, "past the last: NULL");
+	ASSERT_EQ(spsc_ring_count(&r), 4, "nothing taken");
+	ASSERT_TRUE(spsc_ring_pop(&r, &v) && v == 3, "the oldest still first");
+	ASSERT_TRUE((p = spsc_ring_peek_at(&r, 2)) && *p == 6, "indexes follow the head");
+	ASSERT_TRUE(spsc_ring_peek_at(&r, 3) == NULL, "one fewer held");
+	spsc_ring_free(&r);
+}
+
 void test_area_spsc_ring(void)
 {
 	RUN_SUBTEST(test_full);
@@ -145,4 +172,5 @@ void test_area_spsc_ring(void)
 	RUN_SUBTEST(test_index_wrap);
 	RUN_SUBTEST(test_two_threads);
 	RUN_SUBTEST(test_peek);
+	RUN_SUBTEST(test_peek_at);
 }

@@ -194,13 +194,22 @@ bool handoff_next_start(struct handoff *h, uint64_t *start)
 	return true;
 }
 
+/* How far ahead in a handoff ring exchanges are fetched: a parse thread
+ * wrote them on another core, and the merge reads each at once (its start,
+ * then its place in the store and indexes): misses otherwise. */
+#define PREFETCH_AHEAD 4
+
 bool handoff_drain_one(struct handoff *h, struct correlator *corr,
 		       handoff_exit_fn fn, void *ctx)
 {
+	const struct msg *ahead;
 	struct msg m;
 
 	if (!spsc_ring_pop(&h->ring, &m))
 		return false;
+	ahead = spsc_ring_peek_at(&h->ring, PREFETCH_AHEAD - 1);
+	if (ahead && ahead->type == MSG_EXCHANGE)
+		exchange_prefetch(ahead->ex);
 	if (m.type == MSG_EXCHANGE)
 		correlator_adopt(corr, m.ex, m.ex->sink_request_done, m.ts);
 	else if (m.type == MSG_PROC_EXIT && fn)

@@ -70,6 +70,18 @@ const void *spsc_ring_peek(struct spsc_ring *r)
 	return r->slots + (size_t)(head & r->mask) * r->elem_size;
 }
 
+const void *spsc_ring_peek_at(struct spsc_ring *r, uint32_t k)
+{
+	uint32_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+
+	if (r->tail_cache - head <= k) {
+		r->tail_cache = atomic_load_explicit(&r->tail, memory_order_acquire);
+		if (r->tail_cache - head <= k)
+			return NULL;
+	}
+	return r->slots + (size_t)((head + k) & r->mask) * r->elem_size;
+}
+
 uint32_t spsc_ring_count(struct spsc_ring *r)
 {
 	return atomic_load_explicit(&r->tail, memory_order_acquire) -

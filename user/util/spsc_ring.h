@@ -34,6 +34,9 @@ bool spsc_ring_pop(struct spsc_ring *r, void *elem);
 /* Consumer: the oldest element, left in place (valid until the next
  * pop); NULL when empty. */
 const void *spsc_ring_peek(struct spsc_ring *r);
+/* Consumer: the k-th element after the oldest (0: the oldest), left in
+ * place; NULL when fewer are held. */
+const void *spsc_ring_peek_at(struct spsc_ring *r, uint32_t k);
 /* Elements held now (exact only from one of the two sides). */
 uint32_t spsc_ring_count(struct spsc_ring *r);
 uint32_t spsc_ring_capacity(const struct spsc_ring *r);
