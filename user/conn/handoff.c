@@ -92,6 +92,12 @@ static struct exchange *h_new_exchange(void *ctx, enum exchange_kind kind, uint3
 	/* two back for each one made: the ring empties when frees come in
 	 * bursts (the correlator's expiry) */
 	for (int i = 0; i < 2 && spsc_ring_pop(&h->back, &ex); i++) {
+		struct exchange *const *next = spsc_ring_peek_at(&h->back, 1);
+
+		/* the merge thread had it last: fetched a free ahead, for
+		 * the free and the clearing that reuses it */
+		if (next)
+			exchange_prefetch_write(*next);
 		ex->home = NULL;
 		correlator_exchange_free(ex);	/* into this thread's cache */
 	}

@@ -89,4 +89,11 @@ static inline void exchange_prefetch(const struct exchange *ex)
 		__builtin_prefetch((const char *)ex + off);
 }
 
+/* The same, to be written: a freed exchange is cleared for reuse. */
+static inline void exchange_prefetch_write(struct exchange *ex)
+{
+	for (size_t off = 0; off < sizeof(*ex); off += 64)
+		__builtin_prefetch((char *)ex + off, 1);
+}
+
 #endif
