@@ -58,18 +58,6 @@ bool spsc_ring_pop(struct spsc_ring *r, void *elem)
 	return true;
 }
 
-const void *spsc_ring_peek(struct spsc_ring *r)
-{
-	uint32_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
-
-	if (head == r->tail_cache) {
-		r->tail_cache = atomic_load_explicit(&r->tail, memory_order_acquire);
-		if (head == r->tail_cache)
-			return NULL;
-	}
-	return r->slots + (size_t)(head & r->mask) * r->elem_size;
-}
-
 const void *spsc_ring_peek_at(struct spsc_ring *r, uint32_t k)
 {
 	uint32_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
@@ -80,6 +68,11 @@ const void *spsc_ring_peek_at(struct spsc_ring *r, uint32_t k)
 			return NULL;
 	}
 	return r->slots + (size_t)((head + k) & r->mask) * r->elem_size;
+}
+
+const void *spsc_ring_peek(struct spsc_ring *r)
+{
+	return spsc_ring_peek_at(r, 0);
 }
 
 uint32_t spsc_ring_count(struct spsc_ring *r)
