@@ -1230,6 +1230,61 @@ static void test_upgrade_101(void)
 	contract_ok(&R);
 }
 
+/* Status lines the whole-piece fast path reads (status digits, reason
+ * bytes) against the same bytes one at a time, which take the per-byte
+ * steps: the same messages, heads and rejections. */
+static void test_status_line_shapes(void)
+{
+	static char longr[1200];
+	const struct {
+		const char *line;
+		bool ok;	/* a start line */
+	} lines[] = {
+		{ "HTTP/1.1 200 OK\r\n", true },
+		{ "HTTP/1.1 200 \r\n", true },
+		{ "HTTP/1.1 200\r\n", true },
+		{ "HTTP/1.1 204 No Content\r\n", true },
+		{ "HTTP/1.0 503 Service\tUnavailable\r\n", true },
+		{ "HTTP/1.1 599 Top\n", true },
+		{ "HTTP/1.1 200 caf\xc3\xa9\r\n", true },
+		{ "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\n", true },
+		{ "HTTP/1.1 200  two spaces\r\n", true },
+		{ "HTTP/1.1 600 Too High\r\n", false },
+		{ "HTTP/1.1 099 Too Low\r\n", false },
+		{ "HTTP/1.1 20 Short\r\n", false },
+		{ "HTTP/1.1 2000 Long\r\n", false },
+		{ "HTTP/1.1 200 O\x7fK\r\n", false },
+		{ "HTTP/1.1 200 O\x01K\r\n", false },
+		{ "HTTP/1.1 20a Bad\r\n", false },
+		{ "HTTP/1.1  200 OK\r\n", false },
+		{ longr, false },
+	};
+	char buf[2048];
+	struct http_stream s;
+
+	memcpy(longr, "HTTP/1.1 200 ", 13);
+	memset(longr + 13, 'r', 1100);		/* past REASON_MAX */
+	strcpy(longr + 1113, "\r\n");
+	for (size_t k = 0; k < sizeof(lines) / sizeof(lines[0]); k++) {
+		snprintf(buf, sizeof(buf), "%sContent-Length: 2\r\n\r\nhi", lines[k].line);
+		start(&s, &R, HTTP_RESPONSE);
+		feed(&s, buf, 1);
+		http_stream_close(&s, 1);
+		start(&s, &R2, HTTP_RESPONSE);
+		feed_split(&s, buf, strlen(buf), 1, 1);
+		http_stream_close(&s, 1);
+		ASSERT_TRUE(!strcmp(R.log, R2.log) && R.n == R2.n &&
+			    R.desyncs == R2.desyncs, lines[k].line);
+		ASSERT_EQ(R.n, lines[k].ok, lines[k].line);
+	}
+	/* and what they read */
+	snprintf(buf, sizeof(buf), "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+	start(&s, &R, HTTP_RESPONSE);
+	feed(&s, buf, 1);
+	ASSERT_EQ(R.m[0].head.status, 404, "status read whole");
+	ASSERT_STREQ(R.m[0].head.reason, "Not Found", "reason read whole");
+}
+
 static void test_pipelined_split(void)
 {
 	struct http_stream s;
@@ -1294,5 +1349,6 @@ void test_area_http_stream(void)
 	RUN_SUBTEST(test_garbage_after_message);
 	RUN_SUBTEST(test_upgrade_101);
 	RUN_SUBTEST(test_pipelined_split);
+	RUN_SUBTEST(test_status_line_shapes);
 	RUN_SUBTEST(test_null_callbacks);
 }
