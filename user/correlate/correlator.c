@@ -368,6 +368,10 @@ static struct exchange *exchange_get(size_t size)
 		return calloc(1, size);
 	/* aligned: the fields the expiry walk reads share one cache line */
 	ex = ex_cached ? ex_cache[--ex_cached] : aligned_alloc(64, EX_ALLOC_SIZE);
+	/* the expiry frees thousands at once, long out of cache by the
+	 * time they are reused: the next one is fetched while this serves */
+	if (ex_cached)
+		exchange_prefetch_write(ex_cache[ex_cached - 1]);
 	if (ex) {
 		memset(ex, 0, sizeof(*ex));
 		ex->recyclable = true;
