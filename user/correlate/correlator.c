@@ -655,10 +655,30 @@ static bool fwd_after_client(const struct exchange *f, const struct exchange *cl
 	return f->t_req_first >= cl->t_req_first;
 }
 
-static int forwards_by_id(struct correlator *c, const struct exchange *cl,
+/* fnv_str(exchange_id(cl)), 0 without an id: a row's prefetch stages and
+ * its match each look a client's id up, so it is hashed once, once the
+ * request is done (before, the body's rid may be still to come: the
+ * in-flight view asks then). */
+static uint64_t client_id_key(struct exchange *cl)
+{
+	const char *id;
+
+	if (cl->id_key_set)
+		return cl->id_key;
+	id = exchange_id(cl);
+	if (!cl->req_done)
+		return id[0] ? fnv_str(id) : 0;
+	cl->id_key = id[0] ? fnv_str(id) : 0;
+	cl->id_key_set = true;
+	return cl->id_key;
+}
+
+static int forwards_by_id(struct correlator *c, struct exchange *cl,
 			  const char *id, struct exchange **out)
 {
-	return collect_forwards(&c->fwd_by_id, fnv_str(id), fwd_id_matches, cl, id, out);
+	uint64_t key = id == exchange_id(cl) ? client_id_key(cl) : fnv_str(id);
+
+	return collect_forwards(&c->fwd_by_id, key, fwd_id_matches, cl, id, out);
 }
 
 /* Same prompt: the earliest unclaimed forward after the client request
@@ -1224,34 +1244,41 @@ static struct exchange *fin_next(struct correlator *c, struct exchange *ex)
 
 /* The first forward indexed under a client's id: where its row's search
  * starts (NULL: none, or no id). */
-static struct exchange *first_forward(struct correlator *c, const struct exchange *cl)
+static struct exchange *first_forward(struct correlator *c, struct exchange *cl)
 {
 	struct hlist_node *first;
-	const char *id;
+	uint64_t key;
 
-	if (!cl || cl->kind != EX_CLIENT_IN)
+	if (!cl || cl->kind != EX_CLIENT_IN || !(key = client_id_key(cl)))
 		return NULL;
-	id = exchange_id(cl);
-	if (!id[0])
-		return NULL;
-	first = idx_chain(&c->fwd_by_id, fnv_str(id))->first;
+	first = idx_chain(&c->fwd_by_id, key)->first;
 	return first ? idx_ex(&c->fwd_by_id, first) : NULL;
+}
+
+/* The index bucket first_forward will read for cl. */
+static void prefetch_id_bucket(struct correlator *c, struct exchange *cl)
+{
+	uint64_t key;
+
+	if (cl && cl->kind == EX_CLIENT_IN && (key = client_id_key(cl)))
+		__builtin_prefetch(idx_chain(&c->fwd_by_id, key));
 }
 
 /* A row is built from exchanges parse threads wrote a linger ago: out of
  * this core's caches, and every line is a miss (on 16 cores the misses
  * were most of the merge thread). What the next rows will read is fetched
  * ahead in stages, each from lines the stage before fetched, so the
- * misses overlap the row being built: the client request three rows
- * ahead, its forward two ahead, and the worker request that forward's
- * connection lists next one ahead. */
+ * misses overlap the row being built: the client request four rows
+ * ahead, the index bucket of its id three ahead, its forward two ahead,
+ * and the worker request that forward's connection lists next one ahead. */
 static void prefetch_rows(struct correlator *c, struct exchange *ex)
 {
 	struct exchange *n1 = fin_next(c, ex), *n2 = fin_next(c, n1);
-	struct exchange *n3 = fin_next(c, n2), *f;
+	struct exchange *n3 = fin_next(c, n2), *n4 = fin_next(c, n3), *f;
 
-	if (n3)
-		exchange_prefetch(n3);
+	if (n4)
+		exchange_prefetch(n4);
+	prefetch_id_bucket(c, n3);
 	if ((f = first_forward(c, n2)))
 		exchange_prefetch(f);
 	if ((f = first_forward(c, n1))) {
