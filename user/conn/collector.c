@@ -221,6 +221,7 @@ static void req_head(void *ctx, const struct http_head *h, uint64_t ts)
 	}
 	if (!strcmp(h->method, "HEAD"))
 		http_stream_expect_no_body(&c->resp);
+	exchange_sink_request_head(&c->col->sink, ex);
 }
 
 /* A forward that carries a request id is matched by it alone (the

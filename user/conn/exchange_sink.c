@@ -9,6 +9,11 @@ static struct exchange *corr_new_exchange(void *ctx, enum exchange_kind kind, ui
 	return correlator_new_exchange(ctx, kind, tgid, local, peer, ts);
 }
 
+static void corr_request_head(void *ctx, struct exchange *ex)
+{
+	correlator_prefetch_request(ctx, ex);
+}
+
 static void corr_request_done(void *ctx, struct exchange *ex)
 {
 	correlator_request_done(ctx, ex);
@@ -31,6 +36,7 @@ static void corr_set_holder(void *ctx, exchange_detach_fn detach, void *hctx)
 
 static const struct exchange_sink_ops corr_ops = {
 	.new_exchange = corr_new_exchange,
+	.request_head = corr_request_head,
 	.request_done = corr_request_done,
 	.exchange_done = corr_exchange_done,
 	.drop = corr_drop,

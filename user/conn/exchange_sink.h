@@ -16,6 +16,8 @@ struct exchange_sink_ops {
 	struct exchange *(*new_exchange)(void *ctx, enum exchange_kind kind, uint32_t tgid,
 					 const struct sock_endpoint *local,
 					 const struct sock_endpoint *peer, uint64_t ts);
+	/* optional: the request's head is read (a hint, to fetch ahead) */
+	void (*request_head)(void *ctx, struct exchange *ex);
 	void (*request_done)(void *ctx, struct exchange *ex);
 	/* ex is the sink's from here: the caller forgets it */
 	void (*exchange_done)(void *ctx, struct exchange *ex, uint64_t ts);
@@ -38,6 +40,13 @@ exchange_sink_new_exchange(const struct exchange_sink *s, enum exchange_kind kin
 			   const struct sock_endpoint *peer, uint64_t ts)
 {
 	return s->ops->new_exchange(s->ctx, kind, tgid, local, peer, ts);
+}
+
+static inline void exchange_sink_request_head(const struct exchange_sink *s,
+					      struct exchange *ex)
+{
+	if (s->ops->request_head)
+		s->ops->request_head(s->ctx, ex);
 }
 
 static inline void exchange_sink_request_done(const struct exchange_sink *s,

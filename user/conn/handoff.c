@@ -216,6 +216,11 @@ bool handoff_drain_one(struct handoff *h, struct correlator *corr,
 	ahead = spsc_ring_peek_at(&h->ring, PREFETCH_AHEAD - 1);
 	if (ahead && ahead->type == MSG_EXCHANGE)
 		exchange_prefetch(ahead->ex);
+	/* and, from the lines fetched two drains ago, the index bucket
+	 * its request_done will write */
+	ahead = spsc_ring_peek_at(&h->ring, PREFETCH_AHEAD / 2 - 1);
+	if (ahead && ahead->type == MSG_EXCHANGE && ahead->ex->sink_request_done)
+		correlator_prefetch_request(corr, ahead->ex);
 	if (m.type == MSG_EXCHANGE)
 		correlator_adopt(corr, m.ex, m.ex->sink_request_done, m.ts);
 	else if (m.type == MSG_PROC_EXIT && fn)

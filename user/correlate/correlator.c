@@ -146,6 +146,27 @@ static const char *exchange_id(const struct exchange *ex)
 	return ex->header_id[0] ? ex->header_id : ex->req.rid;
 }
 
+/* fnv_str(exchange_id(ex)), 0 without an id: a row's prefetch stages and
+ * its match each look a client's id up, and a forward's is looked up
+ * ahead of its indexing, so it is hashed once, once it is final: from a
+ * header (never replaced) or once the request is done (before, the
+ * body's rid may be still to come: the in-flight view asks then). */
+static uint64_t id_key_of(struct exchange *ex)
+{
+	const char *id;
+	uint64_t key;
+
+	if (ex->id_key_set)
+		return ex->id_key;
+	id = exchange_id(ex);
+	key = id[0] ? fnv_str(id) : 0;
+	if (ex->header_id[0] || ex->req_done) {
+		ex->id_key = key;
+		ex->id_key_set = true;
+	}
+	return key;
+}
+
 #define ex_of(pos) list_entry(pos, struct exchange, node)
 
 /* ---- the store's start order --------------------------------------- */
@@ -473,7 +494,7 @@ void correlator_request_done(struct correlator *c, struct exchange *ex)
 		return;
 	if (ex->kind == EX_FORWARD) {
 		if (id[0]) {
-			ex->key_id = fnv_str(id);
+			ex->key_id = id_key_of(ex);
 			idx_add(&c->fwd_by_id, ex->key_id, ex);
 		}
 		/* prompts only matter without an id; identical prompts (common
@@ -486,6 +507,14 @@ void correlator_request_done(struct correlator *c, struct exchange *ex)
 		ex->key_pair = endpoint_pair_hash(&ex->local, &ex->peer, false);
 		list_add_tail(&ex->pair_node, &c->worker_by_pair[ex->key_pair % IDX_BUCKETS]);
 	}
+}
+
+/* correlator_request_done's one miss was the index bucket a forward goes
+ * into (a random line of a table the size of L2). */
+void correlator_prefetch_request(struct correlator *c, struct exchange *ex)
+{
+	if (ex->kind == EX_FORWARD && ex->header_id[0] && !ex->ignored)
+		__builtin_prefetch(idx_chain(&c->fwd_by_id, id_key_of(ex)), 1);
 }
 
 void correlator_drop(struct correlator *c, struct exchange *ex)
@@ -655,28 +684,10 @@ static bool fwd_after_client(const struct exchange *f, const struct exchange *cl
 	return f->t_req_first >= cl->t_req_first;
 }
 
-/* fnv_str(exchange_id(cl)), 0 without an id: a row's prefetch stages and
- * its match each look a client's id up, so it is hashed once, once the
- * request is done (before, the body's rid may be still to come: the
- * in-flight view asks then). */
-static uint64_t client_id_key(struct exchange *cl)
-{
-	const char *id;
-
-	if (cl->id_key_set)
-		return cl->id_key;
-	id = exchange_id(cl);
-	if (!cl->req_done)
-		return id[0] ? fnv_str(id) : 0;
-	cl->id_key = id[0] ? fnv_str(id) : 0;
-	cl->id_key_set = true;
-	return cl->id_key;
-}
-
 static int forwards_by_id(struct correlator *c, struct exchange *cl,
 			  const char *id, struct exchange **out)
 {
-	uint64_t key = id == exchange_id(cl) ? client_id_key(cl) : fnv_str(id);
+	uint64_t key = id == exchange_id(cl) ? id_key_of(cl) : fnv_str(id);
 
 	return collect_forwards(&c->fwd_by_id, key, fwd_id_matches, cl, id, out);
 }
@@ -1249,7 +1260,7 @@ static struct exchange *first_forward(struct correlator *c, struct exchange *cl)
 	struct hlist_node *first;
 	uint64_t key;
 
-	if (!cl || cl->kind != EX_CLIENT_IN || !(key = client_id_key(cl)))
+	if (!cl || cl->kind != EX_CLIENT_IN || !(key = id_key_of(cl)))
 		return NULL;
 	first = idx_chain(&c->fwd_by_id, key)->first;
 	return first ? idx_ex(&c->fwd_by_id, first) : NULL;
@@ -1260,7 +1271,7 @@ static void prefetch_id_bucket(struct correlator *c, struct exchange *cl)
 {
 	uint64_t key;
 
-	if (cl && cl->kind == EX_CLIENT_IN && (key = client_id_key(cl)))
+	if (cl && cl->kind == EX_CLIENT_IN && (key = id_key_of(cl)))
 		__builtin_prefetch(idx_chain(&c->fwd_by_id, key));
 }
 

@@ -75,6 +75,9 @@ void correlator_adopt(struct correlator *c, struct exchange *ex, bool request_do
 bool correlator_store_ordered(struct correlator *c);
 /* The request of ex has been fully read or written. */
 void correlator_request_done(struct correlator *c, struct exchange *ex);
+/* Fetches what correlator_request_done(ex) will write, ahead of it, into
+ * the correlator's thread's cache: any time after ex's head was read. */
+void correlator_prefetch_request(struct correlator *c, struct exchange *ex);
 /* ex is over (response ended, or the connection went away). */
 void correlator_exchange_done(struct correlator *c, struct exchange *ex, uint64_t ts);
 /* Not an inference request: forget it. */
