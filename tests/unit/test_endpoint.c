@@ -33,7 +33,40 @@ static void test_v4_as_inet_ntop(void)
 	ASSERT_EQ(bad, 0, "IPv4 endpoints read as inet_ntop's");
 }
 
+/* The per-thread cache of formatted endpoints: a few endpoints over and
+ * over, colliding in its slots, v4 and v6, each read as formatted fresh. */
+static void test_format_cache(void)
+{
+	struct sock_endpoint eps[6] = {
+		{ .addr = { 10, 0, 0, 1 }, .port = 30001, .family = 2 },
+		{ .addr = { 10, 0, 0, 17 }, .port = 30001, .family = 2 },	/* same slot */
+		{ .addr = { 10, 0, 0, 1 }, .port = 30017, .family = 2 },	/* same slot */
+		{ .addr = { 10, 0, 1, 1 }, .port = 30001, .family = 2 },	/* same slot */
+		{ .addr = { [15] = 1 }, .port = 30001, .family = 10 },
+		{ .addr = { [10] = 0xff, [11] = 0xff, 127, 0, 0, 1 }, .port = 8000, .family = 10 },
+	};
+	const char *want[6] = {
+		"10.0.0.1:30001", "10.0.0.17:30001", "10.0.0.1:30017", "10.0.1.1:30001",
+		"[::1]:30001", "127.0.0.1:8000",
+	};
+	char got[64];
+	int bad = 0;
+
+	for (int round = 0; round < 50; round++) {
+		int i = (round * 7 + round / 6) % 6;
+
+		memset(got, 'x', sizeof(got));
+		endpoint_format(&eps[i], got, sizeof(got));
+		if (strcmp(got, want[i]) && bad++ < 3)
+			fprintf(stderr, "endpoint: got %s, want %s\n", got, want[i]);
+	}
+	ASSERT_EQ(bad, 0, "cached endpoints read as formatted fresh");
+	endpoint_format(&eps[0], got, 5);
+	ASSERT_STREQ(got, "10.0", "a short buffer bypasses the cache, truncated");
+}
+
 void test_area_endpoint(void)
 {
 	RUN_SUBTEST(test_v4_as_inet_ntop);
+	RUN_SUBTEST(test_format_cache);
 }
