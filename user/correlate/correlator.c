@@ -1282,24 +1282,35 @@ static void prefetch_id_bucket(struct correlator *c, struct exchange *cl)
  * misses overlap the row being built: the client request four rows
  * ahead, the index bucket of its id three ahead, its forward two ahead,
  * and the worker request that forward's connection lists next one ahead. */
+/* The worker request the pair hint of f's connection points at next: the
+ * one worker_for_forward(f) finds first. NULL if none. */
+static struct exchange *hinted_worker(struct correlator *c, const struct exchange *f)
+{
+	uint64_t key = endpoint_pair_hash(&f->local, &f->peer, true);
+	struct pair_hint *h = &c->pair_hint[key % IDX_BUCKETS];
+	struct list_head *head = &c->worker_by_pair[key % IDX_BUCKETS];
+
+	if (h->node && h->key == key && h->node->next != head)
+		return list_entry(h->node->next, struct exchange, pair_node);
+	return NULL;
+}
+
 static void prefetch_rows(struct correlator *c, struct exchange *ex)
 {
 	struct exchange *n1 = fin_next(c, ex), *n2 = fin_next(c, n1);
-	struct exchange *n3 = fin_next(c, n2), *n4 = fin_next(c, n3), *f;
+	struct exchange *n3 = fin_next(c, n2), *n4 = fin_next(c, n3), *f, *w;
 
 	if (n4)
 		exchange_prefetch(n4);
 	prefetch_id_bucket(c, n3);
 	if ((f = first_forward(c, n2)))
 		exchange_prefetch(f);
-	if ((f = first_forward(c, n1))) {
-		uint64_t key = endpoint_pair_hash(&f->local, &f->peer, true);
-		struct pair_hint *h = &c->pair_hint[key % IDX_BUCKETS];
-		struct list_head *head = &c->worker_by_pair[key % IDX_BUCKETS];
-
-		if (h->node && h->key == key && h->node->next != head)
-			exchange_prefetch(list_entry(h->node->next, struct exchange, pair_node));
-	}
+	if ((f = first_forward(c, n1)) && (w = hinted_worker(c, f)))
+		exchange_prefetch(w);
+	/* this row's worker request leaves its connection's list when the
+	 * row is done: the next one there (or the list's head) is written */
+	if ((f = first_forward(c, ex)) && (w = hinted_worker(c, f)))
+		__builtin_prefetch(w->pair_node.next, 1);
 }
 
 static void finalize_due(struct correlator *c, uint64_t now)
