@@ -1275,13 +1275,6 @@ static void prefetch_id_bucket(struct correlator *c, struct exchange *cl)
 		__builtin_prefetch(idx_chain(&c->fwd_by_id, key));
 }
 
-/* A row is built from exchanges parse threads wrote a linger ago: out of
- * this core's caches, and every line is a miss (on 16 cores the misses
- * were most of the merge thread). What the next rows will read is fetched
- * ahead in stages, each from lines the stage before fetched, so the
- * misses overlap the row being built: the client request four rows
- * ahead, the index bucket of its id three ahead, its forward two ahead,
- * and the worker request that forward's connection lists next one ahead. */
 /* The worker request the pair hint of f's connection points at next: the
  * one worker_for_forward(f) finds first. NULL if none. */
 static struct exchange *hinted_worker(struct correlator *c, const struct exchange *f)
@@ -1295,6 +1288,14 @@ static struct exchange *hinted_worker(struct correlator *c, const struct exchang
 	return NULL;
 }
 
+/* A row is built from exchanges parse threads wrote a linger ago: out of
+ * this core's caches, and every line is a miss (on 16 cores the misses
+ * were most of the merge thread). What the next rows will read is fetched
+ * ahead in stages, each from lines the stage before fetched, so the
+ * misses overlap the row being built: the client request four rows
+ * ahead, the index bucket of its id three ahead, its forward two ahead,
+ * the worker request that forward's connection lists next one ahead, and
+ * for this row the neighbour its worker request's unlinking writes. */
 static void prefetch_rows(struct correlator *c, struct exchange *ex)
 {
 	struct exchange *n1 = fin_next(c, ex), *n2 = fin_next(c, n1);

@@ -50,7 +50,7 @@ struct exchange {
 	void *home;			/* made by a parse thread: freed back to it
 					 * (correlator_set_exchange_return) */
 	uint64_t key_id, key_fp, key_pair;	/* index keys, 0 = not indexed */
-	uint64_t id_key;		/* a client's id hashed, once (id_key_set) */
+	uint64_t id_key;		/* its id hashed once final (id_key_set) */
 	bool id_key_set;
 	struct hlist_node id_hn, fp_hn;		/* forwards by id, by fingerprint */
 
