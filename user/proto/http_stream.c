@@ -600,6 +600,22 @@ static bool reason_byte(const struct http_stream *s, char ch)
 	return (c >= 0x20 || c == '\t') && c != 0x7f && s->sl.field_len < REASON_MAX;
 }
 
+/* From p[i], a run of field bytes (ok says which) that start_line_step
+ * would take one call each: kept as it keeps them (the prefix that fits
+ * in dst), counted in the field and the line. Returns the run's end. */
+static inline size_t take_run(struct http_stream *s, const char *p, size_t i, size_t n,
+			      char *dst, size_t size,
+			      bool (*ok)(const struct http_stream *, char))
+{
+	do {
+		if (s->sl.field_len < size - 1)
+			dst[s->sl.field_len] = p[i];
+		s->sl.field_len++;
+		s->sl_len++;
+	} while (++i < n && ok(s, p[i]));
+	return i;
+}
+
 static size_t do_start(struct http_stream *s, const char *p, size_t n,
 		       bool at_piece_start, uint64_t ts)
 {
@@ -668,26 +684,15 @@ static size_t do_start(struct http_stream *s, const char *p, size_t n,
 				break;
 		}
 		if (s->sl.state == SL_REASON && reason_byte(s, p[i])) {
-			/* the reason phrase: what start_line_step does with
-			 * each of its bytes, without the call */
-			do {
-				if (s->sl.field_len < sizeof(s->head.reason) - 1)
-					s->head.reason[s->sl.field_len] = p[i];
-				s->sl.field_len++;
-				s->sl_len++;
-			} while (++i < n && reason_byte(s, p[i]));
+			i = take_run(s, p, i, n, s->head.reason, sizeof(s->head.reason),
+				     reason_byte);
 			if (i == n)
 				break;
 		}
 		if (s->sl.state == SL_TARGET && target_byte(s, p[i])) {
-			/* the bulk of a start line: what start_line_step
-			 * does with a target byte, without the call */
-			do {
-				if (s->sl.field_len < sizeof(s->head.path) - 1)
-					s->head.path[s->sl.field_len] = p[i];
-				s->sl.field_len++;
-				s->sl_len++;
-			} while (++i < n && target_byte(s, p[i]));
+			/* the bulk of a start line */
+			i = take_run(s, p, i, n, s->head.path, sizeof(s->head.path),
+				     target_byte);
 			if (i == n)
 				break;
 		}
