@@ -280,6 +280,11 @@ static bool method_ok(const char *m, size_t len, bool whole)
 	return false;
 }
 
+static bool digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
 static int start_line_step(enum http_kind kind, struct http_sl_scan *sc,
 			   struct http_head *h, unsigned char c)
 {
@@ -316,7 +321,7 @@ static int start_line_step(enum http_kind kind, struct http_sl_scan *sc,
 			sc->pos++;
 			return 0;
 		}
-		if (c < '0' || c > '9')
+		if (!digit(c))
 			return -1;
 		h->version_minor = c - '0';
 		sc->state = kind == HTTP_REQUEST ? SL_EOL : SL_SP;
@@ -336,7 +341,7 @@ static int start_line_step(enum http_kind kind, struct http_sl_scan *sc,
 		sc->pos = 0;
 		return 0;
 	case SL_STATUS:
-		if (c < '0' || c > '9')
+		if (!digit(c))
 			return -1;
 		h->status = h->status * 10 + (c - '0');
 		if (++sc->pos < 3)
@@ -587,11 +592,6 @@ static bool target_byte(const struct http_stream *s, char ch)
 	return c > 0x20 && c != 0x7f && s->sl.field_len < HTTP_TARGET_MAX;
 }
 
-static bool digit(char c)
-{
-	return c >= '0' && c <= '9';
-}
-
 /* A byte start_line_step takes into the reason phrase and nothing more. */
 static bool reason_byte(const struct http_stream *s, char ch)
 {
@@ -652,7 +652,7 @@ static size_t do_start(struct http_stream *s, const char *p, size_t n,
 		}
 		if (s->sl.state == SL_VERSION && !s->sl.pos && n - i >= sizeof(http_ver) &&
 		    !memcmp(p + i, http_ver, sizeof(http_ver) - 1) &&
-		    p[i + sizeof(http_ver) - 1] >= '0' && p[i + sizeof(http_ver) - 1] <= '9') {
+		    digit(p[i + sizeof(http_ver) - 1])) {
 			/* "HTTP/1.x" whole: the 8 steps it would take */
 			s->head.version_minor = p[i + sizeof(http_ver) - 1] - '0';
 			s->sl.pos = sizeof(http_ver) - 1;
