@@ -416,8 +416,11 @@ def wait_log_line(name, proc, line, log_path, deadline):
         time.sleep(0.5)
 
 
-def wait_router_ready(proc, url, n_workers, log_path, deadline):
-    """Router /health is 200 as soon as it listens; also wait for its workers."""
+def wait_router_ready(proc, url, n_workers, log_path, deadline, tokenizer=False):
+    """Router /health is 200 as soon as it listens; also wait for its workers.
+    tokenizer: smg in gRPC mode tokenizes itself, and registers the model's
+    tokenizer in a job of its own after the workers: until it logs that,
+    requests get 503 tokenizer_not_ready."""
     wait_healthy("router", proc, url + "/health", log_path, deadline)
     while True:
         try:
@@ -426,6 +429,9 @@ def wait_router_ready(proc, url, n_workers, log_path, deadline):
             workers = body.get("workers", body) if isinstance(body, dict) else body
             healthy = [w for w in workers if w.get("is_healthy", True)]
             if len(healthy) >= n_workers:
+                if tokenizer:
+                    wait_log_line("router", proc, "Successfully registered tokenizer",
+                                  log_path, deadline)
                 return
         except (OSError, ValueError, AttributeError):
             pass
@@ -579,7 +585,8 @@ def cmd_up(args):
             log(f"router ({router_kind.name}): pid {proc.pid} starting on {args.host}:{args.router_port}, "
                 f"policy {args.policy} (log {log_path})")
             url = f"http://{args.host}:{args.router_port}"
-            wait_router_ready(proc, url, len(urls), log_path, deadline)
+            wait_router_ready(proc, url, len(urls), log_path, deadline,
+                              tokenizer=router_kind.name == "smg" and args.grpc)
             log(f"router: ready after {time.monotonic() - rt0:.1f} s")
             st = proc_stat(proc.pid)
             router = {"pid": proc.pid, "pgid": st[2], "comm": st[0], "port": args.router_port,
