@@ -43,6 +43,19 @@
 
 #define MAX_TARGETS SESSION_MAX_TARGETS
 #define MS_NS 1000000ULL
+/* With one collector thread, a pass over the rings gives way after this
+ * long. Under overload the kernel refills a ring as fast as it is read,
+ * and libbpf's consume did not return: no tick (rows waited, memory grew
+ * and the matching slowed until 2 of 3 requests lost their row), no
+ * progress line, and the signal unseen (exits took 3.2-7.2 s on 16
+ * cores). Parse threads still drain their rings whole: a pass cut there
+ * starved the rings libbpf reads last, and fewer rows came out. */
+#define PASS_BUDGET_NS (50 * MS_NS)
+/* The clock is read every this many records. Tests set both to cut every
+ * pass at its first record (SERVETRACE_TEST_CUT_PASSES): no row may be
+ * lost or built early for it. */
+static uint64_t pass_budget_ns = PASS_BUDGET_NS;
+static uint32_t pass_check_every = 256;
 
 static volatile sig_atomic_t exiting;
 static bool verbose;
@@ -111,6 +124,10 @@ struct session {
 	uint64_t drain_deadline;		/* monotonic ns; 0 until a signal */
 	uint64_t unread_records, unread_bytes;	/* left in the rings at exit */
 	uint64_t exit_drain_ms, exit_flush_ms;	/* where an exit's time went */
+	uint64_t pass_end;			/* one thread: this pass gives way then */
+	uint32_t pass_n;			/* records read, for the clock checks */
+	bool pass_cut;				/* this pass gave way */
+	uint64_t passes_cut;
 	uint64_t flush_deadline;		/* monotonic ns; 0: none (replay) */
 	/* the views: each NULL unless asked for */
 	struct perfetto *pf;
@@ -139,6 +156,21 @@ static void emit_row(void *ctx, const struct timeline_row *row)
 		metrics_observe(s->metrics, row);
 }
 
+/* After a record: whether its pass gives way (a nonzero return stops
+ * libbpf's pass; that record is handled). Not while draining at exit:
+ * the drain has its own deadline. */
+static int pass_over(struct session *s)
+{
+	if (!s->pass_end)
+		return 0;
+	if (exiting || (++s->pass_n % pass_check_every == 0 &&
+			clock_mono_now_ns() >= s->pass_end)) {
+		s->pass_cut = true;
+		return -EBUSY;
+	}
+	return 0;
+}
+
 static int on_sock_event(void *ctx, void *data, size_t size)
 {
 	struct session *s = ctx;
@@ -158,7 +190,7 @@ static int on_sock_event(void *ctx, void *data, size_t size)
 	if (s->record)	/* the record less its size-class padding */
 		recording_write(s->record, REC_SOCK, data, sizeof(*ev) + ev->cap_len);
 	collector_handle(s->col, ev, (const char *)(ev + 1));
-	return 0;
+	return pass_over(s);
 }
 
 /* The same on a parse thread: its own collector; --record shared. */
@@ -567,6 +599,8 @@ static void counters(struct session *s, const uint64_t *kc, counter_fn fn, void 
 		P("kernel: request-body calls past the cap (rest not sent)", kc[CNT_BODY_CAPPED]);
 		P("kernel: HTTP/2 calls off frame boundaries (sent whole)", kc[CNT_H2_UNSYNCED]);
 		P("kernel: directions with no HTTP/1.x or HTTP/2 framing (sent whole)", kc[CNT_H2_FALLBACK]);
+		P("reading: passes over the rings cut short, the collector behind (overload)",
+		  s->passes_cut);
 		P("exit: records left unread at the deadline", s->unread_records);
 		P("exit: bytes left unread in the rings", s->unread_bytes);
 		P("exit: ms draining the rings", s->exit_drain_ms);
@@ -1032,6 +1066,7 @@ static void live_each_second(struct session *s, uint64_t *kc)
 static int live_loop(struct session *s, struct ring_buffer *rb, uint64_t *kc)
 {
 	time_t start = time(NULL), last_sec = 0;
+	uint64_t upto = 0;	/* one thread: all records before are read */
 	int err = 0;
 
 	while (!exiting) {
@@ -1041,12 +1076,27 @@ static int live_loop(struct session *s, struct ring_buffer *rb, uint64_t *kc)
 		 * too, so a quiet deployment's rows are out within a second.
 		 * Parse threads: they read the rings; we take what they passed
 		 * every 10 ms (and the libzmq ring, if any) */
-		if (s->pool && !rb)
+		if (s->pool && !rb) {
 			err = usleep(10 * 1000) ? -errno : 0;
-		else
+		} else {
+			uint64_t t;
+
+			s->pass_cut = false;
+			s->pass_end = clock_mono_now_ns() + pass_budget_ns;
 			err = ring_buffer__poll(rb, s->pool ? 10 : 50);
-		if (err >= 0)
-			err = rb ? ring_buffer__consume(rb) : 0;
+			t = clock_mono_now_ns();
+			if (err >= 0 && !s->pass_cut) {
+				s->pass_end = t + pass_budget_ns;
+				err = ring_buffer__consume(rb);
+			}
+			s->pass_end = 0;
+			if (s->pass_cut) {	/* older records wait in the rings */
+				s->passes_cut += !exiting;
+				err = 0;
+			} else {
+				upto = t;
+			}
+		}
 		if (err == -EINTR)
 			return 0;
 		if (err < 0) {
@@ -1054,7 +1104,7 @@ static int live_loop(struct session *s, struct ring_buffer *rb, uint64_t *kc)
 			return err;
 		}
 		err = 0;
-		correlator_tick(s->corr, s->pool ? collector_pool_pump(s->pool) : clock_mono_now_ns());
+		correlator_tick(s->corr, s->pool ? collector_pool_pump(s->pool) : upto);
 		if (s->auto_discover)
 			pick_up_execs(s);
 		now = time(NULL);
@@ -1094,6 +1144,12 @@ static int run_live(struct session *s)
 	uint64_t kc[CNT_MAX] = {}, t0, t1;
 	int err;
 
+	if (getenv("SERVETRACE_TEST_CUT_PASSES")) {
+		pass_budget_ns = 0;
+		pass_check_every = 1;
+		fprintf(stderr, "servetrace: SERVETRACE_TEST_CUT_PASSES: every pass over the "
+			"rings gives way after one record (a test of that path)\n");
+	}
 	err = live_attach(s, &rb);
 	if (!err && s->pool)
 		err = start_threads(s);

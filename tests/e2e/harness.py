@@ -105,15 +105,18 @@ class StderrWatch:
 class Tracer:
     """servetrace in the background; stop() returns (rows, stderr)."""
 
-    def __init__(self, tmpdir, *args, name="trace"):
+    def __init__(self, tmpdir, *args, name="trace", env=None, record=True):
+        """record=False: no --record (which keeps one collector thread);
+        env: more environment variables."""
         self.csv = os.path.join(tmpdir, name + ".csv")
         self.ready = os.path.join(tmpdir, name + ".ready")
         self.errf = open(os.path.join(tmpdir, name + ".err"), "w+")
         if os.path.exists(self.ready):
             os.unlink(self.ready)
-        self.record = os.path.join(tmpdir, name + ".strec")
+        self.record = os.path.join(tmpdir, name + ".strec") if record else None
+        rec = ["--record", self.record] if record else []
         self.proc = subprocess.Popen([SERVETRACE, "-q", "-o", self.csv, "--ready-file", self.ready,
-                                      "--record", self.record, *args],
+                                      *rec, *args], env=dict(os.environ, **(env or {})),
                                      stdout=subprocess.DEVNULL, stderr=self.errf)
         deadline = time.time() + 30
         while not os.path.exists(self.ready):
