@@ -47,7 +47,7 @@
  * long. Under overload the kernel refills a ring as fast as it is read,
  * and libbpf's consume did not return: no tick (rows waited, memory grew
  * and the matching slowed until 2 of 3 requests lost their row), no
- * progress line, and the signal unseen (exits took 3.2-7.2 s on 16
+ * progress line, and the signal unseen (exits took 1.9-7.2 s on 16
  * cores). Parse threads still drain their rings whole: a pass cut there
  * starved the rings libbpf reads last, and fewer rows came out. */
 #define PASS_BUDGET_NS (50 * MS_NS)
