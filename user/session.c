@@ -18,9 +18,9 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "capture/recording.h"
+#include "capture/ring_set.h"
 #include "capture/server_probes.h"
 #include "capture/sock_capture.h"
 #include "conn/collector.h"
@@ -43,17 +43,13 @@
 
 #define MAX_TARGETS SESSION_MAX_TARGETS
 #define MS_NS 1000000ULL
-/* With one collector thread, a pass over the rings gives way after this
- * long. Under overload the kernel refills a ring as fast as it is read,
- * and libbpf's consume did not return: no tick (rows waited, memory grew
- * and the matching slowed until 2 of 3 requests lost their row), no
- * progress line, and the signal unseen (exits took 1.9-7.2 s on 16
- * cores). Parse threads still drain their rings whole: a pass cut there
- * starved the rings libbpf reads last, and fewer rows came out. */
+/* A pass over the rings gives way after this long (capture/ring_set.h
+ * says why). Measured on 16 cores: one thread overloaded kept rows for
+ * 28-36 % of the requests and took 1.9-7.2 s to exit; with passes that
+ * give way, 84-100 % and 0.83-1.59 s. The clock is read every 256
+ * records. SERVETRACE_TEST_CUT_PASSES cuts every pass at its first record
+ * instead: a test that no row is lost or built early for it. */
 #define PASS_BUDGET_NS (50 * MS_NS)
-/* The clock is read every this many records. Tests set both to cut every
- * pass at its first record (SERVETRACE_TEST_CUT_PASSES): no row may be
- * lost or built early for it. */
 static uint64_t pass_budget_ns = PASS_BUDGET_NS;
 static uint32_t pass_check_every = 256;
 
@@ -96,7 +92,8 @@ static void sig_handler(int sig)
 struct parse_ctx {
 	struct session *s;
 	uint32_t thread;
-	struct ring_buffer *rb;		/* its shards */
+	struct ring_set *rings;		/* its shards */
+	uint64_t upto;			/* all records before are read */
 	uint64_t unread;		/* records left at the exit deadline */
 };
 
@@ -107,7 +104,8 @@ struct session {
 	struct collector_pool *pool;		/* parse threads; else NULL */
 	struct parse_ctx pctx[COLLECTOR_POOL_MAX_THREADS];
 	uint32_t threads, shards;
-	int main_ring_fd;			/* the main thread's empty ring */
+	struct ring_set *rings;			/* the main thread's: every shard
+						 * (one thread) and the libzmq ring */
 	struct sock_capture *sc;
 	struct server_hops *hops;
 	struct server_probes *sp;
@@ -124,10 +122,6 @@ struct session {
 	uint64_t drain_deadline;		/* monotonic ns; 0 until a signal */
 	uint64_t unread_records, unread_bytes;	/* left in the rings at exit */
 	uint64_t exit_drain_ms, exit_flush_ms;	/* where an exit's time went */
-	uint64_t pass_end;			/* one thread: this pass gives way then */
-	uint32_t pass_n;			/* records read, for the clock checks */
-	bool pass_cut;				/* this pass gave way */
-	uint64_t passes_cut;
 	uint64_t flush_deadline;		/* monotonic ns; 0: none (replay) */
 	/* the views: each NULL unless asked for */
 	struct perfetto *pf;
@@ -156,21 +150,6 @@ static void emit_row(void *ctx, const struct timeline_row *row)
 		metrics_observe(s->metrics, row);
 }
 
-/* After a record: whether its pass gives way (a nonzero return stops
- * libbpf's pass; that record is handled). Not while draining at exit:
- * the drain has its own deadline. */
-static int pass_over(struct session *s)
-{
-	if (!s->pass_end)
-		return 0;
-	if (exiting || (++s->pass_n % pass_check_every == 0 &&
-			clock_mono_now_ns() >= s->pass_end)) {
-		s->pass_cut = true;
-		return -EBUSY;
-	}
-	return 0;
-}
-
 static int on_sock_event(void *ctx, void *data, size_t size)
 {
 	struct session *s = ctx;
@@ -190,7 +169,7 @@ static int on_sock_event(void *ctx, void *data, size_t size)
 	if (s->record)	/* the record less its size-class padding */
 		recording_write(s->record, REC_SOCK, data, sizeof(*ev) + ev->cap_len);
 	collector_handle(s->col, ev, (const char *)(ev + 1));
-	return pass_over(s);
+	return 0;
 }
 
 /* The same on a parse thread: its own collector; --record shared. */
@@ -226,22 +205,18 @@ static int on_thread_sock_event(void *ctx, void *data, size_t size)
 static uint64_t thread_poll(void *ctx, uint32_t thread, bool final)
 {
 	struct session *s = ctx;
-	struct ring_buffer *rb = s->pctx[thread].rb;
-	uint64_t now;
+	struct parse_ctx *p = &s->pctx[thread];
+	uint64_t t;
 
-	if (!rb) {	/* no shard of its own (cannot happen: shards >= threads) */
-		usleep(50 * 1000);
-		return clock_mono_now_ns();
-	}
 	if (final) {
-		while (ring_buffer__consume(rb) > 0)
-			;
+		ring_set_drain(p->rings);
 		return clock_mono_now_ns();
 	}
-	ring_buffer__poll(rb, 50);	/* -EINTR: the main thread sees the signal */
-	now = clock_mono_now_ns();
-	ring_buffer__consume(rb);
-	return now;
+	/* -EINTR: the main thread sees the signal. A pass that gave way
+	 * leaves older records in the rings: the watermark stays */
+	if (ring_set_pass(p->rings, 50, &t) == 1)
+		p->upto = t;
+	return p->upto;
 }
 
 static void set_role(struct session *s, uint32_t tgid, enum proc_role role)
@@ -250,6 +225,15 @@ static void set_role(struct session *s, uint32_t tgid, enum proc_role role)
 		collector_pool_set_role(s->pool, tgid, role);
 	else
 		collector_set_role(s->col, tgid, role);
+}
+
+static uint64_t passes_cut(const struct session *s)
+{
+	uint64_t n = ring_set_cuts(s->rings);
+
+	for (uint32_t i = 0; s->pool && i < s->threads; i++)
+		n += ring_set_cuts(s->pctx[i].rings);
+	return n;
 }
 
 /* The collector's counters, summed over the parse threads. */
@@ -600,7 +584,7 @@ static void counters(struct session *s, const uint64_t *kc, counter_fn fn, void 
 		P("kernel: HTTP/2 calls off frame boundaries (sent whole)", kc[CNT_H2_UNSYNCED]);
 		P("kernel: directions with no HTTP/1.x or HTTP/2 framing (sent whole)", kc[CNT_H2_FALLBACK]);
 		P("reading: passes over the rings cut short, the collector behind (overload)",
-		  s->passes_cut);
+		  passes_cut(s));
 		P("exit: records left unread at the deadline", s->unread_records);
 		P("exit: bytes left unread in the rings", s->unread_bytes);
 		P("exit: ms draining the rings", s->exit_drain_ms);
@@ -918,51 +902,31 @@ static struct sock_capture_opts capture_opts(const struct session_opts *o, uint3
 	return so;
 }
 
-/* One thread: one reader for every shard and the libzmq ring. */
-static int one_reader(struct session *s, struct ring_buffer **rbp)
+/* The readers: the main thread's (every shard with one thread; the
+ * libzmq ring is added later) and each parse thread's (shard i -> thread
+ * i % K). */
+static int make_readers(struct session *s)
 {
-	struct ring_buffer *rb;
-
-	*rbp = rb = ring_buffer__new(sock_capture_shard_fd(s->sc, 0), on_sock_event, s, NULL);
-	for (int i = 1; rb && i < sock_capture_shards(s->sc); i++) {
-		if (ring_buffer__add(rb, sock_capture_shard_fd(s->sc, i), on_sock_event, s)) {
-			ring_buffer__free(rb);
-			*rbp = rb = NULL;
-		}
-	}
-	return rb ? 0 : -errno;
-}
-
-static int noop_record(void *ctx, void *data, size_t size)
-{
-	return 0;
-}
-
-/* Parse threads: a reader per thread for its shards (shard i -> thread
- * i % K). The main thread's reader holds the libzmq ring; libbpf makes a
- * reader from a first ring only, so that is an empty one of our own. */
-static int thread_readers(struct session *s, struct ring_buffer **rbp)
-{
-	*rbp = NULL;
+	s->rings = ring_set_new(pass_budget_ns, pass_check_every, &exiting);
+	if (!s->rings)
+		return -errno;
 	for (int i = 0; i < sock_capture_shards(s->sc); i++) {
-		struct parse_ctx *pc = &s->pctx[collector_pool_thread_of(s->pool, i)];
-		int fd = sock_capture_shard_fd(s->sc, i);
+		int fd = sock_capture_shard_fd(s->sc, i), err;
+		struct parse_ctx *pc;
 
-		if (!pc->rb)
-			pc->rb = ring_buffer__new(fd, on_thread_sock_event, pc, NULL);
-		else if (ring_buffer__add(pc->rb, fd, on_thread_sock_event, pc))
-			return -errno;
-		if (!pc->rb)
-			return -errno;
+		if (!s->pool) {
+			err = ring_set_add(s->rings, fd, on_sock_event, s);
+		} else {
+			pc = &s->pctx[collector_pool_thread_of(s->pool, i)];
+			if (!pc->rings &&
+			    !(pc->rings = ring_set_new(pass_budget_ns, pass_check_every, NULL)))
+				return -errno;
+			err = ring_set_add(pc->rings, fd, on_thread_sock_event, pc);
+		}
+		if (err)
+			return err;
 	}
-	if (!s->sp)
-		return 0;
-	s->main_ring_fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "st_main", 0, 0,
-					 sysconf(_SC_PAGESIZE), NULL);
-	if (s->main_ring_fd < 0)
-		return s->main_ring_fd;
-	*rbp = ring_buffer__new(s->main_ring_fd, noop_record, NULL, NULL);
-	return *rbp ? 0 : -errno;
+	return 0;
 }
 
 /* The parse threads get no signal: the main thread handles them. */
@@ -997,10 +961,9 @@ static void print_mem_ceiling(const struct session_opts *o, uint32_t shards)
 	fprintf(stderr, "servetrace: %s\n", line);
 }
 
-static int live_attach(struct session *s, struct ring_buffer **rbp)
+static int live_attach(struct session *s)
 {
 	struct sock_capture_opts so = capture_opts(s->o, s->shards);
-	struct ring_buffer *rb;
 	int err;
 
 	s->sc = sock_capture_open(&so);
@@ -1020,13 +983,12 @@ static int live_attach(struct session *s, struct ring_buffer **rbp)
 	err = setup_targets(s);
 	if (err)
 		return err;
-	err = s->pool ? thread_readers(s, rbp) : one_reader(s, rbp);
+	err = make_readers(s);
 	if (err) {
 		fprintf(stderr, "servetrace: cannot create the ring buffer reader: %s\n", strerror(-err));
 		return err;
 	}
-	rb = *rbp;
-	if (s->sp && (!rb || server_probes_add_ringbuf(s->sp, rb, on_zmq_event, s))) {
+	if (s->sp && ring_set_add(s->rings, server_probes_ringbuf_fd(s->sp), on_zmq_event, s)) {
 		fprintf(stderr, "servetrace: WARNING: cannot poll the libzmq ring buffer\n");
 		server_probes_close(s->sp);
 		s->sp = NULL;
@@ -1063,46 +1025,29 @@ static void live_each_second(struct session *s, uint64_t *kc)
 	views_update(s, kc, clock_mono_now_ns());
 }
 
-static int live_loop(struct session *s, struct ring_buffer *rb, uint64_t *kc)
+static int live_loop(struct session *s, uint64_t *kc)
 {
 	time_t start = time(NULL), last_sec = 0;
 	uint64_t upto = 0;	/* one thread: all records before are read */
 	int err = 0;
 
 	while (!exiting) {
+		uint64_t t;
 		time_t now;
 
-		/* the kernel wakes us only past wakeup_bytes: consume on a timer
+		/* the kernel wakes us only past wakeup_bytes: read on a timer
 		 * too, so a quiet deployment's rows are out within a second.
 		 * Parse threads: they read the rings; we take what they passed
-		 * every 10 ms (and the libzmq ring, if any) */
-		if (s->pool && !rb) {
-			err = usleep(10 * 1000) ? -errno : 0;
-		} else {
-			uint64_t t;
-
-			s->pass_cut = false;
-			s->pass_end = clock_mono_now_ns() + pass_budget_ns;
-			err = ring_buffer__poll(rb, s->pool ? 10 : 50);
-			t = clock_mono_now_ns();
-			if (err >= 0 && !s->pass_cut) {
-				s->pass_end = t + pass_budget_ns;
-				err = ring_buffer__consume(rb);
-			}
-			s->pass_end = 0;
-			if (s->pass_cut) {	/* older records wait in the rings */
-				s->passes_cut += !exiting;
-				err = 0;
-			} else {
-				upto = t;
-			}
-		}
+		 * every 10 ms (and read the libzmq ring, if any) */
+		err = ring_set_pass(s->rings, s->pool ? 10 : 50, &t);
 		if (err == -EINTR)
 			return 0;
 		if (err < 0) {
 			fprintf(stderr, "servetrace: polling the ring buffer failed: %s\n", strerror(-err));
 			return err;
 		}
+		if (err == 1)	/* whole: else older records wait in the rings */
+			upto = t;
 		err = 0;
 		correlator_tick(s->corr, s->pool ? collector_pool_pump(s->pool) : upto);
 		if (s->auto_discover)
@@ -1120,7 +1065,7 @@ static int live_loop(struct session *s, struct ring_buffer *rb, uint64_t *kc)
 
 /* After a signal: the probes go first, so the rings stop filling; what
  * they hold is read until the deadline, and what is left is counted. */
-static void drain_at_exit(struct session *s, struct ring_buffer *rb)
+static void drain_at_exit(struct session *s)
 {
 	s->drain_deadline = clock_mono_now_ns() +
 			    (uint64_t)s->o->limits.exit_deadline_ms * 1000000ULL;
@@ -1132,15 +1077,13 @@ static void drain_at_exit(struct session *s, struct ring_buffer *rb)
 		for (uint32_t i = 0; i < s->threads; i++)
 			s->unread_records += s->pctx[i].unread;
 	}
-	while (rb && ring_buffer__consume(rb) > 0)
-		;
+	ring_set_drain(s->rings);
 	for (int i = 0; i < sock_capture_shards(s->sc); i++)
 		s->unread_bytes += sock_capture_unread(s->sc, i);
 }
 
 static int run_live(struct session *s)
 {
-	struct ring_buffer *rb = NULL;
 	uint64_t kc[CNT_MAX] = {}, t0, t1;
 	int err;
 
@@ -1150,14 +1093,14 @@ static int run_live(struct session *s)
 		fprintf(stderr, "servetrace: SERVETRACE_TEST_CUT_PASSES: every pass over the "
 			"rings gives way after one record (a test of that path)\n");
 	}
-	err = live_attach(s, &rb);
+	err = live_attach(s);
 	if (!err && s->pool)
 		err = start_threads(s);
 	if (err)
 		goto out;
-	err = live_loop(s, rb, kc);
+	err = live_loop(s, kc);
 	t0 = clock_mono_now_ns();
-	drain_at_exit(s, rb);
+	drain_at_exit(s);
 	sock_capture_counters(s->sc, kc);
 	t1 = clock_mono_now_ns();
 	/* the rows get as long as the rings had: under overload, exit stays
@@ -1172,13 +1115,12 @@ static int run_live(struct session *s)
 out:
 	if (s->pool)
 		collector_pool_stop(s->pool);	/* before their readers go */
-	for (uint32_t i = 0; i < s->threads; i++) {
-		ring_buffer__free(s->pctx[i].rb);
-		s->pctx[i].rb = NULL;
+	for (uint32_t i = 0; s->pool && i < s->threads; i++) {
+		ring_set_free(s->pctx[i].rings);
+		s->pctx[i].rings = NULL;
 	}
-	ring_buffer__free(rb);
-	if (s->main_ring_fd > 0)
-		close(s->main_ring_fd);
+	ring_set_free(s->rings);
+	s->rings = NULL;
 	server_probes_close(s->sp);
 	s->sp = NULL;
 	sock_capture_close(s->sc);

@@ -174,17 +174,19 @@ def test_exit_under_load(dep, tmp):
     assert read_rows(t.csv), "rows of the load were written"
 
 
-def test_cut_passes_lose_nothing(dep, tmp):
-    """With one collector thread, under overload a pass over the rings
-    gives way after 50 ms (so rows are written, memory stays bounded and a
-    signal is seen) and leaves the rest in the rings for the next pass.
-    Forced here at every record: every request still has exactly one row,
-    with its worker and times in order, and nothing is lost."""
+@pytest.mark.parametrize("threads", ["1", "2"])
+def test_cut_passes_lose_nothing(dep, tmp, threads):
+    """Under overload a pass over the rings gives way after 50 ms (so rows
+    are written, memory stays bounded, a signal is seen, a parse thread's
+    watermark moves) and leaves the rest in the rings for the next pass.
+    Forced here at every record, on one thread and on two parse threads
+    (which read their rings in rotation): every request still has exactly
+    one row, with its worker and times in order, and nothing is lost."""
     _, dp = dep
     t = Tracer(tmp, "--router-port", str(ROUTER_PORT),
-               "--worker-port", ",".join(map(str, dp.worker_ports)), "--collector-threads", "1",
-               name="cut", record=False, env={"SERVETRACE_TEST_CUT_PASSES": "1"})
-    reqs = [(path, "cut-%d" % i, i % 2 == 0)
+               "--worker-port", ",".join(map(str, dp.worker_ports)), "--collector-threads", threads,
+               name="cut" + threads, record=False, env={"SERVETRACE_TEST_CUT_PASSES": "1"})
+    reqs = [(path, "cut%s-%d" % (threads, i), i % 2 == 0)
             for i, path in enumerate(["/generate", "/v1/completions", "/v1/chat/completions"] * 6)]
     statuses = post_many(ROUTER_PORT, reqs)
     assert all(v == 200 for v in statuses.values()), statuses
@@ -193,9 +195,11 @@ def test_cut_passes_lose_nothing(dep, tmp):
     assert t.proc.returncode == 0, err
     assert summary_counter(err, "reading: passes over the rings cut short") > 0, err
     assert summary_counter(err, "kernel: events dropped, ring buffer full") == 0, err
+    if threads != "1":
+        assert summary_counter(err, "collector threads") == int(threads), err
     by_id = {}
     for r in rows:
-        if r["req_id"].startswith("cut-"):
+        if r["req_id"].startswith("cut%s-" % threads):
             by_id.setdefault(r["req_id"], []).append(r)
     assert sorted(by_id) == sorted(rid for _, rid, _ in reqs), err
     for rid, rs in by_id.items():

@@ -52,6 +52,29 @@ static void test_stat(void)
 	ASSERT_EQ(procfs_stat_ppid(NULL, &ppid), -EINVAL, "NULL");
 }
 
+/* A process probed while it exits: its /proc/PID/root no longer
+ * resolves, and that is no error to report (CI saw one). */
+static void test_gone(void)
+{
+	char root[64], state = 0;
+
+	ASSERT_EQ(procfs_stat_state("77 (sglang::sch) (x) Z 76 77", &state), 0, "state");
+	ASSERT_EQ(state, 'Z', "the letter after the last paren");
+	ASSERT_EQ(procfs_stat_state("77 (no end", &state), -EINVAL, "truncated");
+	if (!ASSERT_TRUE(fake_proc_init(root, sizeof(root)), "mkdtemp"))
+		return;
+	fake_proc(root, 9, 7, TITLE("sglang::scheduler"), NULL);
+	fake_put(root, 10, "stat", "10 (python3) Z 7 10 7 0 -1\n", 27);
+	fake_put(root, 11, "stat", "11 (python3) X 7 11 7 0 -1\n", 27);
+	fake_put(root, 12, "stat", "12 (python3", 11);
+	ASSERT_TRUE(!procfs_gone(root, 9), "sleeping: not gone");
+	ASSERT_TRUE(procfs_gone(root, 10), "zombie: gone");
+	ASSERT_TRUE(procfs_gone(root, 11), "dead: gone");
+	ASSERT_TRUE(!procfs_gone(root, 12), "state unreadable: not known gone");
+	ASSERT_TRUE(procfs_gone(root, 404), "no such pid: gone");
+	fake_proc_cleanup(root);
+}
+
 static int count_visit(const char *root, uint32_t pid, void *ctx)
 {
 	uint32_t *sum = ctx;
@@ -194,6 +217,7 @@ void test_area_procfs(void)
 {
 	RUN_SUBTEST(test_maps);
 	RUN_SUBTEST(test_stat);
+	RUN_SUBTEST(test_gone);
 	RUN_SUBTEST(test_readers);
 	RUN_SUBTEST(test_container);
 }

@@ -6,6 +6,7 @@
 #include "capture/zmq_trace.h"
 #include "capture/recording.h"
 #include "procs/proc_tree.h"
+#include "procs/procfs.h"
 
 #define MAX_SERVERS 64
 #define MAX_PROBED 256
@@ -64,10 +65,9 @@ void server_probes_close(struct server_probes *sp)
 	free(sp);
 }
 
-int server_probes_add_ringbuf(struct server_probes *sp, struct ring_buffer *rb,
-			      ring_buffer_sample_fn fn, void *ctx)
+int server_probes_ringbuf_fd(const struct server_probes *sp)
 {
-	return zmq_trace_ring_buffer_add(sp->zt, rb, fn, ctx);
+	return zmq_trace_ringbuf_fd(sp->zt);
 }
 
 static bool is_probed(struct server_probes *sp, uint32_t pid)
@@ -170,6 +170,8 @@ static void probe_node(struct server_probes *sp, const struct proc_node *p, uint
 			p->pid, p->libzmq);
 	if (!err)
 		err = zmq_trace_add_process_lib(sp->zt, p->pid, p->libzmq, flags);
+	if (err && procfs_gone(NULL, p->pid))
+		return;		/* it exited while being probed: dropped at the next scan */
 	if (err) {
 		if (was >= 0)
 			return;

@@ -19,8 +19,8 @@ struct server_probes;
 struct server_probes *server_probes_open(struct server_hops *hops, FILE *record,
 					 uint32_t capture_bytes);
 void server_probes_close(struct server_probes *sp);
-int server_probes_add_ringbuf(struct server_probes *sp, struct ring_buffer *rb,
-			      ring_buffer_sample_fn fn, void *ctx);
+/* The libzmq records' ring buffer, for the collector's reader. */
+int server_probes_ringbuf_fd(const struct server_probes *sp);
 /* Probe the servers of this engine too (SGLang is on from the start;
  * the session enables vLLM, whose frames server_hops decodes too). */
 void server_probes_enable_engine(struct server_probes *sp, enum proc_engine engine);

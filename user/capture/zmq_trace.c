@@ -199,6 +199,8 @@ int zmq_trace_add_process_lib(struct zmq_trace *zt, uint32_t pid,
 	/* The path as the process sees it: through its root, so a server
 	 * in another mount namespace (container) resolves too. */
 	err = procfs_lib_path(NULL, pid, libzmq, path, sizeof(path));
+	if (err && procfs_gone(NULL, pid))
+		return -ESRCH;	/* it exited meanwhile: nothing to say */
 	if (err) {
 		fprintf(stderr, "servetrace: zmq: pid %u maps %s, not reachable through "
 			"/proc/%u/root: %s\n", pid, libzmq, pid, strerror(-err));
@@ -273,12 +275,6 @@ int zmq_trace_remove_process(struct zmq_trace *zt, uint32_t pid)
 int zmq_trace_ringbuf_fd(const struct zmq_trace *zt)
 {
 	return bpf_map__fd(zt->skel->maps.zmq_events);
-}
-
-int zmq_trace_ring_buffer_add(struct zmq_trace *zt, struct ring_buffer *rb,
-			      ring_buffer_sample_fn fn, void *ctx)
-{
-	return ring_buffer__add(rb, zmq_trace_ringbuf_fd(zt), fn, ctx);
 }
 
 void zmq_trace_counters(const struct zmq_trace *zt, uint64_t out[ZCNT_MAX])

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /* Loading bpf/zmq.bpf.c and attaching its uprobes to the libzmq that
  * each traced SGLang process maps. Records (EV_ZMQ_* in zmq_event.h) arrive on
- * the object's own ring buffer: add it to the collector's ring_buffer
- * with zmq_trace_ring_buffer_add() and poll both together. */
+ * the object's own ring buffer (zmq_trace_ringbuf_fd()): the collector
+ * reads it with the socket records' (capture/ring_set.h). */
 #ifndef SERVETRACE_BPF_ZMQ_H
 #define SERVETRACE_BPF_ZMQ_H
 
@@ -39,9 +39,6 @@ int zmq_trace_remove_process(struct zmq_trace *zt, uint32_t pid);
 bool zmq_trace_has_process(const struct zmq_trace *zt, uint32_t pid);
 
 int zmq_trace_ringbuf_fd(const struct zmq_trace *zt);
-/* ring_buffer__add() of this object's ring buffer to rb. */
-int zmq_trace_ring_buffer_add(struct zmq_trace *zt, struct ring_buffer *rb,
-			      ring_buffer_sample_fn fn, void *ctx);
 /* Sums of the per-CPU counters. */
 void zmq_trace_counters(const struct zmq_trace *zt, uint64_t out[ZCNT_MAX]);
 const char *zmq_counter_name(enum zmq_counter_id id);

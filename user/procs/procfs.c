@@ -113,6 +113,25 @@ int procfs_stat_ppid(const char *stat, uint32_t *ppid)
 	return 0;
 }
 
+int procfs_stat_state(const char *stat, char *state)
+{
+	const char *p = stat ? strrchr(stat, ')') : NULL;
+
+	return p && sscanf(p + 1, " %c", state) == 1 ? 0 : -EINVAL;
+}
+
+bool procfs_gone(const char *root, uint32_t pid)
+{
+	char stat[STAT_MAX], state;
+	ssize_t n = procfs_read(root, pid, "stat", stat, sizeof(stat));
+
+	if (n <= 0)
+		return n == 0 || n == -ENOENT || n == -ESRCH;
+	if (procfs_stat_state(stat, &state))
+		return false;	/* unreadable state: not known gone */
+	return state == 'Z' || state == 'X' || state == 'x';
+}
+
 int procfs_ppid(const char *root, uint32_t pid, uint32_t *ppid)
 {
 	char stat[STAT_MAX];

@@ -34,9 +34,14 @@ void procfs_comm(const char *root, uint32_t pid, char *buf, size_t size);
 /* 0 and *ppid, or -errno (gone, unreadable). */
 int procfs_ppid(const char *root, uint32_t pid, uint32_t *ppid);
 bool procfs_alive(const char *root, uint32_t pid);
+/* Gone, or exiting (a zombie, or dead): nothing of it is left to probe,
+ * and its /proc/PID/root no longer resolves. */
+bool procfs_gone(const char *root, uint32_t pid);
 
 /* ppid from /proc/PID/stat text; 0 or -EINVAL. */
 int procfs_stat_ppid(const char *stat, uint32_t *ppid);
+/* The state letter (R, S, Z, X ...) from /proc/PID/stat text; 0 or -EINVAL. */
+int procfs_stat_state(const char *stat, char *state);
 
 /* Mapped file paths, each once per run of consecutive lines: fn returns
  * non-zero to stop, and that is returned. -errno when maps is unreadable. */
