@@ -910,19 +910,15 @@ static int make_readers(struct session *s)
 	s->rings = ring_set_new(pass_budget_ns, pass_check_every, &exiting);
 	if (!s->rings)
 		return -errno;
+	for (uint32_t i = 0; s->pool && i < s->threads; i++)
+		if (!(s->pctx[i].rings = ring_set_new(pass_budget_ns, pass_check_every, NULL)))
+			return -errno;
 	for (int i = 0; i < sock_capture_shards(s->sc); i++) {
 		int fd = sock_capture_shard_fd(s->sc, i), err;
-		struct parse_ctx *pc;
+		struct parse_ctx *pc = &s->pctx[s->pool ? collector_pool_thread_of(s->pool, i) : 0];
 
-		if (!s->pool) {
-			err = ring_set_add(s->rings, fd, on_sock_event, s);
-		} else {
-			pc = &s->pctx[collector_pool_thread_of(s->pool, i)];
-			if (!pc->rings &&
-			    !(pc->rings = ring_set_new(pass_budget_ns, pass_check_every, NULL)))
-				return -errno;
-			err = ring_set_add(pc->rings, fd, on_thread_sock_event, pc);
-		}
+		err = s->pool ? ring_set_add(pc->rings, fd, on_thread_sock_event, pc)
+			      : ring_set_add(s->rings, fd, on_sock_event, s);
 		if (err)
 			return err;
 	}
