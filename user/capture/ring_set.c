@@ -22,7 +22,7 @@ struct ring_set {
 	int next;			/* the ring the next pass starts at */
 	int epfd;
 	uint64_t budget_ns, pass_end, cuts;
-	uint32_t check_every, seen;
+	uint32_t check_every, until_check;	/* records to the next clock read */
 	volatile sig_atomic_t *stop;
 	bool in_pass, cut;
 };
@@ -48,7 +48,7 @@ struct ring_set *ring_set_new(uint64_t budget_ns, uint32_t check_every,
 		return NULL;
 	}
 	rs->budget_ns = budget_ns;
-	rs->check_every = check_every ? check_every : 1;
+	rs->check_every = rs->until_check = check_every ? check_every : 1;
 	rs->stop = stop;
 	return rs;
 }
@@ -63,12 +63,15 @@ static int on_record(void *ctx, void *data, size_t size)
 
 	if (err < 0 || !rs->in_pass)
 		return err;
-	if ((rs->stop && *rs->stop) ||
-	    (++rs->seen % rs->check_every == 0 && now_ns() >= rs->pass_end)) {
-		rs->cut = true;
-		return -EBUSY;
+	if (!(rs->stop && *rs->stop)) {
+		if (--rs->until_check)
+			return 0;
+		rs->until_check = rs->check_every;
+		if (now_ns() < rs->pass_end)
+			return 0;
 	}
-	return 0;
+	rs->cut = true;
+	return -EBUSY;
 }
 
 int ring_set_add(struct ring_set *rs, int map_fd, ring_buffer_sample_fn fn, void *ctx)

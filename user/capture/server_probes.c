@@ -170,7 +170,7 @@ static void probe_node(struct server_probes *sp, const struct proc_node *p, uint
 			p->pid, p->libzmq);
 	if (!err)
 		err = zmq_trace_add_process_lib(sp->zt, p->pid, p->libzmq, flags);
-	if (err && procfs_gone(NULL, p->pid))
+	if (err == -ESRCH || (err && procfs_gone(NULL, p->pid)))
 		return;		/* it exited while being probed: dropped at the next scan */
 	if (err) {
 		if (was >= 0)
