@@ -94,7 +94,7 @@ struct parse_ctx {
 	uint32_t thread;
 	struct ring_set *rings;		/* its shards */
 	uint64_t upto;			/* all records before are read */
-	uint64_t unread;		/* records left at the exit deadline */
+	uint64_t unread, unread_bytes;	/* left at the exit deadline */
 };
 
 struct session {
@@ -150,16 +150,35 @@ static void emit_row(void *ctx, const struct timeline_row *row)
 		metrics_observe(s->metrics, row);
 }
 
+/* Exit under load: past the drain deadline a record is counted, not
+ * parsed (1), so the summary says how many were left, not how many rings
+ * held some. The probes are quiet by then, so this reads at most what the
+ * rings held, a few ns a record; should that take past UNREAD_COUNT_NS the
+ * rest stays in the rings (-ETIME) and only its bytes are counted. */
+#define UNREAD_COUNT_NS	(100 * 1000000ULL)
+
+static int past_deadline(uint64_t deadline, uint64_t *records, uint64_t *bytes, size_t size)
+{
+	uint64_t now;
+
+	if (!deadline || (now = clock_mono_now_ns()) <= deadline)
+		return 0;
+	if (now > deadline + UNREAD_COUNT_NS)
+		return -ETIME;
+	(*records)++;
+	*bytes += (size + BPF_RINGBUF_HDR_SZ + 7) & ~7ULL;	/* as the ring holds it */
+	return 1;
+}
+
 static int on_sock_event(void *ctx, void *data, size_t size)
 {
 	struct session *s = ctx;
 	const struct sock_event *ev = data;
 
-	/* exit under load: past the deadline the rest is left, and counted */
-	if (s->drain_deadline && clock_mono_now_ns() > s->drain_deadline) {
-		s->unread_records++;
-		return -ETIME;
-	}
+	int late = past_deadline(s->drain_deadline, &s->unread_records, &s->unread_bytes, size);
+
+	if (late)
+		return late < 0 ? late : 0;
 	if (size < sizeof(*ev) || size < sizeof(*ev) + ev->cap_len)
 		return 0;
 	if (ev->type == EV_PROC_EXEC) {
@@ -178,12 +197,11 @@ static int on_thread_sock_event(void *ctx, void *data, size_t size)
 	struct parse_ctx *pc = ctx;
 	struct session *s = pc->s;
 	const struct sock_event *ev = data;
-	uint64_t deadline = collector_pool_deadline(s->pool);
+	int late = past_deadline(collector_pool_deadline(s->pool), &pc->unread,
+				 &pc->unread_bytes, size);
 
-	if (deadline && clock_mono_now_ns() > deadline) {
-		pc->unread++;
-		return -ETIME;
-	}
+	if (late)
+		return late < 0 ? late : 0;
 	if (size < sizeof(*ev) || size < sizeof(*ev) + ev->cap_len)
 		return 0;
 	if (ev->type == EV_PROC_EXEC) {
@@ -271,7 +289,10 @@ static void flush_pipeline(struct session *s)
 static int on_zmq_event(void *ctx, void *data, size_t size)
 {
 	struct session *s = ctx;
+	int late = past_deadline(s->drain_deadline, &s->unread_records, &s->unread_bytes, size);
 
+	if (late)	/* the uprobes still fire: this bounds the drain */
+		return late < 0 ? late : 0;
 	if (s->record)
 		recording_write(s->record, REC_ZMQ, data, size);
 	server_hops_handle(s->hops, data, size);
@@ -1070,8 +1091,10 @@ static void drain_at_exit(struct session *s)
 		/* each thread drains its rings to the deadline, then is joined */
 		collector_pool_set_deadline(s->pool, s->drain_deadline);
 		collector_pool_stop(s->pool);
-		for (uint32_t i = 0; i < s->threads; i++)
+		for (uint32_t i = 0; i < s->threads; i++) {
 			s->unread_records += s->pctx[i].unread;
+			s->unread_bytes += s->pctx[i].unread_bytes;
+		}
 	}
 	ring_set_drain(s->rings);
 	for (int i = 0; i < sock_capture_shards(s->sc); i++)
