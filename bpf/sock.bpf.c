@@ -20,12 +20,13 @@
 #include "sock_event.h"
 #include "sock_lookup.bpf.h"
 #include "sock_stream.h"
+#include "ring_wake.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 const volatile __u32 capture_bytes = DEFAULT_CAPTURE;
-/* Wake the reader only once this much is queued (it also consumes on a
- * timer): a wakeup per event costs the traced threads microseconds. */
+/* Wake the reader as this much is queued (it also consumes on a timer):
+ * a wakeup per event costs the traced threads microseconds. */
 const volatile __u64 wakeup_bytes = 256 << 10;
 const volatile __u32 nshards = 1;	/* ring buffers in `rings` */
 const volatile bool skip_sse = true;	/* false: send every call (--full-capture) */
@@ -182,9 +183,10 @@ static __always_inline void *ring_for(__u64 sock_id)
 	return bpf_map_lookup_elem(&rings, &shard);
 }
 
+/* Wake the reader at the crossing only (ring_wake.h). */
 static __always_inline __u64 submit_flags(void *rb)
 {
-	return bpf_ringbuf_query(rb, BPF_RB_AVAIL_DATA) >= wakeup_bytes ?
+	return ring_wake_now(bpf_ringbuf_query(rb, BPF_RB_AVAIL_DATA), wakeup_bytes) ?
 	       BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 }
 

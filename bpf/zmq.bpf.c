@@ -12,6 +12,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include "zmq_event.h"
+#include "ring_wake.h"
 
 #define ZMQ_MSG_T_SIZE     64
 #define ZMQ_MSG_DATA_OFF    8
@@ -84,7 +85,7 @@ static __always_inline __u64 submit_flags(void)
 {
 	if (!wakeup_bytes)
 		return 0;
-	return bpf_ringbuf_query(&zmq_events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ?
+	return ring_wake_now(bpf_ringbuf_query(&zmq_events, BPF_RB_AVAIL_DATA), wakeup_bytes) ?
 	       BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 }
 
