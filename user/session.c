@@ -174,7 +174,6 @@ static int on_sock_event(void *ctx, void *data, size_t size)
 {
 	struct session *s = ctx;
 	const struct sock_event *ev = data;
-
 	int late = past_deadline(s->drain_deadline, &s->unread_records, &s->unread_bytes, size);
 
 	if (late)
