@@ -174,19 +174,33 @@ static __always_inline bool is_traced(void)
 	return bpf_map_lookup_elem(&traced_tgids, &tgid) != NULL;
 }
 
+static __always_inline __u32 shard_of(__u64 sock_id)
+{
+	if (nshards <= 1)
+		return 0;
+	return (__u32)(((sock_id >> 6) ^ (sock_id >> 32)) * 2654435761u) % nshards;
+}
+
 static __always_inline void *ring_for(__u64 sock_id)
 {
-	__u32 shard = 0;
+	__u32 shard = shard_of(sock_id);
 
-	if (nshards > 1)
-		shard = (__u32)(((sock_id >> 6) ^ (sock_id >> 32)) * 2654435761u) % nshards;
 	return bpf_map_lookup_elem(&rings, &shard);
 }
 
-/* Wake the reader at the crossing only (ring_wake.h). */
-static __always_inline __u64 submit_flags(void *rb)
+#define MAX_SHARDS 64	/* SOCK_CAPTURE_MAX_SHARDS */
+__u64 woken_at[MAX_SHARDS];	/* per ring: see ring_wake_once() */
+
+/* Wake the reader at the crossing only, once per sleep (ring_wake.h).
+ * rb: sock_id's ring. The shard is worked out only within the band. */
+static __always_inline __u64 submit_flags(void *rb, __u64 sock_id)
 {
-	return ring_wake_now(bpf_ringbuf_query(rb, BPF_RB_AVAIL_DATA), wakeup_bytes) ?
+	__u64 queued = bpf_ringbuf_query(rb, BPF_RB_AVAIL_DATA);
+
+	if (!ring_wake_now(queued, wakeup_bytes))
+		return BPF_RB_NO_WAKEUP;
+	return ring_wake_once(queued, bpf_ringbuf_query(rb, BPF_RB_CONS_POS), wakeup_bytes,
+			      &woken_at[shard_of(sock_id) & (MAX_SHARDS - 1)]) ?
 	       BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 }
 
@@ -237,7 +251,7 @@ static __always_inline void emit_bare(__u32 type, const struct pending_call *pc,
 		return;
 	}
 	fill_header(ev, type, pc, ret, now);
-	bpf_ringbuf_submit(ev, submit_flags(rb));
+	bpf_ringbuf_submit(ev, submit_flags(rb, pc->sock_id));
 	count(CNT_EVENTS);
 }
 
@@ -935,7 +949,7 @@ static __always_inline void emit_data(const struct pending_call *pc, __u8 sc, __
 		if (n > HEAD_SCAN_MAX)
 			n = HEAD_SCAN_MAX;
 		fill_data(&win->ev, pc, ret, dir, now, d, call_off, start_left, n);
-		if (bpf_ringbuf_output(rb, &win->ev, sizeof(win->ev) + n, submit_flags(rb)))
+		if (bpf_ringbuf_output(rb, &win->ev, sizeof(win->ev) + n, submit_flags(rb, pc->sock_id)))
 			count(CNT_RINGBUF_FULL);
 		else
 			count(CNT_EVENTS);
@@ -950,7 +964,7 @@ static __always_inline void emit_data(const struct pending_call *pc, __u8 sc, __
 		COPY_RANGE(got, iov_copy_scratch, s, data, MAX_CAPTURE, pc, sc, ret, 0, want);
 		fill_data(&s->ev, pc, ret, dir, now, d, call_off, start_left, got);
 		if (bpf_ringbuf_output(rb, s, (sizeof(s->ev) + got) & (2 * MAX_CAPTURE - 1),
-				       submit_flags(rb)))
+				       submit_flags(rb, pc->sock_id)))
 			count(CNT_RINGBUF_FULL);
 		else
 			count(CNT_EVENTS);
@@ -975,7 +989,7 @@ static __always_inline void emit_data(const struct pending_call *pc, __u8 sc, __
 			want = 0;						\
 		}								\
 		fill_data(ev, pc, ret, dir, now, d, call_off, start_left, want); \
-		bpf_ringbuf_submit(ev, submit_flags(rb));			\
+		bpf_ringbuf_submit(ev, submit_flags(rb, pc->sock_id));		\
 		count(CNT_EVENTS);						\
 		return;								\
 	}

@@ -96,7 +96,7 @@ static long body_piece(__u64 i, void *ctx)
 	ev->cap_len = got;
 	ev->truncated = got < n;
 	if (bpf_ringbuf_output(rb, s, (sizeof(*ev) + got) & (2 * MAX_CAPTURE - 1),
-			       submit_flags(rb))) {
+			       submit_flags(rb, w->pc.sock_id))) {
 		count(CNT_RINGBUF_FULL);
 		return 1;
 	}
@@ -150,7 +150,7 @@ static __always_inline bool body_emit(const struct pending_call *pc, __u8 sc, __
 		ev->dir = dir;
 		ev->stream_off = call_off + w.whole;
 		ev->truncated = 1;
-		bpf_ringbuf_submit(ev, submit_flags(rb));
+		bpf_ringbuf_submit(ev, submit_flags(rb, pc->sock_id));
 		count(CNT_EVENTS);
 	}
 	return true;

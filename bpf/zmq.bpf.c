@@ -81,11 +81,19 @@ struct {
 	__type(value, __u64);
 } zmq_counters SEC(".maps");
 
+__u64 zmq_woken_at;	/* ring_wake_once()'s */
+
 static __always_inline __u64 submit_flags(void)
 {
+	__u64 queued;
+
 	if (!wakeup_bytes)
 		return 0;
-	return ring_wake_now(bpf_ringbuf_query(&zmq_events, BPF_RB_AVAIL_DATA), wakeup_bytes) ?
+	queued = bpf_ringbuf_query(&zmq_events, BPF_RB_AVAIL_DATA);
+	if (!ring_wake_now(queued, wakeup_bytes))
+		return BPF_RB_NO_WAKEUP;
+	return ring_wake_once(queued, bpf_ringbuf_query(&zmq_events, BPF_RB_CONS_POS),
+			      wakeup_bytes, &zmq_woken_at) ?
 	       BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 }
 

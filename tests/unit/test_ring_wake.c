@@ -52,8 +52,36 @@ static void test_small_rings(void)
 		    "records of 16 KiB filling a 256 KiB ring still wake it");
 }
 
+/* A reader asleep at consumer position c: one wakeup as the queue enters
+ * the band, none for the records after it until the reader has read,
+ * and one again at the next crossing after it slept. */
+static void test_once_per_sleep(void)
+{
+	const __u64 wake = 1 << 20, rec = 448;
+	__u64 woken = 0, cons = 0, prod = 0;
+	int n = 0;
+
+	while (prod < cons + 2 * wake) {	/* asleep at 0: the queue climbs */
+		prod += rec;
+		n += ring_wake_once(prod - cons, cons, wake, &woken);
+	}
+	ASSERT_EQ(n, 1, "one wakeup for the whole climb through the band");
+	cons = prod - 4096;		/* it read most of it, and records came */
+	ASSERT_TRUE(!ring_wake_once(prod - cons, cons, wake, &woken), "below the mark: none");
+	cons = prod;			/* it read everything and slept */
+	n = 0;
+	for (int i = 0; i < 5000; i++) {
+		prod += rec;
+		n += ring_wake_once(prod - cons, cons, wake, &woken);
+	}
+	ASSERT_EQ(n, 1, "asleep again: one wakeup at the next crossing");
+	woken = 0;
+	ASSERT_TRUE(ring_wake_once(wake, 0, wake, &woken), "a consumer position of 0 is no match");
+}
+
 void test_area_ring_wake(void)
 {
 	RUN_SUBTEST(test_crossing);
 	RUN_SUBTEST(test_small_rings);
+	RUN_SUBTEST(test_once_per_sleep);
 }
