@@ -10,8 +10,8 @@
  * behind: its epoll is level-triggered and does not sleep on a ring that
  * holds records. A forced wakeup per record there was an irq_work per
  * record in the traced thread, for nobody: on 16 cores with one collector
- * thread behind, it doubled the programs' time (sock_send 1.9-2.2 against
- * 1.1 us a call). Within the band, once per sleep (ring_wake_once()).
+ * thread behind, it doubled the programs' time (sock_send 1.6-2.2 against
+ * 0.9-1.1 us a call). Within the band, once per sleep (ring_wake_once()).
  * The reader also reads on a timer, whatever happens. */
 #ifndef SERVETRACE_RING_WAKE_H
 #define SERVETRACE_RING_WAKE_H
@@ -34,7 +34,7 @@ static inline bool ring_wake_now(__u64 queued, __u64 wakeup_bytes)
  * it has read since the last wakeup (its consumer position moved). While
  * it wakes and reads the first of the band, the traced threads go on
  * adding records there: each forced another irq_work, for a reader
- * already awake (~150 a crossing on 2 cores). No sleep is missed: a
+ * already awake (~25 a crossing on 2 cores). No sleep is missed: a
  * reader sleeps at consumer position c only with the ring empty (producer
  * position c too), so no wakeup was forced at c, when the ring held at
  * least wakeup_bytes. *woken: the consumer position at the last forced
