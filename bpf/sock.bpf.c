@@ -188,7 +188,6 @@ static __always_inline void *ring_for(__u64 sock_id)
 	return bpf_map_lookup_elem(&rings, &shard);
 }
 
-#define MAX_SHARDS 64	/* SOCK_CAPTURE_MAX_SHARDS */
 __u64 woken_at[MAX_SHARDS];	/* per ring: see ring_wake_once() */
 
 /* Wake the reader at the crossing only, once per sleep (ring_wake.h).

@@ -11,6 +11,7 @@
 #define MAX_CAPTURE      16384	/* hard ceiling of bytes per syscall event */
 #define DEFAULT_CAPTURE   8192
 #define MAX_IOVECS          64	/* iovecs copied per call: hyper flushes up to 64 */
+#define MAX_SHARDS          64	/* ring buffers at most (--shards) */
 
 enum event_type {
 	EV_DATA       = 1,	/* read/write family on a traced inet socket */

@@ -25,7 +25,7 @@ struct sock_capture_opts {
 	enum io_hooks io_hooks;
 };
 
-#define SOCK_CAPTURE_MAX_SHARDS 64
+#define SOCK_CAPTURE_MAX_SHARDS MAX_SHARDS	/* sock_event.h: the kernel's too */
 
 /* Returns NULL and prints why (privileges, missing tracepoints ...). */
 struct sock_capture *sock_capture_open(const struct sock_capture_opts *opts);
