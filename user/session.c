@@ -344,7 +344,7 @@ static int trace_process(struct session *s, uint32_t pid, enum proc_role role)
 	}
 	set_role(s, pid, role);
 	if (s->sc) {
-		err = sock_capture_add_tgid(s->sc, pid, role);
+		err = sock_capture_add_tgid(s->sc, pid);
 		if (err) {
 			fprintf(stderr, "servetrace: cannot trace %u: %s\n", pid, strerror(-err));
 			return err;

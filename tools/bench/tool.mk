@@ -16,4 +16,4 @@ $(OUTPUT)/tp_floor.bpf.o: tools/bench/tp_floor.bpf.c | $(OUTPUT)
 
 tools/bench/tp_floor: tools/bench/tp_floor.c $(OUTPUT)/tp_floor.skel.h
 	$(call msg,BINARY,$@)
-	$(Q)$(CC) $(CFLAGS) -I$(OUTPUT) $< -lbpf -lelf -lz -o $@
+	$(Q)$(CC) $(CFLAGS) -I$(OUTPUT) -Ibpf $< -lbpf -lelf -lz -o $@

@@ -9,21 +9,18 @@
  * same ones as raw tracepoints (the program gets the arguments). */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
+#include "sock_event.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1024);
-	__type(key, __u32);
-	__type(value, __u32);
-} traced_tgids SEC(".maps");
+/* bpf/sock.bpf.c's lookup: one bit per tgid */
+__u64 traced_bits[TRACED_WORDS];
 
 static __always_inline int floor_prog(void)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 
-	return bpf_map_lookup_elem(&traced_tgids, &tgid) != NULL;
+	return tgid < TRACED_TGID_LIMIT && (traced_bits[tgid / 64] >> (tgid % 64)) & 1;
 }
 
 #define FLOOR(name)							\

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <bpf/libbpf.h>
 #include <bpf/bpf.h>
+#include "sock_event.h"
 #include "tp_floor.skel.h"
 
 static volatile sig_atomic_t stop;
@@ -84,17 +85,11 @@ int main(int argc, char **argv)
 	for (; i < argc; i++) {
 		char *end;
 		long v = strtol(argv[i], &end, 10);
-		__u32 pid = v, one = 1;
-
-		if (*end || v <= 0 || v > 0x3fffffff) {
+		if (*end || v <= 0 || v >= TRACED_TGID_LIMIT) {
 			fprintf(stderr, "tp_floor: '%s' is not a pid\n", argv[i]);
 			return 2;
 		}
-		if (bpf_map__update_elem(skel->maps.traced_tgids, &pid, sizeof(pid), &one,
-					 sizeof(one), BPF_ANY)) {
-			fprintf(stderr, "tp_floor: pid %ld: %s\n", v, strerror(errno));
-			return 1;
-		}
+		skel->bss->traced_bits[v / 64] |= 1ULL << (v % 64);	/* the mmap of .bss */
 		n++;
 	}
 	if (tp_floor_bpf__attach(skel)) {

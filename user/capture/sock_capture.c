@@ -318,17 +318,15 @@ static void *detach_links(void *arg)
 
 void sock_capture_quiesce(struct sock_capture *sc)
 {
-	uint32_t key, next;
-	int fd;
+	__u64 *bits;
 
 	if (!sc || !sc->skel)
 		return;
 	/* first: the programs stop sending at once, for every process */
-	fd = bpf_map__fd(sc->skel->maps.traced_tgids);
-	while (!bpf_map_get_next_key(fd, NULL, &next)) {
-		key = next;
-		bpf_map_delete_elem(fd, &key);
-	}
+	bits = sc->skel->bss->traced_bits;
+	for (size_t i = 0; i < TRACED_WORDS; i++)
+		if (bits[i])
+			__atomic_store_n(&bits[i], 0, __ATOMIC_RELAXED);
 	if (!sc->detaching && !pthread_create(&sc->detacher, NULL, detach_links, sc))
 		sc->detaching = true;	/* else sock_bpf__destroy() detaches them */
 }
@@ -353,15 +351,24 @@ void sock_capture_close(struct sock_capture *sc)
 	free(sc);
 }
 
-int sock_capture_add_tgid(struct sock_capture *sc, uint32_t tgid, uint32_t role)
+/* The programs' traced_bits, through the skeleton's mmap of .bss: an
+ * atomic read-modify-write, as the programs read the words meanwhile. */
+int sock_capture_add_tgid(struct sock_capture *sc, uint32_t tgid)
 {
-	return bpf_map__update_elem(sc->skel->maps.traced_tgids, &tgid, sizeof(tgid),
-				    &role, sizeof(role), BPF_ANY);
+	if (tgid >= TRACED_TGID_LIMIT)
+		return -ERANGE;
+	__atomic_fetch_or(&sc->skel->bss->traced_bits[tgid / 64], 1ULL << (tgid % 64),
+			  __ATOMIC_RELAXED);
+	return 0;
 }
 
 int sock_capture_del_tgid(struct sock_capture *sc, uint32_t tgid)
 {
-	return bpf_map__delete_elem(sc->skel->maps.traced_tgids, &tgid, sizeof(tgid), 0);
+	if (tgid >= TRACED_TGID_LIMIT)
+		return -ERANGE;
+	__atomic_fetch_and(&sc->skel->bss->traced_bits[tgid / 64], ~(1ULL << (tgid % 64)),
+			   __ATOMIC_RELAXED);
+	return 0;
 }
 
 int sock_capture_shards(const struct sock_capture *sc)

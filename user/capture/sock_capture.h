@@ -30,7 +30,7 @@ struct sock_capture_opts {
 /* Returns NULL and prints why (privileges, missing tracepoints ...). */
 struct sock_capture *sock_capture_open(const struct sock_capture_opts *opts);
 void sock_capture_close(struct sock_capture *sc);
-int sock_capture_add_tgid(struct sock_capture *sc, uint32_t tgid, uint32_t role);
+int sock_capture_add_tgid(struct sock_capture *sc, uint32_t tgid);
 int sock_capture_del_tgid(struct sock_capture *sc, uint32_t tgid);
 int sock_capture_shards(const struct sock_capture *sc);
 int sock_capture_shard_fd(const struct sock_capture *sc, int shard);
