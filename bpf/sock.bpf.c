@@ -21,6 +21,7 @@
 #include "sock_lookup.bpf.h"
 #include "sock_stream.h"
 #include "ring_wake.h"
+#include "traced_bits.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -32,16 +33,6 @@ const volatile __u32 nshards = 1;	/* ring buffers in `rings` */
 const volatile bool skip_sse = true;	/* false: send every call (--full-capture) */
 const volatile bool sock_hooks = false;	/* the socket layer's hooks are the loaded ones */
 
-/* The only processes whose calls are looked at: one bit per tgid, set
- * by user space through its mmap of .bss. Every socket call of every
- * process asks, so it is a load: the hash lookup it replaces was a third
- * of tcp_send_start()'s time (perf, 2-core VM). */
-__u64 traced_bits[TRACED_WORDS];
-
-static __always_inline bool tgid_traced(__u32 tgid)
-{
-	return tgid < TRACED_TGID_LIMIT && (traced_bits[tgid / 64] >> (tgid % 64)) & 1;
-}
 
 /* Socket-layer hooks: TCP sockets that became ESTABLISHED, by how (1: a
  * passive open, to be accepted; 2: an active one, connected), until a

@@ -9,18 +9,13 @@
  * same ones as raw tracepoints (the program gets the arguments). */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
-#include "sock_event.h"
+#include "traced_bits.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-/* bpf/sock.bpf.c's lookup: one bit per tgid */
-__u64 traced_bits[TRACED_WORDS];
-
 static __always_inline int floor_prog(void)
 {
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-
-	return tgid < TRACED_TGID_LIMIT && (traced_bits[tgid / 64] >> (tgid % 64)) & 1;
+	return tgid_traced(bpf_get_current_pid_tgid() >> 32);
 }
 
 #define FLOOR(name)							\
