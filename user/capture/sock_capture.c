@@ -222,6 +222,13 @@ static struct sock_capture *capture_open(const struct sock_capture_opts *opts,
 			err == -EPERM ? " (missing privileges, or kernel.unprivileged_bpf_disabled / lockdown)" : "");
 		goto fail;
 	}
+	/* the traced processes are bits set through the mmap of .bss: a
+	 * private copy (no BPF_F_MMAPABLE) would trace nothing, silently */
+	if (!(bpf_map__map_flags(sc->skel->maps.bss) & BPF_F_MMAPABLE)) {
+		fprintf(stderr, "servetrace: the kernel cannot map BPF global data "
+			"(BPF_F_MMAPABLE, Linux 5.5): the traced processes cannot be set\n");
+		goto fail;
+	}
 	err = fill_rings(sc);
 	if (err)
 		goto fail;
