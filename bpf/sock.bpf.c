@@ -33,7 +33,6 @@ const volatile __u32 nshards = 1;	/* ring buffers in `rings` */
 const volatile bool skip_sse = true;	/* false: send every call (--full-capture) */
 const volatile bool sock_hooks = false;	/* the socket layer's hooks are the loaded ones */
 
-
 /* Socket-layer hooks: TCP sockets that became ESTABLISHED, by how (1: a
  * passive open, to be accepted; 2: an active one, connected), until a
  * traced process first moves data on one: that call reports the accept or
