@@ -13,7 +13,7 @@
 #define MAX_IOVECS          64	/* iovecs copied per call: hyper flushes up to 64 */
 #define MAX_SHARDS          64	/* ring buffers at most (--shards) */
 /* Traced processes: one bit per tgid below the kernel's PID_MAX_LIMIT
- * (4M on 64-bit), in sock.bpf.c's traced_bits (512 KiB) */
+ * (4M on 64-bit): traced_bits.bpf.h (512 KiB) */
 #define TRACED_TGID_LIMIT   (1u << 22)
 #define TRACED_WORDS        (TRACED_TGID_LIMIT / 64)
 
