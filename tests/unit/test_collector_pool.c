@@ -6,6 +6,8 @@
  * in differs). Only the ids servetrace assigns (st-N, by arrival at the
  * correlator) are per-run; none is expected here. Plus the handoff on its
  * own: order, a full ring waited for and then counted. */
+#include <dirent.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "capture/recording.h"
@@ -100,6 +102,32 @@ static void feed_exits(struct run *run, struct collector *col, struct collector_
 	}
 }
 
+/* This process's threads named servetrace-p<N>, N < threads. */
+static uint32_t named_parse_threads(uint32_t threads)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	uint32_t n = 0;
+
+	while (d && (e = readdir(d))) {
+		char path[64], comm[32] = "";
+		unsigned int i;
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/proc/self/task/%.16s/comm", e->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fgets(comm, sizeof(comm), f) && sscanf(comm, "servetrace-p%u", &i) == 1 &&
+		    i < threads)
+			n++;
+		fclose(f);
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
 static int replay(struct run *run, struct rows *rs)
 {
 	FILE *mem = open_memstream(&rs->text, &rs->len);
@@ -135,6 +163,9 @@ static int replay(struct run *run, struct rows *rs)
 		}, corr);
 		if (pool && collector_pool_start(pool))
 			abort();
+		/* top -H and perf tell them from the merge thread */
+		ASSERT_EQ(named_parse_threads(run->threads), run->threads,
+			  "each parse thread is named servetrace-p<N>");
 	}
 	if (!corr || !sh || (!col && !pool) || !f || recording_read_header(f, &off)) {
 		fprintf(stderr, "  cannot replay %s (run from the repo root)\n", RECORDING);

@@ -3,9 +3,11 @@
  * and its inbox's consumer side belong to that thread; the correlator,
  * the handoffs' consumer side and the inboxes' producer side to the
  * caller's. Counters cross as relaxed atomic snapshots. */
+#define _GNU_SOURCE	/* pthread_setname_np */
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -400,12 +402,16 @@ int collector_pool_start(struct collector_pool *p)
 	correlator_set_exchange_return(p->corr, handoff_return);
 	for (uint32_t i = 0; i < p->o.threads; i++) {
 		int err = pthread_create(&p->w[i].tid, NULL, worker_main, &p->w[i]);
+		char name[16];
 
 		if (err) {
 			collector_pool_stop(p);
 			return -err;
 		}
 		p->w[i].started = true;
+		/* top -H and perf tell the parse threads from the merge (main) */
+		snprintf(name, sizeof(name), "servetrace-p%u", i);
+		pthread_setname_np(p->w[i].tid, name);
 	}
 	return 0;
 }
