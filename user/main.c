@@ -18,16 +18,18 @@ const char *argp_program_version = "servetrace 0.1";
 static const char doc[] =
 "servetrace: where each LLM request's time went, seen from the kernel.\n"
 "\n"
-"Attaches to a running sglang-router and its SGLang workers (nothing to\n"
-"patch or restart) and writes one CSV row per inference request:\n"
-"arrival at the router, forward to a worker (and which one), arrival at the\n"
-"worker, first token, finish, and the latencies between them. The columns\n"
-"are the timeline contract's (see README), then servetrace's own.\n"
+"Attaches to a running router and its workers (nothing to patch or\n"
+"restart) and writes one CSV row per inference request: arrival at the\n"
+"router, forward to a worker (and which one), arrival at the worker, the\n"
+"scheduler's queue, first token, finish, and the latencies between them.\n"
+"The columns are the timeline contract's (see README), then servetrace's own.\n"
+"Routers: sglang-router, smg (HTTP or gRPC mode). Workers: SGLang and vLLM\n"
+"(HTTP or gRPC); their queue times come from uprobes on libzmq inside them.\n"
 "\n"
 "Which processes: --router-pid/--worker-pid, or --router-port/--worker-port\n"
-"(the processes listening there), or nothing: then every sglang-router and\n"
-"SGLang server on this machine is found by its command line. Without a\n"
-"router, each worker request is a row (node-level run).\n"
+"(the processes listening there), or nothing: then every router and server\n"
+"above on this machine is found by its command line. Without a router,\n"
+"each worker request is a row (node-level run).\n"
 "\n"
 "USAGE: servetrace [OPTION...]\n"
 "\n"
@@ -60,7 +62,7 @@ static const struct argp_option opts[] = {
 	{ "output-mode", OPT_OUTPUT_MODE, "MODE", 0,
 	  "Octal mode of the files written (-o, --record, --perfetto, --ready-file; default 0600, at most 0666)", 0 },
 	{ "router-pid", OPT_ROUTER_PID, "PID[,PID]", 0, "Router process(es) to trace", 1 },
-	{ "worker-pid", OPT_WORKER_PID, "PID[,PID]", 0, "SGLang server main process(es) to trace", 1 },
+	{ "worker-pid", OPT_WORKER_PID, "PID[,PID]", 0, "Server (SGLang or vLLM) main process(es) to trace", 1 },
 	{ "router-port", OPT_ROUTER_PORT, "PORT[,PORT]", 0, "Trace the router listening on PORT", 1 },
 	{ "worker-port", OPT_WORKER_PORT, "PORT[,PORT]", 0, "Trace the workers listening on PORT", 1 },
 	{ "duration", 'd', "SEC", 0, "Stop after SEC seconds", 2 },
@@ -96,7 +98,7 @@ static const struct argp_option opts[] = {
 	  "After SIGINT/SIGTERM, read what the rings hold for at most MS, then count the rest and exit (default 700; detaching takes about a second more)", 2 },
 	{ "linger", OPT_LINGER, "MS", 0, "Wait after a request ends before writing it (default 300)", 2 },
 	{ "http-only", OPT_NO_SERVER, NULL, 0,
-	  "No libzmq uprobes inside SGLang: the queue columns stay empty", 2 },
+	  "No libzmq uprobes inside the servers (SGLang, vLLM): the queue columns stay empty", 2 },
 	{ "keep-text", OPT_KEEP_TEXT, NULL, 0,
 	  "Add a prompt column (first 4 KiB). Without it no prompt text is written", 3 },
 	{ "ready-file", OPT_READY, "FILE", 0, "Create FILE once attached (for scripts)", 3 },
