@@ -24,6 +24,10 @@ Usage: tools/bench_capture.sh [OPTION...]
   --cpus-upstream LIST
   --cpus-load LIST
   --cpus-tracer LIST
+  --layout16             the 16-core machine's layout (shared/bench/16-core.md):
+                         wrk -t4 -c64 on CPUs 8-11, router and upstream 4
+                         workers each on 0-3 and 4-7, servetrace on 12-13;
+                         options after it override
   --tracer-args "..."    extra servetrace options (e.g. "--full-capture")
   --collector-threads N  servetrace's parse threads (default: its own choice;
                          env COLLECTOR_THREADS does the same)
@@ -41,14 +45,15 @@ Columns: req/s untraced and traced and their ratio; p50/p99 latency deltas;
 servetrace CPU (% of one core) and CPU per request, peak RSS, ring-buffer
 drops, kernel records per request, rows vs requests wrk completed, and the
 time servetrace took to exit after SIGINT with the load still running.
-Environment: SERVETRACE, NGINX_BIN, WRK, SSE_UPSTREAM override the binaries;
-COLLECTOR_THREADS=N is --collector-threads N.
+Environment: SERVETRACE, NGINX_BIN, WRK, SSE_UPSTREAM, TP_FLOOR override the
+binaries (tools/bench_pack.sh packs them all for a machine without
+packages); COLLECTOR_THREADS=N is --collector-threads N.
 EOF
 }
 
 MODE=plain EVENTS="16 128 1024" ROUNDS=3 DURATION=8 CONNS=16 THREADS=1 RW=1 UW=1 FLOOR_HOOKS=sock
 CPUS_ROUTER="" CPUS_UP="" CPUS_LOAD="" CPUS_TRACER="" TRACER_ARGS="" PORT=18900
-OUT="" BPF_STATS=0 FLOOR=0 COLLECTOR_THREADS=${COLLECTOR_THREADS:-}
+OUT="" BPF_STATS=0 FLOOR=0 LAYOUT16=0 COLLECTOR_THREADS=${COLLECTOR_THREADS:-}
 while [ $# -gt 0 ]; do
 	case $1 in
 	--mode) MODE=$2; shift ;;
@@ -63,6 +68,8 @@ while [ $# -gt 0 ]; do
 	--cpus-upstream) CPUS_UP=$2; shift ;;
 	--cpus-load) CPUS_LOAD=$2; shift ;;
 	--cpus-tracer) CPUS_TRACER=$2; shift ;;
+	--layout16) LAYOUT16=1 CONNS=64 THREADS=4 RW=4 UW=4
+		CPUS_ROUTER=0-3 CPUS_UP=4-7 CPUS_LOAD=8-11 CPUS_TRACER=12-13 ;;
 	--tracer-args) TRACER_ARGS=$2; shift ;;
 	--collector-threads) COLLECTOR_THREADS=$2; shift ;;
 	--port) PORT=$2; shift ;;
@@ -92,6 +99,7 @@ UP_PORT=$((PORT + 1))
 case $MODE in plain|stream) ;; *) die "--mode is plain or stream" ;; esac
 case $COLLECTOR_THREADS in "" | [1-9] | 1[0-6]) ;; *) die "--collector-threads is 1 to 16" ;; esac
 [ -z "$COLLECTOR_THREADS" ] || TRACER_ARGS="--collector-threads $COLLECTOR_THREADS $TRACER_ARGS"
+[ "$LAYOUT16" = 0 ] || [ "$(nproc)" -ge 14 ] || die "--layout16 pins to CPUs 0-13: $(nproc) CPUs here"
 [ "$(id -u)" = 0 ] || die "needs root (BPF)"
 [ -x "$SERVETRACE" ] || die "no $SERVETRACE: run 'make' first"
 command -v "$NGINX_BIN" >/dev/null || die "needs nginx (tools/install_deps.sh)"
