@@ -28,6 +28,9 @@ Usage: tools/bench_capture.sh [OPTION...]
                          wrk -t4 -c64 on CPUs 8-11, router and upstream 4
                          workers each on 0-3 and 4-7, servetrace on 12-13;
                          options after it override
+  --prompt-bytes N       pad each request's prompt to about N bytes (default:
+                         a 45-byte prompt; LLM prompts run to KiBs, and the
+                         collector reads every byte of them on every hop)
   --tracer-args "..."    extra servetrace options (e.g. "--full-capture")
   --collector-threads N  servetrace's parse threads (default: its own choice;
                          env COLLECTOR_THREADS does the same)
@@ -53,7 +56,7 @@ EOF
 
 MODE=plain EVENTS="16 128 1024" ROUNDS=3 DURATION=8 CONNS=16 THREADS=1 RW=1 UW=1 FLOOR_HOOKS=sock
 CPUS_ROUTER="" CPUS_UP="" CPUS_LOAD="" CPUS_TRACER="" TRACER_ARGS="" PORT=18900
-OUT="" BPF_STATS=0 FLOOR=0 LAYOUT16=0 COLLECTOR_THREADS=${COLLECTOR_THREADS:-}
+OUT="" BPF_STATS=0 FLOOR=0 LAYOUT16=0 PROMPT_BYTES=0 COLLECTOR_THREADS=${COLLECTOR_THREADS:-}
 while [ $# -gt 0 ]; do
 	case $1 in
 	--mode) MODE=$2; shift ;;
@@ -71,6 +74,7 @@ while [ $# -gt 0 ]; do
 	--layout16) LAYOUT16=1 CONNS=64 THREADS=4 RW=4 UW=4
 		CPUS_ROUTER=0-3 CPUS_UP=4-7 CPUS_LOAD=8-11 CPUS_TRACER=12-13 ;;
 	--tracer-args) TRACER_ARGS=$2; shift ;;
+	--prompt-bytes) PROMPT_BYTES=$2; shift ;;
 	--collector-threads) COLLECTOR_THREADS=$2; shift ;;
 	--port) PORT=$2; shift ;;
 	--out) OUT=$2; shift ;;
@@ -97,6 +101,8 @@ HZ=$(getconf CLK_TCK)
 UP_PORT=$((PORT + 1))
 
 case $MODE in plain|stream) ;; *) die "--mode is plain or stream" ;; esac
+case $PROMPT_BYTES in [0-9] | [1-9][0-9] | [1-9][0-9][0-9] | [1-9][0-9][0-9][0-9] | [1-9][0-9][0-9][0-9][0-9]) ;;
+*) die "--prompt-bytes is 0 to 99999" ;; esac
 case $COLLECTOR_THREADS in "" | [1-9] | 1[0-6]) ;; *) die "--collector-threads is 1 to 16" ;; esac
 [ -z "$COLLECTOR_THREADS" ] || TRACER_ARGS="--collector-threads $COLLECTOR_THREADS $TRACER_ARGS"
 [ "$LAYOUT16" = 0 ] || [ "$(nproc)" -ge 14 ] || die "--layout16 pins to CPUs 0-13: $(nproc) CPUs here"
@@ -206,7 +212,7 @@ phase() {
 		t0=$(ticks "$TRACER_PID")
 		[ "$BPF_STATS" = 0 ] || bpftool prog show > "$WORK/bpf-$tag.0" 2>/dev/null
 	fi
-	BENCH_TAG=$tag BENCH_STREAM=$STREAM pin "$CPUS_LOAD" "$WRK" -t "$THREADS" -c "$CONNS" \
+	BENCH_TAG=$tag BENCH_STREAM=$STREAM BENCH_PROMPT_BYTES=$PROMPT_BYTES pin "$CPUS_LOAD" "$WRK" -t "$THREADS" -c "$CONNS" \
 		-d "${DURATION}s" --latency -s "$BENCH/generate.lua" "http://127.0.0.1:$PORT" > "$out" 2>&1 ||
 		die "wrk failed: $(tail -3 "$out")"
 	local reqs secs
@@ -228,7 +234,7 @@ phase() {
 		fi
 		rss=$(awk '/^VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$TRACER_PID/status")
 		# exit under load: a second wrk keeps the router busy meanwhile
-		BENCH_TAG=x$tag BENCH_STREAM=$STREAM pin_bg "$CPUS_LOAD" "$WRK" -t "$THREADS" -c "$CONNS" -d 4s \
+		BENCH_TAG=x$tag BENCH_STREAM=$STREAM BENCH_PROMPT_BYTES=$PROMPT_BYTES pin_bg "$CPUS_LOAD" "$WRK" -t "$THREADS" -c "$CONNS" -d 4s \
 			-s "$BENCH/generate.lua" "http://127.0.0.1:$PORT" > /dev/null 2>&1 &
 		local busy=$!
 		sleep 1
@@ -270,7 +276,7 @@ report() {	# report TITLE: the pairs of this setup, and their medians
 
 run_setup() {	# run_setup TITLE: ROUNDS alternating pairs against what is up
 	: > "$WORK/phases"
-	BENCH_TAG=w BENCH_STREAM=$STREAM "$WRK" -t 1 -c 4 -d 2s -s "$BENCH/generate.lua" \
+	BENCH_TAG=w BENCH_STREAM=$STREAM BENCH_PROMPT_BYTES=$PROMPT_BYTES "$WRK" -t 1 -c 4 -d 2s -s "$BENCH/generate.lua" \
 		"http://127.0.0.1:$PORT" > /dev/null 2>&1 || die "warm-up failed"
 	for r in $(seq "$ROUNDS"); do
 		phase "${r}u" 0
@@ -291,6 +297,8 @@ start_router() {
 	ROUTER_W=$(workers_of "${PIDS[-1]}")
 }
 
+PROMPT_NOTE=""
+[ "$PROMPT_BYTES" = 0 ] || PROMPT_NOTE=", prompts of ~$PROMPT_BYTES bytes"
 log "work directory: $WORK"
 log "servetrace options: ${TRACER_ARGS:-(none)}"
 if [ "$MODE" = plain ]; then
@@ -300,7 +308,7 @@ if [ "$MODE" = plain ]; then
 	sleep 0.3
 	UP_W=$(workers_of "${PIDS[-1]}")
 	start_router
-	run_setup "plain: wrk -c$CONNS -t$THREADS -> nginx router ($RW) -> nginx upstream ($UW), $DURATION s phases"
+	run_setup "plain: wrk -c$CONNS -t$THREADS -> nginx router ($RW) -> nginx upstream ($UW), $DURATION s phases$PROMPT_NOTE"
 else
 	STREAM=1
 	for n in $EVENTS; do
@@ -309,7 +317,7 @@ else
 		UP_W=${PIDS[-1]}
 		wait_port "$UP_PORT"
 		start_router
-		run_setup "stream: $n SSE events per request, one write each; wrk -c$CONNS -t$THREADS -> nginx router ($RW) -> sse_upstream, $DURATION s phases"
+		run_setup "stream: $n SSE events per request, one write each; wrk -c$CONNS -t$THREADS -> nginx router ($RW) -> sse_upstream, $DURATION s phases$PROMPT_NOTE"
 		kill -TERM "${PIDS[-1]}" "${PIDS[-2]}" 2>/dev/null || true
 		wait "${PIDS[-1]}" "${PIDS[-2]}" 2>/dev/null || true
 		unset 'PIDS[-1]' 'PIDS[-1]'

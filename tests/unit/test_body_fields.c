@@ -399,6 +399,52 @@ static void test_count_words(void)
 		  "non-ASCII space is no separator (bytes)");
 }
 
+/* prompt.split() a byte at a time, as the counter was before it went
+ * eight bytes a step. */
+static int words_bytewise(const char *s)
+{
+	int words = 0;
+	bool in_word = false;
+
+	for (; *s; s++) {
+		bool space = *s == ' ' || (*s >= '\t' && *s <= '\r');
+
+		words += !space && !in_word;
+		in_word = !space;
+	}
+	return words;
+}
+
+/* Eight bytes a step against a byte at a time: every length and start
+ * alignment, words across the steps' edges, and the bytes next to the
+ * spaces' values (0x08, 0x0e, 0x1f, 0x21) or equal to them but for the
+ * top bit (0x89, 0x8d, 0xa0), which are no spaces. */
+static void test_count_words_steps(void)
+{
+	static const char alphabet[] = " \t\n\v\f\r\x08\x0e\x1f!\x89\x8d\xa0\xff" "aZ";
+	char buf[80];
+	uint64_t x = 0x9E3779B97F4A7C15ULL;
+	int bad = 0, runs = 0;
+
+	for (int round = 0; round < 4000; round++) {
+		size_t off = round % 8, len = (round / 8) % 64;
+
+		for (size_t i = 0; i < len; i++) {
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			/* half the rounds mostly words, half mostly spaces */
+			buf[off + i] = round & 1 ? alphabet[x % (sizeof(alphabet) - 1)]
+						 : (x % 5 ? 'w' : alphabet[x % 6]);
+		}
+		buf[off + len] = 0;
+		bad += count_words(buf + off) != words_bytewise(buf + off);
+		runs++;
+	}
+	ASSERT_EQ(bad, 0, "the same count as a byte at a time (4000 strings)");
+	ASSERT_EQ(runs, 4000, "all ran");
+	ASSERT_EQ(count_words("\x89\x8d\xa0\x08\x0e\x1f!"), 1, "near-spaces are one word");
+	ASSERT_EQ(count_words("aaaaaaa bbbbbbbb\tccccccc\x0b\x0c"), 3, "words across the steps");
+}
+
 /* ---- the streaming scan for a big body's rid ------------------------ */
 
 static const char *scan_pieces(struct body_rid_scan *s, const char *body, size_t len,
@@ -541,6 +587,7 @@ void test_area_body_fields(void)
 	RUN_SUBTEST(test_response_not_json);
 	RUN_SUBTEST(test_out_of_range_numbers);
 	RUN_SUBTEST(test_count_words);
+	RUN_SUBTEST(test_count_words_steps);
 	RUN_SUBTEST(test_rid_scan_matches_parse);
 	RUN_SUBTEST(test_rid_scan_big_prompt);
 	RUN_SUBTEST(test_rid_scan_gap);

@@ -82,7 +82,9 @@ static void take_prompt(const cJSON *item, int *words, uint64_t *h, char **text)
 
 	if (cJSON_IsString(item)) {
 		*words += count_words(item->valuestring);
-		*h = fnv_mix(*h, item->valuestring, strlen(item->valuestring));
+		uint64_t part = hash_bytes(item->valuestring, strlen(item->valuestring));
+
+		*h = fnv_mix(*h, &part, sizeof(part));
 		if (text)
 			keep(text, item->valuestring);
 		return;
@@ -568,6 +570,41 @@ static void test_long_values(void)
 	ASSERT_EQ(bad, 0, "long numbers, long strings, many values");
 }
 
+/* Strings decoded in runs: plain stretches of every length from 0 to 40
+ * between escapes of each kind (\u0000 ends cJSON's copy), as the prompt
+ * and a chat message, short (decoded on the stack) and long (heap). */
+static void test_escape_runs(void)
+{
+	static const char *const escapes[] = {
+		"\\n", "\\\"", "\\\\", "\\/", "\\t", "\\u00e9", "\\u20ac", "\\ud83d\\ude00",
+		"\\u0000", "\\u0041",
+	};
+	static char doc[8192], str[4096];
+	int bad = 0, runs = 0;
+
+	for (size_t e = 0; e < sizeof(escapes) / sizeof(escapes[0]); e++) {
+		for (int run = 0; run <= 40; run++) {
+			for (int reps = 1; reps <= 60; reps += 59) {
+				size_t k = 0, n;
+
+				for (int r = 0; r < reps; r++) {
+					for (int i = 0; i < run; i++)
+						str[k++] = i % 5 == 4 ? ' ' : 'a' + (i + r) % 26;
+					k += (size_t)snprintf(str + k, sizeof(str) - k, "%s", escapes[e]);
+				}
+				str[k] = 0;
+				n = (size_t)snprintf(doc, sizeof(doc),
+						     "{\"text\":\"%sx\",\"messages\":[{\"content\":\"%s\"}]}",
+						     str, str);
+				bad += !agree(doc, n);
+				runs++;
+			}
+		}
+	}
+	ASSERT_EQ(bad, 0, "strings with escapes read as cJSON reads them");
+	ASSERT_EQ(runs, 820, "every escape, run length and size");
+}
+
 static uint64_t rnd(uint64_t *x)
 {
 	*x ^= *x << 13;
@@ -664,5 +701,6 @@ void test_area_json_view(void)
 	RUN_SUBTEST(test_quirks);
 	RUN_SUBTEST(test_nesting);
 	RUN_SUBTEST(test_long_values);
+	RUN_SUBTEST(test_escape_runs);
 	RUN_SUBTEST(test_mutations);
 }

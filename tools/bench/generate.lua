@@ -4,12 +4,27 @@
 -- Environment: BENCH_TAG (phase tag in the ids), BENCH_DELAY_MS (pause per
 -- connection between requests: a paced, lighter load), BENCH_SAME_PROMPT=1
 -- (every request carries the same prompt; by default the prompt varies),
--- BENCH_STREAM=1 (ask for a streamed answer).
+-- BENCH_STREAM=1 (ask for a streamed answer), BENCH_PROMPT_BYTES=N (pad the
+-- prompt with words to about N bytes, a JSON "\n" escape every 40 words as
+-- in chat text: LLM prompts run to KiBs, and the collector reads each).
 
 local nthreads = 0
 local delay_ms = tonumber(os.getenv("BENCH_DELAY_MS") or "0")
 local same_prompt = os.getenv("BENCH_SAME_PROMPT") == "1"
 local stream = os.getenv("BENCH_STREAM") == "1" and ',"stream":true' or ''
+local pad = ""
+local pad_bytes = tonumber(os.getenv("BENCH_PROMPT_BYTES") or "0")
+if pad_bytes > 0 then
+	local words = { "the", "capital", "of", "France", "is", "a", "city", "that", "has", "many" }
+	local parts, len, w = {}, 0, 0
+	while len < pad_bytes do
+		w = w + 1
+		local sep = w % 40 == 0 and "\\n" or " "
+		parts[#parts + 1] = sep .. words[(w - 1) % #words + 1]
+		len = len + #sep + #words[(w - 1) % #words + 1]
+	end
+	pad = table.concat(parts)
+end
 
 
 function setup(thread)
@@ -25,7 +40,7 @@ function init(args)
 end
 
 local function body(id)
-	local prompt = "The capital of France is a city that"
+	local prompt = "The capital of France is a city that" .. pad
 	if not same_prompt then
 		prompt = prompt .. " " .. id
 	end

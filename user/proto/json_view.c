@@ -137,6 +137,24 @@ static const unsigned char *skip_plain(const unsigned char *q, const unsigned ch
 	return q;
 }
 
+/* The first backslash or NUL from q (or end), 8 bytes at a time: the
+ * end of a run of bytes that decode as themselves. */
+static const unsigned char *skip_unescaped(const unsigned char *q, const unsigned char *end)
+{
+	while (end - q >= 8) {
+		uint64_t w, m;
+
+		memcpy(&w, q, sizeof(w));
+		m = zero_bytes(w) | zero_bytes(w ^ ('\\' * ONES));
+		if (m)
+			return q + (__builtin_ctzll(m) >> 3);
+		q += 8;
+	}
+	while (q < end && *q != '\\' && *q)
+		q++;
+	return q;
+}
+
 /* A string at ps->p (a quote): its raw content, and whether it needs
  * decoding (escapes, or a NUL that ends cJSON's copy of it); false where
  * cJSON's parse_string fails. Strings are short: a byte loop beats
@@ -168,8 +186,9 @@ static bool parse_string(struct parser *ps, const char **s, uint32_t *len, bool 
 		size_t k;
 
 		if (*r != '\\') {
-			r++;
-			continue;
+			r = memchr(r, '\\', q - r);	/* prompts: KiB between escapes */
+			if (!r)
+				break;
 		}
 		k = escape_len(r, q, &cp);
 		if (!k)
@@ -391,9 +410,16 @@ static size_t decode(const char *raw, size_t len, char *out, size_t cap)
 		size_t k, blen;
 
 		if (*r != '\\') {
-			if (!*r)
-				break;
-			out[o++] = *r++;
+			/* a run that decodes as itself, copied whole */
+			size_t k = skip_unescaped(r, end) - r;
+
+			if (!k)
+				break;	/* a NUL: cJSON's copy ends there */
+			if (k > cap - 1 - o)
+				k = cap - 1 - o;
+			memcpy(out + o, r, k);
+			o += k;
+			r += k;
 			continue;
 		}
 		k = escape_len(r, end, &cp);	/* valid: checked when parsed */
