@@ -961,7 +961,7 @@ static int start_threads(struct session *s)
 }
 
 /* The worst case of memory the limits allow (issue 13). */
-static void print_mem_ceiling(const struct session_opts *o, uint32_t shards)
+static void print_mem_ceiling(const struct session_opts *o, uint32_t shards, uint32_t threads)
 {
 	struct mem_ceiling mc;
 	char line[256];
@@ -972,6 +972,7 @@ static void print_mem_ceiling(const struct session_opts *o, uint32_t shards)
 		.max_hop_records = o->limits.max_hop_records, .max_rids = o->limits.max_rids,
 		.body_bytes = o->limits.body_bytes,
 		.max_traces = !o->listen ? 0 : o->max_traces ? o->max_traces : TRACE_STORE_MAX_DEFAULT,
+		.parse_threads = threads,
 	}, &mc);
 	mem_ceiling_format(&mc, line, sizeof(line));
 	fprintf(stderr, "servetrace: %s\n", line);
@@ -1018,7 +1019,7 @@ static int live_attach(struct session *s)
 		sock_capture_uses_sock_hooks(s->sc) ? "socket layer" : "syscalls");
 	if (s->pool)
 		fprintf(stderr, "servetrace: %u collector threads\n", s->threads);
-	print_mem_ceiling(s->o, s->shards);
+	print_mem_ceiling(s->o, s->shards, s->threads);
 	return 0;
 }
 

@@ -445,6 +445,57 @@ static void test_count_words_steps(void)
 	ASSERT_EQ(count_words("aaaaaaa bbbbbbbb\tccccccc\x0b\x0c"), 3, "words across the steps");
 }
 
+/* A chat body of about n bytes, its words told apart by tag. */
+static char *chat_body(size_t n, char tag, size_t *len)
+{
+	char *b = malloc(n + 128);
+	size_t k = (size_t)sprintf(b, "{\"messages\":[{\"role\":\"user\",\"content\":\"");
+
+	for (size_t w = 1; k < n; w++) {
+		b[k++] = tag;
+		b[k++] = w % 16 ? 'w' : '\\';
+		b[k++] = w % 16 ? ' ' : 'n';	/* "\\n" between some words */
+	}
+	k += (size_t)sprintf(b + k, "\"}],\"max_tokens\":7}");
+	*len = k;
+	return b;
+}
+
+/* Prompts of KiBs are kept too (a copy each, within 4 MiB a thread): the
+ * worker's read of the router's bytes comes from the memo, the same. */
+static void test_big_body_memo(void)
+{
+	struct request_fields a, b;
+	size_t la, lb, lc;
+	char *pa = chat_body(8192, 'a', &la), *pb = chat_body(3u << 20, 'b', &lb);
+	char *pc = chat_body(3u << 20, 'c', &lc);
+	uint64_t hits = body_fields_memo_hits();
+
+	request_fields_parse(pa, la, false, &a);
+	request_fields_parse(pa, la, false, &b);
+	ASSERT_EQ(body_fields_memo_hits() - hits, 1, "an 8 KiB body read twice: once from the memo");
+	ASSERT_TRUE(a.input_words > 2000 && a.input_words == b.input_words &&
+		    a.fingerprint == b.fingerprint && a.max_tokens == 7 && b.max_tokens == 7,
+		    "the same fields either way");
+	pa[40] = 'z';	/* the same length, other bytes: read again */
+	request_fields_parse(pa, la, false, &b);
+	ASSERT_EQ(body_fields_memo_hits() - hits, 1, "a changed body is no hit");
+	ASSERT_TRUE(a.fingerprint != b.fingerprint, "and its own fingerprint");
+
+	/* 3 MiB fits the 4 MiB budget; a second 3 MiB does not */
+	request_fields_parse(pb, lb, false, &a);
+	request_fields_parse(pc, lc, false, &a);
+	hits = body_fields_memo_hits();
+	request_fields_parse(pb, lb, false, &b);
+	request_fields_parse(pc, lc, false, &b);
+	ASSERT_EQ(body_fields_memo_hits() - hits, 1, "past the budget a body is not kept");
+	ASSERT_TRUE(b.input_words > 1000000, "and is read in full");
+	body_fields_thread_done();	/* frees the copies (valgrind: make unit-valgrind) */
+	free(pa);
+	free(pb);
+	free(pc);
+}
+
 /* ---- the streaming scan for a big body's rid ------------------------ */
 
 static const char *scan_pieces(struct body_rid_scan *s, const char *body, size_t len,
@@ -588,6 +639,7 @@ void test_area_body_fields(void)
 	RUN_SUBTEST(test_out_of_range_numbers);
 	RUN_SUBTEST(test_count_words);
 	RUN_SUBTEST(test_count_words_steps);
+	RUN_SUBTEST(test_big_body_memo);
 	RUN_SUBTEST(test_rid_scan_matches_parse);
 	RUN_SUBTEST(test_rid_scan_big_prompt);
 	RUN_SUBTEST(test_rid_scan_gap);

@@ -12,7 +12,8 @@ static const struct mem_ceiling_limits base_limits = {
 
 static uint64_t sum(const struct mem_ceiling *c)
 {
-	return c->base + c->rings + c->conns + c->bodies + c->exchanges + c->hops + c->traces;
+	return c->base + c->rings + c->conns + c->bodies + c->exchanges + c->hops + c->traces +
+	       c->memos;
 }
 
 static void test_parts_add_up(void)
@@ -58,6 +59,15 @@ static void test_each_part_scales(void)
 	mem_ceiling_compute(&l, &b);
 	ASSERT_TRUE(b.traces >= 10000ull * 4096, "traces: their JSON each");
 	ASSERT_EQ(b.total - a.total, b.traces, "only the trace part moves");
+
+	/* a memo of bodies read twice per parse thread, big ones within
+	 * their 4 MiB budget */
+	ASSERT_TRUE(a.memos >= 4ull << 20 && a.memos < 6ull << 20, "one thread's memo: 4-6 MiB");
+	l = base_limits;
+	l.parse_threads = 4;
+	mem_ceiling_compute(&l, &b);
+	ASSERT_EQ(b.memos, 4 * a.memos, "memos: one per parse thread");
+	ASSERT_EQ(b.total - a.total, 3 * a.memos, "nothing else moves");
 }
 
 /* The defaults' ceiling, large because every connection may hold a full
@@ -80,7 +90,8 @@ static void test_extremes(void)
 	mem_ceiling_compute(&l, &c);
 	ASSERT_TRUE(c.bodies >= 2ull << 40, "a terabyte of bodies is counted, not wrapped");
 	mem_ceiling_compute(&(struct mem_ceiling_limits){ 0 }, &c);
-	ASSERT_EQ(c.total, c.base + c.conns, "zero limits: the base and the hash heads");
+	ASSERT_EQ(c.total, c.base + c.conns + c.memos,
+		  "zero limits: the base, the hash heads and one thread's memo");
 	mem_ceiling_format(&c, line, sizeof(line));
 	ASSERT_TRUE(!strncmp(line, "memory ceiling ~", 16), line);
 }

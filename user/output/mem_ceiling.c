@@ -66,8 +66,9 @@ void mem_ceiling_compute(const struct mem_ceiling_limits *l, struct mem_ceiling 
 	out->hops = add(mul(l->max_hop_records, alloc(HOP_REC_BYTES)),
 			mul(l->max_rids, alloc(sizeof(struct rid_state)) + sizeof(void *)));
 	out->traces = mul(l->max_traces, sizeof(void *) * 2 + alloc(TRACE_BYTES));
+	out->memos = mul(l->parse_threads ? l->parse_threads : 1, body_fields_memo_max_bytes());
 	out->total = add(add(add(out->base, out->rings), add(out->conns, out->bodies)),
-			 add(add(out->exchanges, out->hops), out->traces));
+			 add(add(out->exchanges, out->hops), add(out->traces, out->memos)));
 }
 
 static unsigned long long mib(uint64_t b)
@@ -78,7 +79,8 @@ static unsigned long long mib(uint64_t b)
 void mem_ceiling_format(const struct mem_ceiling *c, char *buf, size_t size)
 {
 	snprintf(buf, size, "memory ceiling ~%llu MiB from the limits (base %llu, rings %llu, "
-		 "connections %llu, bodies in flight %llu, exchanges %llu, hops %llu, traces %llu MiB)",
+		 "connections %llu, bodies in flight %llu, exchanges %llu, hops %llu, traces %llu, "
+		 "bodies read twice %llu MiB)",
 		 mib(c->total), mib(c->base), mib(c->rings), mib(c->conns), mib(c->bodies),
-		 mib(c->exchanges), mib(c->hops), mib(c->traces));
+		 mib(c->exchanges), mib(c->hops), mib(c->traces), mib(c->memos));
 }

@@ -17,6 +17,7 @@ struct mem_ceiling_limits {
 	uint32_t max_rids;
 	uint32_t body_bytes;		/* --body-limit */
 	uint32_t max_traces;		/* 0: no trace store (no --listen) */
+	uint32_t parse_threads;		/* threads reading bodies (0 counts as 1) */
 };
 
 /* Bytes per component. */
@@ -28,6 +29,7 @@ struct mem_ceiling {
 	uint64_t exchanges;
 	uint64_t hops;			/* hop records + per-rid scheduler states */
 	uint64_t traces;
+	uint64_t memos;			/* per parse thread: bodies read twice, kept */
 	uint64_t total;
 };
 

@@ -232,12 +232,16 @@ static void request_fields_take(const struct json_view *v, bool keep_text,
  * it, the response as the worker wrote it and as the router wrote it.
  * What a body yields depends on its bytes alone (a request; a response
  * merged into fresh fields), so the last few results are kept by their
- * bytes, compared whole. Per thread; small bodies only. */
+ * bytes, compared whole. Per thread. */
 #define MEMO_BODY_MAX	1024
 /* requests are each other's until both sides are read: the slots must
  * outnumber the bodies read in between (a few per connection in flight) */
 #define REQ_MEMO_SLOTS	256
 #define RESP_MEMO_SLOTS	64
+/* Bigger request bodies (prompts of KiBs, each read on every hop): fewer
+ * slots, each a copy on the heap, all of them within a byte budget. */
+#define BIG_MEMO_SLOTS	64
+#define BIG_MEMO_BUDGET	(4u << 20)
 
 struct memo_key {
 	uint64_t hash;
@@ -255,9 +259,27 @@ struct body_memo {
 		struct response_fields rf;
 		int ret;
 	} resp[RESP_MEMO_SLOTS];
+	struct big_memo {
+		uint64_t hash;
+		uint32_t len;		/* 0: empty slot */
+		char *body;
+		struct request_fields rf;
+	} big[BIG_MEMO_SLOTS];
+	size_t big_bytes;		/* held by big[], at most BIG_MEMO_BUDGET */
 };
 
+size_t body_fields_memo_max_bytes(void)
+{
+	return sizeof(struct body_memo) + BIG_MEMO_BUDGET + BIG_MEMO_SLOTS * 16;
+}
+
 static __thread struct body_memo *memo;	/* ~0.4 MB, made on first use */
+static __thread uint64_t memo_hits;	/* request bodies read from it */
+
+uint64_t body_fields_memo_hits(void)
+{
+	return memo_hits;
+}
 
 static struct body_memo *memo_get(void)
 {
@@ -268,6 +290,8 @@ static struct body_memo *memo_get(void)
 
 void body_fields_thread_done(void)
 {
+	for (int i = 0; memo && i < BIG_MEMO_SLOTS; i++)
+		free(memo->big[i].body);
 	free(memo);
 	memo = NULL;
 }
@@ -300,21 +324,52 @@ static void request_fields_read(const char *body, size_t len, bool keep_text,
 	json_view_release(&v);
 }
 
+/* The same for a big body: its slot's copy is given up first, and a new
+ * one is kept only within the budget (else the body is read each time). */
+static void big_request_fields_parse(const char *body, size_t len, uint64_t h,
+				     struct request_fields *out)
+{
+	struct big_memo *m = &memo->big[h % BIG_MEMO_SLOTS];
+
+	if (m->len == len && m->hash == h && !memcmp(m->body, body, len)) {
+		*out = m->rf;
+		memo_hits++;
+		return;
+	}
+	request_fields_read(body, len, false, out);
+	memo->big_bytes -= m->len;
+	free(m->body);
+	m->body = NULL;
+	m->len = 0;
+	if (len > BIG_MEMO_BUDGET - memo->big_bytes || !(m->body = malloc(len)))
+		return;
+	memcpy(m->body, body, len);
+	m->len = len;
+	m->hash = h;
+	m->rf = *out;
+	memo->big_bytes += len;
+}
+
 void request_fields_parse(const char *body, size_t len, bool keep_text,
 			  struct request_fields *out)
 {
 	struct req_memo *m;
 	uint64_t h;
 
-	if (keep_text || !len || len > MEMO_BODY_MAX || !memo_get()) {
+	if (keep_text || !len || !memo_get()) {
 		/* kept text is the caller's: not shared */
 		request_fields_read(body, len, keep_text, out);
 		return;
 	}
 	h = hash_bytes(body, len);
+	if (len > MEMO_BODY_MAX) {
+		big_request_fields_parse(body, len, h, out);
+		return;
+	}
 	m = &memo->req[h % REQ_MEMO_SLOTS];
 	if (memo_hit(&m->k, h, body, len)) {
 		*out = m->rf;
+		memo_hits++;
 		return;
 	}
 	request_fields_read(body, len, false, out);

@@ -95,6 +95,10 @@ const char *body_rid_scan_result(const struct body_rid_scan *s);
  * bytes unchanged shows each body twice): a thread that ends lets go of
  * them with this. */
 void body_fields_thread_done(void);
+/* The most a thread's memo of bodies read twice holds (mem_ceiling). */
+size_t body_fields_memo_max_bytes(void);
+/* Request bodies this thread read from the memo (tests). */
+uint64_t body_fields_memo_hits(void);
 
 /* prompt.split() semantics: runs of ASCII whitespace separate words. */
 int count_words(const char *s);
