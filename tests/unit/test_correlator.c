@@ -92,6 +92,32 @@ out:
 	fixture_teardown(f);
 }
 
+/* A forward that failed on its connection (its worker killed) is what
+ * the router retries elsewhere: the client ends after the retry, later
+ * than orphan_ns (1 s here), and still claims both forwards. */
+static void test_failed_forward_waits_for_retry(void)
+{
+	struct fixture *f = setup(true);
+	struct exchange *c = client(f, 1, "a");
+	struct exchange *failed = forward(f, 1, 2, "a");
+	struct exchange *retry = forward(f, 2, 10, "a");
+
+	snprintf(failed->conn_error, sizeof(failed->conn_error), "connection_reset");
+	correlator_exchange_done(f->corr, failed, 5 * MS);
+	fixture_tick(f, 2500 * MS);
+	ASSERT_EQ(fixture_corr_stats(f)->forwards_unmatched, 0, "the failed forward is not given up");
+	respond(f, retry, 3000, 200);
+	respond(f, c, 3001, 200);
+	fixture_tick(f, 3500 * MS);
+	if (!ASSERT_EQ(f->nrows, 1, "one row"))
+		goto out;
+	ASSERT_EQ(f->rows[0].forwards, 2, "both forwards");
+	ASSERT_STREQ(f->rows[0].host, "127.0.0.1:30002", "the retry's worker");
+	ASSERT_EQ(fixture_corr_stats(f)->forwards_unmatched, 0, "none unclaimed");
+out:
+	fixture_teardown(f);
+}
+
 /* A forward became the worker request read on the same connection after
  * it was written; one whose id differs is not taken. */
 static void test_worker_by_connection(void)
@@ -495,6 +521,7 @@ static void test_in_flight(void)
 void test_area_correlator(void)
 {
 	RUN_SUBTEST(test_claim_by_id);
+	RUN_SUBTEST(test_failed_forward_waits_for_retry);
 	RUN_SUBTEST(test_worker_by_connection);
 	RUN_SUBTEST(test_fingerprint_retry);
 	RUN_SUBTEST(test_claim_by_time);

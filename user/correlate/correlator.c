@@ -1344,6 +1344,16 @@ static void finalize_due(struct correlator *c, uint64_t now)
  * The walk stops at the first such one (it walked the whole store ten
  * times a second: a cache miss per exchange, a quarter of the
  * correlator's thread at 33k requests/s). */
+/* How long a done piece waits to be claimed. One that failed on its
+ * connection (its worker killed mid-request) is what a router retries on
+ * another worker: its client request ends only after the retry, which
+ * may take longer than orphan_ns, so it waits as long as an unfinished
+ * client request could (idle_ns). */
+static uint64_t claim_window(const struct correlator *c, const struct exchange *ex)
+{
+	return ex->conn_error[0] && c->o.idle_ns > c->o.orphan_ns ? c->o.idle_ns : c->o.orphan_ns;
+}
+
 static void expire(struct correlator *c, uint64_t now)
 {
 	uint64_t horizon = c->o.orphan_ns < c->o.idle_ns ? c->o.orphan_ns : c->o.idle_ns;
@@ -1368,7 +1378,7 @@ static void expire(struct correlator *c, uint64_t now)
 				free_exchange(c, ex);
 			continue;
 		}
-		if (ex->resp_done && now > ex->t_done + c->o.orphan_ns) {
+		if (ex->resp_done && now > ex->t_done + claim_window(c, ex)) {
 			/* done, never claimed by a client request */
 			if (ex->kind == EX_WORKER_IN && out_of_time(c))
 				c->st.unwritten_at_exit++;
