@@ -445,6 +445,38 @@ static void test_count_words_steps(void)
 	ASSERT_EQ(count_words("aaaaaaa bbbbbbbb\tccccccc\x0b\x0c"), 3, "words across the steps");
 }
 
+/* Sixteen bytes a step (SSE2) on long strings: every length near the
+ * step, and past 255 steps, where each lane's count is folded before it
+ * can wrap (" a" repeated gives one lane a start in every step). */
+static void test_count_words_long(void)
+{
+	static const char alphabet[] = " \t\n\v\f\r\x08\x0e\x1f!\x89\x8d\xa0\xff" "aZ";
+	size_t max = 10000;
+	char *buf = malloc(max + 16);
+	uint64_t x = 0x2545F4914F6CDD1DULL;
+	int bad = 0, runs = 0;
+
+	for (size_t len = 0; len < max; len += len < 300 ? 1 : 997) {
+		for (size_t off = 0; off < 16; off += 5) {
+			for (size_t i = 0; i < len; i++) {
+				x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+				buf[off + i] = len & 1 ? alphabet[x % (sizeof(alphabet) - 1)]
+						       : (x % 5 ? 'w' : alphabet[x % 6]);
+			}
+			buf[off + len] = 0;
+			bad += count_words(buf + off) != words_bytewise(buf + off);
+			runs++;
+		}
+	}
+	ASSERT_EQ(bad, 0, "long strings: the same count as a byte at a time");
+	ASSERT_TRUE(runs > 1000, "all lengths ran");
+	for (size_t i = 0; i < max; i++)
+		buf[i] = i & 1 ? 'a' : ' ';
+	buf[max] = 0;
+	ASSERT_EQ(count_words(buf), (int)(max / 2), "a start in every step of one lane, 625 steps");
+	free(buf);
+}
+
 /* A chat body of about n bytes, its words told apart by tag. */
 static char *chat_body(size_t n, char tag, size_t *len)
 {
@@ -481,6 +513,22 @@ static void test_big_body_memo(void)
 	request_fields_parse(pa, la, false, &b);
 	ASSERT_EQ(body_fields_memo_hits() - hits, 1, "a changed body is no hit");
 	ASSERT_TRUE(a.fingerprint != b.fingerprint, "and its own fingerprint");
+	/* a byte the memo's key does not sample (it samples the ends and 32
+	 * words): the bytes are compared, so no hit either */
+	pa[40] = 'a';
+	request_fields_parse(pa, la, false, &a);
+	hits = body_fields_memo_hits();
+	pa[la / 2 + 3] = pa[la / 2 + 3] == ' ' ? 'q' : ' ';
+	request_fields_parse(pa, la, false, &b);
+	ASSERT_EQ(body_fields_memo_hits() - hits, 0, "a change between the key's samples is no hit");
+	ASSERT_TRUE(a.input_words != b.input_words && a.fingerprint != b.fingerprint,
+		    "and is read afresh");
+	pa[la / 2 + 3] = pa[la / 2 + 3] == ' ' ? 'q' : ' ';
+	request_fields_parse(pa, la, false, &b);
+	ASSERT_EQ(body_fields_memo_hits() - hits, 0, "the original again: its slot was taken");
+	request_fields_parse(pa, la, false, &b);
+	ASSERT_EQ(body_fields_memo_hits() - hits, 1, "then a hit");
+	ASSERT_TRUE(a.input_words == b.input_words && a.fingerprint == b.fingerprint, "same fields");
 
 	/* 3 MiB fits the 4 MiB budget; a second 3 MiB does not */
 	request_fields_parse(pb, lb, false, &a);
@@ -639,6 +687,7 @@ void test_area_body_fields(void)
 	RUN_SUBTEST(test_out_of_range_numbers);
 	RUN_SUBTEST(test_count_words);
 	RUN_SUBTEST(test_count_words_steps);
+	RUN_SUBTEST(test_count_words_long);
 	RUN_SUBTEST(test_big_body_memo);
 	RUN_SUBTEST(test_rid_scan_matches_parse);
 	RUN_SUBTEST(test_rid_scan_big_prompt);

@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include "proto/json_view.h"
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #define NESTING_LIMIT 1000	/* CJSON_NESTING_LIMIT */
 #define FAST_DIGITS 15		/* an integer this long is exact as a double */
@@ -119,10 +122,41 @@ static uint64_t zero_bytes(uint64_t w)
 	return (w - ONES) & ~w & HIGHS;
 }
 
-/* The first quote, backslash or NUL from q (or end): 8 bytes at a time
- * (little-endian: the lowest flag is the first byte). */
+#ifdef __SSE2__
+/* From q, sixteen bytes a step (SSE2 is in every x86-64) while a step
+ * holds none of the bytes asked for (b1, b2, NUL; b2 == b1 to ask for
+ * two): the first of them, or where under 16 bytes are left (for the
+ * caller's tail loop). Prompts of KiBs go by here on every hop. */
+static const unsigned char *skip16(const unsigned char *q, const unsigned char *end,
+				   char b1, char b2)
+{
+	const __m128i v1 = _mm_set1_epi8(b1), v2 = _mm_set1_epi8(b2), z = _mm_setzero_si128();
+
+	while (end - q >= 16) {
+		__m128i x = _mm_loadu_si128((const __m128i *)q);
+		unsigned m = (unsigned)_mm_movemask_epi8(
+			_mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, v1), _mm_cmpeq_epi8(x, v2)),
+				     _mm_cmpeq_epi8(x, z)));
+
+		if (m)
+			return q + __builtin_ctz(m);
+		q += 16;
+	}
+	return q;
+}
+#else
+static const unsigned char *skip16(const unsigned char *q, const unsigned char *end,
+				   char b1, char b2)
+{
+	return q;
+}
+#endif
+
+/* The first quote, backslash or NUL from q (or end): 16 or 8 bytes at a
+ * time (little-endian: the lowest flag is the first byte). */
 static const unsigned char *skip_plain(const unsigned char *q, const unsigned char *end)
 {
+	q = skip16(q, end, '"', '\\');
 	while (end - q >= 8) {
 		uint64_t w, m;
 
@@ -137,10 +171,11 @@ static const unsigned char *skip_plain(const unsigned char *q, const unsigned ch
 	return q;
 }
 
-/* The first backslash or NUL from q (or end), 8 bytes at a time: the
- * end of a run of bytes that decode as themselves. */
+/* The first backslash or NUL from q (or end), 16 or 8 bytes at a time:
+ * the end of a run of bytes that decode as themselves. */
 static const unsigned char *skip_unescaped(const unsigned char *q, const unsigned char *end)
 {
+	q = skip16(q, end, '\\', '\\');
 	while (end - q >= 8) {
 		uint64_t w, m;
 
