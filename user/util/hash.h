@@ -51,18 +51,26 @@ static inline uint64_t hash_bytes(const void *p, size_t n)
 
 	if (n >= 64) {
 		/* seeds far apart, and lanes folded in order through the mix:
-		 * a word moved to another lane, or two steps swapped, differ */
-		uint64_t l[4], x[4];
+		 * a word moved to another lane, or two steps swapped, differ.
+		 * Four scalars, not an array: GCC made an array two SSE lanes
+		 * of emulated 64-bit multiplies, through the stack (slower
+		 * than one lane) */
+		uint64_t l0 = h + 0xC2B2AE3D27D4EB4FULL, l1 = h + 2 * 0xC2B2AE3D27D4EB4FULL;
+		uint64_t l2 = h + 3 * 0xC2B2AE3D27D4EB4FULL, l3 = h + 4 * 0xC2B2AE3D27D4EB4FULL;
 
-		for (int i = 0; i < 4; i++)
-			l[i] = h + (uint64_t)(i + 1) * 0xC2B2AE3D27D4EB4FULL;
 		for (; n >= 32; b += 32, n -= 32) {
-			memcpy(x, b, 32);
-			for (int i = 0; i < 4; i++)
-				l[i] = hash_mix(l[i], x[i]);
+			uint64_t x0, x1, x2, x3;
+
+			memcpy(&x0, b, 8);
+			memcpy(&x1, b + 8, 8);
+			memcpy(&x2, b + 16, 8);
+			memcpy(&x3, b + 24, 8);
+			l0 = hash_mix(l0, x0);
+			l1 = hash_mix(l1, x1);
+			l2 = hash_mix(l2, x2);
+			l3 = hash_mix(l3, x3);
 		}
-		for (int i = 0; i < 4; i++)
-			h = hash_mix(h, l[i]);
+		h = hash_mix(hash_mix(hash_mix(hash_mix(h, l0), l1), l2), l3);
 	}
 	for (; n >= 8; b += 8, n -= 8) {
 		memcpy(&w, b, 8);
