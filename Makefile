@@ -139,11 +139,13 @@ test:
 	$(Q)$(MAKE) --no-print-directory unit loadgen-smoke views-test e2e
 
 # Overhead, side by side (untraced and traced rounds alternating, ratios
-# printed): capture cost on wrk -> nginx -> upstream, non-streaming and
-# streaming (16, 128, 1024 events), what untraced processes pay, then on
+# printed): capture cost on wrk -> nginx -> upstream, non-streaming (a
+# 45-byte prompt, then 8 KiB ones) and streaming (16, 128, 1024 events),
+# what untraced processes pay, then on
 # the real router (HTTP) and the SGLang scheduler.
 bench: servetrace tools
 	$(Q)tools/bench_capture.sh --mode plain --bpf-stats --floor
+	$(Q)tools/bench_capture.sh --mode plain --prompt-bytes 8192 --rounds 2
 	$(Q)tools/bench_capture.sh --mode stream
 	$(Q)tools/bench_bystander.sh
 	$(Q)tools/bench_tracer.sh
