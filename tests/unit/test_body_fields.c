@@ -419,9 +419,23 @@ static int words_bytewise(const char *s)
  * alignment, words across the steps' edges, and the bytes next to the
  * spaces' values (0x08, 0x0e, 0x1f, 0x21) or equal to them but for the
  * top bit (0x89, 0x8d, 0xa0), which are no spaces. */
-static void test_count_words_steps(void)
+/* len random bytes at p, terminated: mostly spaces and their near
+ * misses when spacey, else mostly words. Counts against a byte at a time. */
+static bool count_matches(char *p, size_t len, bool spacey, uint64_t *x)
 {
 	static const char alphabet[] = " \t\n\v\f\r\x08\x0e\x1f!\x89\x8d\xa0\xff" "aZ";
+
+	for (size_t i = 0; i < len; i++) {
+		*x ^= *x << 13, *x ^= *x >> 7, *x ^= *x << 17;
+		p[i] = spacey ? alphabet[*x % (sizeof(alphabet) - 1)]
+			      : (*x % 5 ? 'w' : alphabet[*x % 6]);
+	}
+	p[len] = 0;
+	return count_words(p) == words_bytewise(p);
+}
+
+static void test_count_words_steps(void)
+{
 	char buf[80];
 	uint64_t x = 0x9E3779B97F4A7C15ULL;
 	int bad = 0, runs = 0;
@@ -429,14 +443,8 @@ static void test_count_words_steps(void)
 	for (int round = 0; round < 4000; round++) {
 		size_t off = round % 8, len = (round / 8) % 64;
 
-		for (size_t i = 0; i < len; i++) {
-			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-			/* half the rounds mostly words, half mostly spaces */
-			buf[off + i] = round & 1 ? alphabet[x % (sizeof(alphabet) - 1)]
-						 : (x % 5 ? 'w' : alphabet[x % 6]);
-		}
-		buf[off + len] = 0;
-		bad += count_words(buf + off) != words_bytewise(buf + off);
+		/* half the rounds mostly words, half mostly spaces */
+		bad += !count_matches(buf + off, len, round & 1, &x);
 		runs++;
 	}
 	ASSERT_EQ(bad, 0, "the same count as a byte at a time (4000 strings)");
@@ -450,7 +458,6 @@ static void test_count_words_steps(void)
  * can wrap (" a" repeated gives one lane a start in every step). */
 static void test_count_words_long(void)
 {
-	static const char alphabet[] = " \t\n\v\f\r\x08\x0e\x1f!\x89\x8d\xa0\xff" "aZ";
 	size_t max = 10000;
 	char *buf = malloc(max + 16);
 	uint64_t x = 0x2545F4914F6CDD1DULL;
@@ -458,13 +465,7 @@ static void test_count_words_long(void)
 
 	for (size_t len = 0; len < max; len += len < 300 ? 1 : 997) {
 		for (size_t off = 0; off < 16; off += 5) {
-			for (size_t i = 0; i < len; i++) {
-				x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-				buf[off + i] = len & 1 ? alphabet[x % (sizeof(alphabet) - 1)]
-						       : (x % 5 ? 'w' : alphabet[x % 6]);
-			}
-			buf[off + len] = 0;
-			bad += count_words(buf + off) != words_bytewise(buf + off);
+			bad += !count_matches(buf + off, len, len & 1, &x);
 			runs++;
 		}
 	}
