@@ -10,7 +10,7 @@
 #include "proto/json_view.h"
 #include "util/hash.h"
 #include "util/str.h"
-#ifdef __SSE2__
+#if defined(__SSE2__) && defined(__x86_64__)
 #include <emmintrin.h>
 #endif
 
@@ -41,7 +41,7 @@ static uint64_t space_bytes(uint64_t w)
 	return ((ge9 & ~ge14 & ~w) | blank) & HIGHS;
 }
 
-#ifdef __SSE2__
+#if defined(__SSE2__) && defined(__x86_64__)
 /* 0xff in each byte of x that is_space(): ' ', or 0x09-0x0d. */
 static __m128i space_lanes(__m128i x)
 {
@@ -97,7 +97,7 @@ static int count_words_n(const char *s, size_t n)
 	size_t i = 0;
 	int words = 0;
 
-#ifdef __SSE2__
+#if defined(__SSE2__) && defined(__x86_64__)
 	if (n >= 32)
 		words = count_words_sse2(s, n, &prev, &i);
 #endif

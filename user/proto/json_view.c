@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "proto/json_view.h"
-#ifdef __SSE2__
+#if defined(__SSE2__) && defined(__x86_64__)
 #include <emmintrin.h>
 #endif
 
@@ -122,7 +122,7 @@ static uint64_t zero_bytes(uint64_t w)
 	return (w - ONES) & ~w & HIGHS;
 }
 
-#ifdef __SSE2__
+#if defined(__SSE2__) && defined(__x86_64__)
 /* From q, sixteen bytes a step (SSE2 is in every x86-64) while a step
  * holds none of the bytes asked for (b1, b2, NUL; b2 == b1 to ask for
  * two): the first of them, or where under 16 bytes are left (for the
