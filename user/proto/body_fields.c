@@ -51,6 +51,15 @@ static __m128i space_lanes(__m128i x)
 			    _mm_cmpeq_epi8(_mm_min_epu8(t, _mm_set1_epi8(4)), t));
 }
 
+/* The sum of the sixteen byte lanes of acc (psadbw against zero). */
+static uint64_t lanes_sum(__m128i acc)
+{
+	__m128i sum = _mm_sad_epu8(acc, _mm_setzero_si128());
+
+	return (uint64_t)_mm_cvtsi128_si64(sum) +
+	       (uint64_t)_mm_cvtsi128_si64(_mm_unpackhi_epi64(sum, sum));
+}
+
 /* The word starts in s[0, n & ~15), sixteen bytes a step (SSE2 is in
  * every x86-64): a start is a non-space byte after a space; each lane
  * counts its starts, folded by psadbw before a lane can wrap. *prev: is
@@ -69,20 +78,12 @@ static int count_words_sse2(const char *s, size_t n, uint64_t *prev, size_t *don
 		acc = _mm_sub_epi8(acc, _mm_andnot_si128(sp, before));	/* +1 a start */
 		last = sp;
 		if (++steps == 255) {
-			__m128i sum = _mm_sad_epu8(acc, _mm_setzero_si128());
-
-			words += (uint64_t)_mm_cvtsi128_si64(sum) +
-				 (uint64_t)_mm_cvtsi128_si64(_mm_unpackhi_epi64(sum, sum));
+			words += lanes_sum(acc);
 			acc = _mm_setzero_si128();
 			steps = 0;
 		}
 	}
-	{
-		__m128i sum = _mm_sad_epu8(acc, _mm_setzero_si128());
-
-		words += (uint64_t)_mm_cvtsi128_si64(sum) +
-			 (uint64_t)_mm_cvtsi128_si64(_mm_unpackhi_epi64(sum, sum));
-	}
+	words += lanes_sum(acc);
 	*prev = (unsigned)_mm_movemask_epi8(last) >> 15 & 1;
 	*done = i;
 	return (int)words;

@@ -181,8 +181,8 @@ static const unsigned char *skip16(const unsigned char *q, const unsigned char *
 }
 #endif
 
-/* The first quote, backslash or NUL from q (or end): 16 or 8 bytes at a
- * time (little-endian: the lowest flag is the first byte). */
+/* The first quote, backslash or NUL from q (or end): 32, 16 or 8 bytes
+ * at a time (little-endian: the lowest flag is the first byte). */
 static const unsigned char *skip_plain(const unsigned char *q, const unsigned char *end)
 {
 	q = skip16(q, end, '"', '\\');
@@ -200,7 +200,7 @@ static const unsigned char *skip_plain(const unsigned char *q, const unsigned ch
 	return q;
 }
 
-/* The first backslash or NUL from q (or end), 16 or 8 bytes at a time:
+/* The first backslash or NUL from q (or end), 32, 16 or 8 bytes at a time:
  * the end of a run of bytes that decode as themselves. */
 static const unsigned char *skip_unescaped(const unsigned char *q, const unsigned char *end)
 {
@@ -221,8 +221,8 @@ static const unsigned char *skip_unescaped(const unsigned char *q, const unsigne
 
 /* A string at ps->p (a quote): its raw content, and whether it needs
  * decoding (escapes, or a NUL that ends cJSON's copy of it); false where
- * cJSON's parse_string fails. Strings are short: a byte loop beats
- * memchr's call. */
+ * cJSON's parse_string fails. Its end is found inline (skip_plain):
+ * most strings are short, and memchr's call cost more than they. */
 static bool parse_string(struct parser *ps, const char **s, uint32_t *len, bool *esc)
 {
 	const unsigned char *start = ps->p + 1, *q = start, *end = ps->end;

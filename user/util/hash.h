@@ -33,17 +33,18 @@ static inline uint64_t fnv_str(const char *s)
 	return h ? h : 1;
 }
 
-/* 64 bits of p[0, n), eight bytes a step (FNV's byte a step is a
- * multiply's latency per byte: ~6 instructions a byte). Long inputs go
- * 32 bytes a step in four independent lanes: one lane is a chain of
- * multiplies, ~2 bytes a cycle; four keep the multiplier busy (an 8 KiB
- * prompt is hashed on each of its three hops). */
+/* One word folded into h. */
 static inline uint64_t hash_mix(uint64_t h, uint64_t w)
 {
 	h = (h ^ w) * 0x9E3779B97F4A7C15ULL;
 	return h ^ h >> 29;
 }
 
+/* 64 bits of p[0, n), eight bytes a step (FNV's byte a step is a
+ * multiply's latency per byte: ~6 instructions a byte). Long inputs go
+ * 32 bytes a step in four independent lanes: one lane is a chain of
+ * multiplies, ~2 bytes a cycle; four keep the multiplier busy (an 8 KiB
+ * prompt is hashed on each of its three hops). */
 static inline uint64_t hash_bytes(const void *p, size_t n)
 {
 	const unsigned char *b = p;
