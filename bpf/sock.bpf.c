@@ -599,8 +599,11 @@ static __always_inline bool keep_tail(struct tail_key *k, const struct pending_c
 	if (win && win->wn >= ret && ret <= SSE_TAIL_MAX) {
 		/* the window holds the whole call (a token's event): no
 		 * second read of user memory, an iovec walk for nginx */
-		__u32 n = ret;
+		__u64 n = ret;
 
+		/* re-bound, all 64 bits: clang drops a clamp it can prove
+		 * and passes a wider register for a u32 */
+		asm volatile("" : "+r"(n));
 		if (n > SSE_TAIL_MAX)
 			n = SSE_TAIL_MAX;
 		t->len = bpf_probe_read_kernel(t->data, n, win->w) ? 0 : n;
@@ -718,6 +721,7 @@ struct walk {
 	__u32 done_only;
 	__u32 in_stream;	/* a router re-chunks: chunks may start mid-event */
 	__u32 split;		/* chunks that did */
+	__u64 end_at;		/* the last chunk's offset, SSE events before it */
 };
 
 enum step_result { STEP_MORE, STEP_END_OF_CALL, STEP_LOST, STEP_LAST_CHUNK };
@@ -755,6 +759,23 @@ __noinline int walk_step(struct peek_buf *pb, const struct pending_call *pc, __u
 	return STEP_MORE;
 }
 
+/* walk_step() as bpf_loop's callback: verified once, whatever the bound. */
+struct walk_loop {
+	struct peek_buf *pb;
+	const struct pending_call *pc;
+	struct walk *w;
+	__u8 sc;
+	int r;
+};
+
+static long walk_loop_step(__u64 i, void *ctx)
+{
+	struct walk_loop *l = ctx;
+
+	l->r = walk_step(l->pb, l->pc, l->sc, l->w);
+	return l->r != STEP_MORE;
+}
+
 /* Follows the chunk framing of a stream through the call (from where the
  * last call left it, or from a head or a chunk-size line at its start)
  * and says whether the call may be held back: only chunks of SSE events,
@@ -771,8 +792,13 @@ __noinline int classify_call(struct peek_buf *pb, const struct pending_call *pc,
 	w->kind = CALL_SSE;
 	w->done_only = 1;
 	w->events = w->framing = 0;
+	w->end_at = 0;
 	if (d->framing) {
 		w->off = d->chunk_left;
+		/* the rest of a chunk a partial write left: an event's end,
+		 * whose tail holds the counts */
+		if (d->chunk_left)
+			w->done_only = 0;
 	} else {
 		struct chunk_head ch = {};
 		__u32 n;
@@ -795,21 +821,21 @@ __noinline int classify_call(struct peek_buf *pb, const struct pending_call *pc,
 		}
 	}
 	d->framing = 0;
-	for (int k = 0; k < SSE_CHUNKS_MAX; k++) {
-		int r = walk_step(pb, pc, sc, w);
+	{
+		struct walk_loop l = { .pb = pb, .pc = pc, .w = w, .sc = sc, .r = STEP_MORE };
 
-		if (r == STEP_MORE)
-			continue;
-		if (r == STEP_END_OF_CALL) {
+		bpf_loop(SSE_CHUNKS_MAX, walk_loop_step, &l, 0);
+		if (l.r == STEP_END_OF_CALL) {
 			d->chunk_left = w->off - w->ret;
 			d->framing = 1;
 			kind = w->kind;
-		} else if (r == STEP_LAST_CHUNK) {
+		} else if (l.r == STEP_LAST_CHUNK) {
 			kind = w->kind == CALL_MESSAGE ? CALL_MESSAGE : CALL_SEND;
-		} else {
+			if (w->kind == CALL_SSE)
+				w->end_at = w->off;
+		} else if (l.r != STEP_MORE) {
 			kind = w->kind == CALL_MESSAGE ? CALL_MESSAGE : CALL_UNALIGNED;
 		}
-		break;
 	}
 	return kind;
 }
@@ -817,7 +843,8 @@ __noinline int classify_call(struct peek_buf *pb, const struct pending_call *pc,
 /* *win: the peek buffer, its window filled with this call's first bytes. */
 static __always_inline int classify(const struct pending_call *pc, __u8 sc, __u64 ret,
 				    struct conn_dir *d, __u32 *events, bool *done_only,
-				    __u32 *framing, __u32 *split, struct peek_buf **win)
+				    __u32 *framing, __u32 *split, __u64 *end_at,
+				    struct peek_buf **win)
 {
 	__u32 zero = 0;
 	struct peek_buf *pb = bpf_map_lookup_elem(&peek_space, &zero);
@@ -833,6 +860,7 @@ static __always_inline int classify(const struct pending_call *pc, __u8 sc, __u6
 	*done_only = w.done_only;
 	*framing = w.framing;
 	*split = w.split;
+	*end_at = w.end_at;
 	return kind;
 }
 
@@ -912,12 +940,18 @@ static __always_inline void fill_data(struct sock_event *ev, const struct pendin
 	}
 }
 
+/* The bytes a data record holds at most. */
+static __always_inline __u32 capture_limit(void)
+{
+	return capture_bytes < MAX_CAPTURE ? capture_bytes : MAX_CAPTURE;
+}
+
 /* Sends a data call: its first `want` bytes. From the window when it
  * holds them (win: classify() read it), else read again: straight into
  * the ring record for one buffer, through the scratch for iovecs. */
 static __always_inline void emit_data(const struct pending_call *pc, __u8 sc, __s64 ret, __u8 dir,
 				      __u64 now, struct conn_dir *d, __u64 call_off,
-				      __u32 start_left, struct peek_buf *win)
+				      __u32 start_left, struct peek_buf *win, __u64 from)
 {
 	void *rb = ring_for(pc->sock_id);
 	struct sock_event *ev;
@@ -928,11 +962,9 @@ static __always_inline void emit_data(const struct pending_call *pc, __u8 sc, __
 	if (!rb)
 		return;
 	if (ret > 0) {
-		want = capture_bytes;
-		if (want > MAX_CAPTURE)
-			want = MAX_CAPTURE;
-		if ((__u64)ret < want)
-			want = ret;
+		want = capture_limit();
+		if ((__u64)ret - from < want)
+			want = ret - from;
 	}
 	if (win && want && want <= win->wn) {
 		n = want;
@@ -945,14 +977,16 @@ static __always_inline void emit_data(const struct pending_call *pc, __u8 sc, __
 			count(CNT_EVENTS);
 		return;
 	}
-	if (want && call_iovecs(pc, sc, &iov, &vlen)) {
+	/* from: a record for the call's bytes from there on (a stream's end
+	 * whose events were held back) */
+	if (want && (from || call_iovecs(pc, sc, &iov, &vlen))) {
 		struct scratch *s = get_scratch();
 		__u32 got;
 
 		if (!s)
 			return;
-		COPY_RANGE(got, iov_copy_scratch, s, data, MAX_CAPTURE, pc, sc, ret, 0, want);
-		fill_data(&s->ev, pc, ret, dir, now, d, call_off, start_left, got);
+		COPY_RANGE(got, iov_copy_scratch, s, data, MAX_CAPTURE, pc, sc, ret, from, want);
+		fill_data(&s->ev, pc, ret - from, dir, now, d, call_off + from, start_left, got);
 		if (bpf_ringbuf_output(rb, s, (sizeof(s->ev) + got) & (2 * MAX_CAPTURE - 1),
 				       submit_flags(rb, pc->sock_id)))
 			count(CNT_RINGBUF_FULL);
@@ -1035,7 +1069,7 @@ static __always_inline int data_call(struct pending_call *pc, bool have_sock,
 	bool done_only, created = false;
 	struct peek_buf *win = NULL;	/* set when classify() read the call */
 	struct conn_dir *d = NULL;
-	__u64 now, call_off = 0;
+	__u64 now, call_off = 0, end_at, hold = 0;
 	__u32 events, framing, split, start_left = 0;
 	int kind;
 
@@ -1066,41 +1100,56 @@ static __always_inline int data_call(struct pending_call *pc, bool have_sock,
 	}
 	if (d && skip_sse && ret > 0) {
 		start_left = d->framing ? d->chunk_left : 0;
-		kind = classify(pc, sc, ret, d, &events, &done_only, &framing, &split, &win);
+		kind = classify(pc, sc, ret, d, &events, &done_only, &framing, &split, &end_at,
+				&win);
 		kind = body_classify(pc, sc, ret, d, kind);
 		if (kind == CALL_MESSAGE) {
 			d->in_stream = 0;
 		} else if (kind == CALL_SSE && d->in_stream) {
-			struct tail_key k = { .sock_id = pc->sock_id, .dir = dir,
-					      .slot = d->tail_slot & 1 };
-
-			d->skip_bytes += ret;
-			d->skip_calls++;
-			d->skip_events += events;
-			d->skip_framing += framing;
-			d->skip_ts = now;
-			if (split)
-				count_n(CNT_SSE_SPLIT, split);
-			if (!done_only && keep_tail(&k, pc, sc, call_off, ret, now, start_left, win)) {
-				d->tail_slot ^= 1;
-				if (d->tail_valid < 2)
-					d->tail_valid++;
-			}
-			count(CNT_SKIPPED_CALLS);
-			count_n(CNT_SKIPPED_BYTES, ret);
-			goto out;
+			hold = ret;
 		} else if (kind == CALL_SSE) {
 			d->in_stream = 1;	/* its first event: sent */
 		} else if (kind == CALL_UNALIGNED) {
 			count(CNT_SSE_UNALIGNED);
+		} else if (d->in_stream && end_at && ret > capture_limit()) {
+			/* a stream's end past the capture size (a slow reader's
+			 * coalesced events): its events are held back as a call
+			 * of their own, tail kept, the last chunk sent; the
+			 * capture would keep only the first */
+			hold = end_at;
+			count(CNT_SSE_END_SPLIT);
 		}
+	}
+	if (hold && d) {
+		struct tail_key k = { .sock_id = pc->sock_id, .dir = dir,
+				      .slot = d->tail_slot & 1 };
+
+		d->skip_bytes += hold;
+		d->skip_calls++;
+		d->skip_events += events;
+		d->skip_framing += framing;
+		d->skip_ts = now;
+		if (split)
+			count_n(CNT_SSE_SPLIT, split);
+		if (start_left)
+			count(CNT_SSE_PARTIAL);
+		if (!done_only && keep_tail(&k, pc, sc, call_off, hold, now, start_left, win)) {
+			d->tail_slot ^= 1;
+			if (d->tail_valid < 2)
+				d->tail_valid++;
+		}
+		count(CNT_SKIPPED_CALLS);
+		count_n(CNT_SKIPPED_BYTES, hold);
+		if (hold == (__u64)ret)
+			goto out;
+		win = NULL;	/* the record starts at hold */
 	}
 send:
 	h2k_emit_span(pc, dir, d);
 	if (d && d->tail_valid)
 		emit_tail(pc, dir, d);
-	if (!body_emit(pc, sc, ret, dir, now, d, call_off, start_left))
-		emit_data(pc, sc, ret, dir, now, d, call_off, start_left, win);
+	if (hold || !body_emit(pc, sc, ret, dir, now, d, call_off, start_left))
+		emit_data(pc, sc, ret, dir, now, d, call_off, start_left, win, hold);
 	if (sock_hooks && (ret == -104 /* ECONNRESET */ || ret == -32 /* EPIPE */)) {
 		/* reset: its close() may change no state (it is CLOSE
 		 * already), so the close is said here, after the error */

@@ -126,6 +126,11 @@ enum counter_id {
 	CNT_SSE_SPLIT,		/* held-back chunks that start mid-event: a router
 				 * split an event, and an event whose "data:" is
 				 * not at a chunk's start is not counted */
+	CNT_SSE_PARTIAL,	/* held-back SSE calls that go on with a chunk a
+				 * partial write left (a slow reader) */
+	CNT_SSE_END_SPLIT,	/* stream ends in calls past the capture size (a
+				 * slow reader's coalesced events): the events
+				 * before the last chunk held back */
 	CNT_MAX,
 };
 

@@ -12,7 +12,9 @@
 #endif
 
 #define PEEK_MAX	32	/* bytes looked at per chunk head */
-#define SSE_CHUNKS_MAX	64	/* chunk heads followed in one call */
+/* chunk heads followed in one call: a slow reader's router writes what
+ * queued up (hundreds of a chat's small events) in one call */
+#define SSE_CHUNKS_MAX	1024
 #define HEAD_SCAN_MAX	1024	/* bytes searched for a head's end */
 
 /* Per direction of a connection, kept in the kernel. */
@@ -63,6 +65,18 @@ static inline bool ss_prefix(const char *b, __u32 n, __u32 at, const char *lit, 
 		return false;
 	for (__u32 i = 0; i < len && i < PEEK_MAX; i++)
 		if (b[(at + i) & (2 * PEEK_MAX - 1)] != lit[i])
+			return false;
+	return true;
+}
+
+/* b ends (a call's last bytes) before lit does, and what there is of it
+ * matches: a chunk's data cut by a partial write. */
+static inline bool ss_prefix_cut(const char *b, __u32 n, __u32 at, const char *lit, __u32 len)
+{
+	if (at > n || at + len <= n || n > PEEK_MAX)
+		return false;
+	for (__u32 i = 0; i < len && i < PEEK_MAX; i++)
+		if (at + i < n && b[(at + i) & (2 * PEEK_MAX - 1)] != lit[i])
 			return false;
 	return true;
 }
@@ -122,10 +136,15 @@ static inline bool chunk_head_parse(const char *b, __u32 n, struct chunk_head *c
 	if (size == 0)
 		return true;
 	at = i + 2;
-	if (ss_prefix(b, n, at, "data:", 5)) {
+	/* a call that ends inside the head's first bytes (a partial write)
+	 * is judged by what it has: an event, [DONE] once "data: [" shows
+	 * (events are JSON objects) */
+	if (ss_prefix(b, n, at, "data:", 5) || ss_prefix_cut(b, n, at, "data:", 5)) {
 		ch->sse_data = true;
 		ch->sse_done = ss_prefix(b, n, at, "data: [DONE]", 12) ||
-			       ss_prefix(b, n, at, "data:[DONE]", 11);
+			       ss_prefix(b, n, at, "data:[DONE]", 11) ||
+			       (n >= at + 7 && ss_prefix_cut(b, n, at, "data: [DONE]", 12)) ||
+			       (n >= at + 6 && ss_prefix_cut(b, n, at, "data:[DONE]", 11));
 	} else if (ss_prefix(b, n, at, "event:", 6) || ss_prefix(b, n, at, "id:", 3) ||
 		   ss_prefix(b, n, at, "retry:", 6) || ss_prefix(b, n, at, ":", 1)) {
 		ch->sse_other = true;

@@ -598,6 +598,9 @@ static void counters(struct session *s, const uint64_t *kc, counter_fn fn, void 
 		P("kernel: stream calls off chunk boundaries (sent)", kc[CNT_SSE_UNALIGNED]);
 		P("kernel: held-back SSE chunks starting mid-event (token counts may be short by up to this)",
 		  kc[CNT_SSE_SPLIT]);
+		P("kernel: held-back SSE calls going on from a partial write", kc[CNT_SSE_PARTIAL]);
+		P("kernel: stream ends past the capture size (events before held back)",
+		  kc[CNT_SSE_END_SPLIT]);
 		P("kernel: connection states full (sent whole)", kc[CNT_CONN_FULL]);
 		P("kernel: request-body bytes sent past the capture size", kc[CNT_BODY_BYTES]);
 		P("kernel: request-body calls past the cap (rest not sent)", kc[CNT_BODY_CAPPED]);

@@ -60,7 +60,7 @@ static uint32_t peek_len(uint64_t off, uint64_t len)
 
 /* classify_call() of the kernel, over the call's whole data. */
 static int classify(struct conn_dir *d, const char *b, uint64_t len, bool complete,
-		    uint32_t *events, bool *done_only, uint32_t *framing)
+		    uint32_t *events, bool *done_only, uint32_t *framing, uint64_t *end_at)
 {
 	int kind = CALL_SSE, result = CALL_UNALIGNED;
 	uint64_t off = 0;
@@ -68,12 +68,15 @@ static int classify(struct conn_dir *d, const char *b, uint64_t len, bool comple
 	*events = 0;
 	*done_only = true;
 	*framing = 0;
+	*end_at = 0;
 	if (!complete) {
 		d->framing = 0;
 		return stream_head_kind(b, peek_len(0, len)) == HEAD_MESSAGE ? CALL_MESSAGE : CALL_SEND;
 	}
 	if (d->framing) {
 		off = d->chunk_left;
+		if (d->chunk_left)
+			*done_only = false;
 	} else {
 		struct chunk_head ch;
 		int head = stream_head_kind(b, peek_len(0, len));
@@ -100,8 +103,11 @@ static int classify(struct conn_dir *d, const char *b, uint64_t len, bool comple
 		}
 		if (!chunk_head_parse(b + off, peek_len(off, len), &ch))
 			return kind == CALL_MESSAGE ? kind : CALL_UNALIGNED;
-		if (ch.size == 0)
+		if (ch.size == 0) {
+			if (kind == CALL_SSE)
+				*end_at = off;
 			return kind == CALL_MESSAGE ? kind : CALL_SEND;
+		}
 		if (ch.sse_data) {
 			if (!ch.sse_done) {
 				*events += 1;
@@ -480,6 +486,7 @@ static void on_data(struct kernel_mirror *km, const struct sock_event *in, const
 	struct conn_dir *d = &c->d[dir];
 	struct sock_event ev = *in;
 	uint32_t events, framing, start_left = 0;
+	uint64_t end_at, hold = 0;
 	bool done_only;
 
 	ev.stream_off = d->off;
@@ -500,45 +507,60 @@ static void on_data(struct kernel_mirror *km, const struct sock_event *in, const
 		int kind;
 
 		start_left = d->framing ? d->chunk_left : 0;
-		kind = classify(d, data, in->ret, !in->truncated, &events, &done_only, &framing);
+		kind = classify(d, data, in->ret, !in->truncated, &events, &done_only, &framing,
+				&end_at);
 		kind = body_classify(d, data, in->cap_len, kind);
 
-		if (kind == CALL_MESSAGE) {
+		if (kind == CALL_MESSAGE)
 			d->in_stream = 0;
-		} else if (kind == CALL_SSE && d->in_stream) {
-			d->skip_bytes += in->ret;
-			d->skip_calls++;
-			d->skip_events += events;
-			d->skip_framing += framing;
-			d->skip_ts = in->ts_exit;
-			if (!done_only) {
-				uint64_t end = in->ret;
-				uint64_t from = end > SSE_TAIL_MAX ? end - SSE_TAIL_MAX : 0;
-
-				struct mirror_tail *t = &c->tail[dir][d->tail_slot & 1];
-
-				t->len = end - from;
-				t->whole = from == 0 && start_left == 0;
-				memcpy(t->data, data + from, end - from);
-				t->call_off = ev.stream_off;
-				t->call_len = in->ret;
-				t->ts = in->ts_exit;
-				d->tail_slot ^= 1;
-				if (d->tail_valid < 2)
-					d->tail_valid++;
-			}
-			km->skipped++;
-			return;
-		} else if (kind == CALL_SSE) {
+		else if (kind == CALL_SSE && d->in_stream)
+			hold = in->ret;
+		else if (kind == CALL_SSE)
 			d->in_stream = 1;
+		else if (kind == CALL_SEND && d->in_stream && end_at && in->ret > DEFAULT_CAPTURE)
+			hold = end_at;	/* a stream's end past the capture size */
+	}
+	if (hold) {
+		uint64_t from = hold > SSE_TAIL_MAX ? hold - SSE_TAIL_MAX : 0;
+
+		d->skip_bytes += hold;
+		d->skip_calls++;
+		d->skip_events += events;
+		d->skip_framing += framing;
+		d->skip_ts = in->ts_exit;
+		if (!done_only) {
+			struct mirror_tail *t = &c->tail[dir][d->tail_slot & 1];
+
+			t->len = hold - from;
+			t->whole = from == 0 && start_left == 0;
+			memcpy(t->data, data + from, hold - from);
+			t->call_off = ev.stream_off;
+			t->call_len = hold;
+			t->ts = in->ts_exit;
+			d->tail_slot ^= 1;
+			if (d->tail_valid < 2)
+				d->tail_valid++;
 		}
+		km->skipped++;
+		if (hold == (uint64_t)in->ret)
+			return;
+		/* the record: the call's bytes from the last chunk on */
+		ev.stream_off += hold;
+		ev.ret -= hold;
+		ev.cap_len = ev.cap_len > hold ? ev.cap_len - hold : 0;
+		data += hold;
 	}
 out:
 	send_span(km, c, &ev, dir);
 	send_tail(km, c, &ev, dir);
 	take_skips(&ev, d, start_left);
-	if (!body_emit(km, d, &ev, data))
+	if (hold || !body_emit(km, d, &ev, data)) {
+		if (ev.cap_len > DEFAULT_CAPTURE) {	/* emit_data()'s capture */
+			ev.cap_len = DEFAULT_CAPTURE;
+			ev.truncated = 1;
+		}
 		send(km, &ev, data);
+	}
 }
 
 static void on_close(struct kernel_mirror *km, const struct sock_event *in)

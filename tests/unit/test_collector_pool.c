@@ -339,6 +339,63 @@ static void test_handoff_order(void)
 	correlator_free(corr);
 }
 
+static void keep_forwards(void *ctx, const struct timeline_row *row)
+{
+	*(int *)ctx = row->forwards + 1;
+}
+
+/* A parse thread holds a client request open (a router streaming to a
+ * slow reader) while its forward, done long before, crosses: the forward
+ * waits past orphan_ns for the client, which the correlator has not seen
+ * (it crosses when done), and its row has the forward. */
+static void test_handoff_open_client(void)
+{
+	int got = 0;	/* the row's forwards + 1 */
+	struct correlator *corr = correlator_new(&(struct correlator_opts){
+		.have_router = true, .linger_ns = MS, .orphan_ns = 10 * MS, .idle_ns = 5000 * MS,
+		.max_exchanges = 100, .max_hop_records = 10, .emit = keep_forwards,
+		.emit_ctx = &got,
+	});
+	struct handoff *h = handoff_new(&(struct handoff_opts){ .slots = 8, .wait_max_ns = MS });
+	struct sock_endpoint l = ep(30000), p = ep(40000), fl = ep(5555), fp = ep(30001);
+	struct exchange_sink sink;
+	struct exchange *cl, *fw;
+
+	if (!ASSERT_TRUE(corr && h, "made"))
+		return;
+	sink = handoff_sink(h);
+	cl = exchange_sink_new_exchange(&sink, EX_CLIENT_IN, 7, &l, &p, 1 * MS);
+	fw = exchange_sink_new_exchange(&sink, EX_FORWARD, 7, &fl, &fp, 2 * MS);
+	snprintf(cl->header_id, sizeof(cl->header_id), "a");
+	snprintf(fw->header_id, sizeof(fw->header_id), "a");
+	snprintf(cl->path, sizeof(cl->path), "/generate");
+	snprintf(fw->path, sizeof(fw->path), "/generate");
+	cl->req_done = fw->req_done = true;
+	exchange_sink_request_done(&sink, cl);
+	exchange_sink_request_done(&sink, fw);
+	fw->status = 200;
+	fw->resp_started = fw->resp_complete = true;
+	exchange_sink_exchange_done(&sink, fw, 3 * MS);
+	handoff_publish(h, 3 * MS);
+	ASSERT_EQ(handoff_open_since(h), 1 * MS, "the open client's start published");
+	handoff_drain(h, corr, NULL, NULL);
+	correlator_set_open_since(corr, handoff_open_since(h));
+	correlator_tick(corr, 500 * MS);	/* an expiry scan, past orphan_ns */
+	ASSERT_EQ(correlator_stats(corr)->forwards_unmatched, 0, "the forward waits");
+	cl->status = 200;
+	cl->resp_started = cl->resp_complete = true;
+	exchange_sink_exchange_done(&sink, cl, 600 * MS);
+	handoff_publish(h, 600 * MS);
+	ASSERT_EQ(handoff_open_since(h), UINT64_MAX, "none open");
+	handoff_drain(h, corr, NULL, NULL);
+	correlator_set_open_since(corr, handoff_open_since(h));
+	correlator_tick(corr, 700 * MS);
+	ASSERT_EQ(got, 2, "the row has its forward");
+	ASSERT_EQ(correlator_stats(corr)->forwards_unmatched, 0, "none unclaimed");
+	handoff_free(h);
+	correlator_free(corr);
+}
+
 /* Nobody drains: the ring fills, the thread waits a bounded time for
  * each further exchange, then counts it lost, never silently. */
 static void test_handoff_full(void)
@@ -550,6 +607,7 @@ void test_area_collector_pool(void)
 	RUN_SUBTEST(test_same_rows);
 	RUN_SUBTEST(test_exit_broadcast);
 	RUN_SUBTEST(test_handoff_order);
+	RUN_SUBTEST(test_handoff_open_client);
 	RUN_SUBTEST(test_handoff_full);
 	RUN_SUBTEST(test_evict_queued);
 	RUN_SUBTEST(test_adopt_bounded);

@@ -118,6 +118,37 @@ out:
 	fixture_teardown(f);
 }
 
+/* A router streaming to a slow reader: the worker's response and the
+ * forward's end at once, the client's 30 s later, long past orphan_ns.
+ * Both wait for the client request still open (they were given up after
+ * orphan_ns: the row had no forward, an e2e slow-reader stream). */
+static void test_slow_reader_keeps_forward(void)
+{
+	struct fixture *f = setup(true);
+	struct exchange *c = client(f, 1, "a");
+	struct exchange *fw = forward(f, 1, 2, "a");
+	struct exchange *w = worker_in(f, 1, 3, "a");
+
+	respond(f, w, 10, 200);
+	respond(f, fw, 11, 200);
+	fixture_tick(f, 15000 * MS);
+	ASSERT_EQ(fixture_corr_stats(f)->forwards_unmatched, 0, "the forward waits");
+	respond(f, c, 30000, 200);
+	fixture_tick(f, 30002 * MS);	/* an expiry scan within the row's linger */
+	ASSERT_EQ(fixture_corr_stats(f)->forwards_unmatched, 0, "it waits for the row");
+	fixture_tick(f, 30500 * MS);
+	if (!ASSERT_EQ(f->nrows, 1, "one row"))
+		goto out;
+	ASSERT_EQ(f->rows[0].forwards, 1, "its forward");
+	ASSERT_EQ(f->rows[0].router_send_time, 2 * MS, "the forward's send time");
+	ASSERT_EQ(f->rows[0].worker_pid, WORKER, "the worker request joined");
+	ASSERT_EQ(fixture_corr_stats(f)->forwards_unmatched, 0, "none unclaimed");
+	fixture_tick(f, 40000 * MS);
+	ASSERT_EQ(fixture_corr_stats(f)->live, 0, "nothing held");
+out:
+	fixture_teardown(f);
+}
+
 /* A forward became the worker request read on the same connection after
  * it was written; one whose id differs is not taken. */
 static void test_worker_by_connection(void)
@@ -348,7 +379,9 @@ static void test_time_walk_bounded(void)
 		request(f, EX_WORKER_IN, WORKER, 30001, 6000 + i, 3 + i * 0.001, NULL);
 	fw = forward(f, 1, 7, NULL);	/* 3000 exchanges after both clients */
 	respond(f, fw, 8, 200);
-	fixture_tick(f, 20000 * MS);	/* both expire unanswered */
+	fixture_tick(f, 20000 * MS);	/* both evicted unanswered */
+	/* the forward waited while they were open: given up the scan after */
+	fixture_tick(f, 21000 * MS);
 	ASSERT_EQ(fixture_corr_stats(f)->time_walks_bounded, 2, "both searches bounded");
 	ASSERT_EQ(fixture_corr_stats(f)->rows_without_forward, 2, "no forward taken from afar");
 	ASSERT_EQ(fixture_corr_stats(f)->forwards_unmatched, 1, "the forward is its own");
@@ -531,6 +564,7 @@ void test_area_correlator(void)
 	RUN_SUBTEST(test_orphan_workers_skipped);
 	RUN_SUBTEST(test_claim_out_of_order);
 	RUN_SUBTEST(test_time_walk_bounded);
+	RUN_SUBTEST(test_slow_reader_keeps_forward);
 	RUN_SUBTEST(test_lost_worker_lookup_short);
 	RUN_SUBTEST(test_older_lookups_short);
 	RUN_SUBTEST(test_lost_forward_not_replaced);

@@ -215,7 +215,7 @@ struct held_feed {
 	struct fixture *f;
 	struct gen_conn conn;		/* the worker's: fd 7, :30001 <- :40001 */
 	struct kernel_mirror *km;	/* NULL: a full capture */
-	char buf[sizeof(struct sock_event) + 4096];
+	char buf[sizeof(struct sock_event) + 65536];	/* a whole call */
 };
 
 static void held_to_collector(void *ctx, const struct sock_event *ev, const char *data)
@@ -236,6 +236,27 @@ static void held_call(struct held_feed *h, uint32_t type, int dir, const char *d
 		collector_handle(h->f->col, e, (const char *)(e + 1));
 }
 
+/* A worker's SSE exchange opened on a fresh fixture: the accept, a POST
+ * of `body` to `path`, and the chunked event-stream head. */
+static struct held_feed *held_open(bool mirrored, const char *path, const char *body)
+{
+	struct held_feed *h = calloc(1, sizeof(*h));
+	char req[512];
+
+	h->f = fixture_setup(&(struct fixture_opts){ 0 });
+	h->conn = gen_conn(&h->f->gen, NODE, 7, 30001, 40001);
+	if (mirrored)
+		h->km = kernel_mirror_new(held_to_collector, h->f->col);
+	collector_set_role(h->f->col, NODE, ROLE_WORKER);
+	snprintf(req, sizeof(req), "POST %s HTTP/1.1\r\nhost: x\r\ncontent-type: "
+		 "application/json\r\ncontent-length: %zu\r\n\r\n%s", path, strlen(body), body);
+	held_call(h, EV_ACCEPT, DIR_READ, NULL);
+	held_call(h, EV_DATA, DIR_READ, req);
+	held_call(h, EV_DATA, DIR_WRITE, "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+		  "transfer-encoding: chunked\r\n\r\n");
+	return h;
+}
+
 /* One chunk per event; `pending` gathers several for one call. */
 static void held_chunk(struct held_feed *h, const char *event, char *pending)
 {
@@ -253,29 +274,19 @@ static void held_chunk(struct held_feed *h, const char *event, char *pending)
  * (finish_reason, no content; vllm_style: the last content chunk carries
  * it instead), the usage chunk if asked, [DONE]; coalesced: those last
  * three in one write, as sglang-router flushes them (2: with the last 20
- * content events before them, more than the kernel keeps of a call). Returns the row's
- * output_tokens_from_trace. */
-static long long chat_stream(bool mirrored, int tokens, bool usage, bool vllm_style,
-			     int coalesced, uint64_t *held)
+ * content events before them, more than the kernel keeps of a call; 3:
+ * with the last 100 and the last chunk, past the capture size: a slow
+ * reader's queue). Returns the row's output_tokens_from_trace. */
+static long long chat_stream_split(bool mirrored, int tokens, bool usage, bool vllm_style,
+				   int coalesced, size_t split, uint64_t *held, long long *actual)
 {
-	char last[3500] = "", *end = coalesced ? last : NULL;
+	char last[20000] = "", *end = coalesced ? last : NULL;
 	static const char *body = "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],"
 				  "\"stream\":true,\"rid\":\"chat-held\"}";
-	struct held_feed *h = calloc(1, sizeof(*h));
-	char req[512], ev[512];
+	struct held_feed *h = held_open(mirrored, "/v1/chat/completions", body);
+	char ev[512];
 	long long got;
 
-	h->f = fixture_setup(&(struct fixture_opts){ 0 });
-	h->conn = gen_conn(&h->f->gen, NODE, 7, 30001, 40001);
-	if (mirrored)
-		h->km = kernel_mirror_new(held_to_collector, h->f->col);
-	collector_set_role(h->f->col, NODE, ROLE_WORKER);
-	snprintf(req, sizeof(req), "POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\n"
-		 "content-type: application/json\r\ncontent-length: %zu\r\n\r\n%s", strlen(body), body);
-	held_call(h, EV_ACCEPT, DIR_READ, NULL);
-	held_call(h, EV_DATA, DIR_READ, req);
-	held_call(h, EV_DATA, DIR_WRITE, "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
-		  "transfer-encoding: chunked\r\n\r\n");
 	held_chunk(h, "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,"
 		   "\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"finish_reason\":null}]}\n\n", NULL);
 	for (int i = 0; i < tokens; i++) {
@@ -286,7 +297,8 @@ static long long chat_stream(bool mirrored, int tokens, bool usage, bool vllm_st
 			 i, last ? "\"length\"" : "null");
 		/* coalesced > 1: the last content events join the flush too,
 		 * past the kernel's 1 KiB tail (a late reader's big flush) */
-		held_chunk(h, ev, coalesced > 1 && i >= tokens - 20 ? end : NULL);
+		held_chunk(h, ev, coalesced > 1 && i >= tokens - (coalesced > 2 ? 100 : 20) ?
+				  end : NULL);
 	}
 	if (!vllm_style)
 		held_chunk(h, "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,"
@@ -298,18 +310,39 @@ static long long chat_stream(bool mirrored, int tokens, bool usage, bool vllm_st
 		held_chunk(h, ev, end);
 	}
 	held_chunk(h, "data: [DONE]\n\n", end);
-	if (coalesced)
+	if (coalesced > 2)
+		strcat(last, "0\r\n\r\n");
+	if (coalesced && split && split < strlen(last)) {
+		size_t n = strlen(last);
+		char save = last[n - split];
+
+		last[n - split] = 0;
+		held_call(h, EV_DATA, DIR_WRITE, last);		/* a partial write */
+		last[n - split] = save;
+		held_call(h, EV_DATA, DIR_WRITE, last + n - split);	/* its rest */
+	} else if (coalesced) {
 		held_call(h, EV_DATA, DIR_WRITE, last);
-	held_call(h, EV_DATA, DIR_WRITE, "0\r\n\r\n");
+	}
+	if (coalesced < 3)
+		held_call(h, EV_DATA, DIR_WRITE, "0\r\n\r\n");
 	held_call(h, EV_CLOSE, DIR_READ, NULL);
 	fixture_tick(h->f, h->f->gen.now + 2000 * MS);
 	got = fixture_row(h->f, "chat-held") ? fixture_row(h->f, "chat-held")->output_tokens_from_trace : -2;
+	if (actual)
+		*actual = fixture_row(h->f, "chat-held") ?
+			  fixture_row(h->f, "chat-held")->actual_output_tokens : -2;
 	if (held)
 		*held = h->km ? kernel_mirror_skipped(h->km) : 0;
 	kernel_mirror_free(h->km);
 	fixture_teardown(h->f);
 	free(h);
 	return got;
+}
+
+static long long chat_stream(bool mirrored, int tokens, bool usage, bool vllm_style,
+			     int coalesced, uint64_t *held)
+{
+	return chat_stream_split(mirrored, tokens, usage, vllm_style, coalesced, 0, held, NULL);
 }
 
 /* The closing chunk sits between the content and the usage chunk: held
@@ -319,30 +352,191 @@ static long long chat_stream(bool mirrored, int tokens, bool usage, bool vllm_st
  * however many a call holds. */
 static void test_held_chat_token_count(void)
 {
-	static const struct { bool usage, vllm; int coalesced; const char *what; } cases[] = {
-		{ true, false, 0, "closing chunk, then usage (SGLang, include_usage)" },
-		{ true, false, 1, "closing chunk, usage and [DONE] in one write (the router)" },
-		{ true, false, 2, "20 events, closing, usage and [DONE] in one 2 KiB flush (late reader)" },
-		{ false, false, 0, "closing chunk last (no usage asked)" },
-		{ false, false, 1, "closing chunk and [DONE] in one write" },
-		{ true, true, 0, "finish_reason on the last content chunk, then usage (vLLM)" },
-		{ false, true, 0, "finish_reason on the last content chunk, nothing after" },
+	static const struct { bool usage, vllm; int coalesced, tokens; const char *what; } cases[] = {
+		{ true, false, 0, 40, "closing chunk, then usage (SGLang, include_usage)" },
+		{ true, false, 1, 40, "closing chunk, usage and [DONE] in one write (the router)" },
+		{ true, false, 2, 40, "20 events, closing, usage and [DONE] in one 2 KiB flush (late reader)" },
+		{ true, false, 3, 150, "100 events to the last chunk in one 14 KiB write (slow reader)" },
+		{ false, false, 3, 150, "the same, no usage asked" },
+		{ false, false, 0, 40, "closing chunk last (no usage asked)" },
+		{ false, false, 1, 40, "closing chunk and [DONE] in one write" },
+		{ true, true, 0, 40, "finish_reason on the last content chunk, then usage (vLLM)" },
+		{ false, true, 0, 40, "finish_reason on the last content chunk, nothing after" },
 	};
 	char what[160];
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		uint64_t held = 0;
-		long long full = chat_stream(false, 40, cases[i].usage, cases[i].vllm,
+		int n = cases[i].tokens;
+		long long full = chat_stream(false, n, cases[i].usage, cases[i].vllm,
 					     cases[i].coalesced, NULL);
-		long long mirrored = chat_stream(true, 40, cases[i].usage, cases[i].vllm,
+		long long mirrored = chat_stream(true, n, cases[i].usage, cases[i].vllm,
 						 cases[i].coalesced, &held);
 
-		snprintf(what, sizeof(what), "%s: full capture counts 40", cases[i].what);
-		ASSERT_EQ(full, 40, what);
+		snprintf(what, sizeof(what), "%s: full capture counts %d", cases[i].what, n);
+		ASSERT_EQ(full, n, what);
 		snprintf(what, sizeof(what), "%s: events held back", cases[i].what);
 		ASSERT_TRUE(held >= 19, what);
-		snprintf(what, sizeof(what), "%s: held back, still 40", cases[i].what);
-		ASSERT_EQ(mirrored, 40, what);
+		snprintf(what, sizeof(what), "%s: held back, still %d", cases[i].what, n);
+		ASSERT_EQ(mirrored, n, what);
+	}
+}
+
+/* The router's last flush (closing chunk, usage, [DONE]; or 20 content
+ * events before them) as a partial write and its rest, the rest any
+ * length: the usage's counts and the content count still whole. */
+static void test_held_chat_split_flush(void)
+{
+	char what[160];
+
+	for (int coalesced = 1; coalesced <= 2; coalesced++) {
+		for (size_t split = 1; split < (coalesced == 1 ? 420u : 3200u);
+		     split += coalesced == 1 ? 1 : 7) {
+			long long fa = 0, ma = 0, ft, mt;
+
+			ft = chat_stream_split(false, 40, true, false, coalesced, split, NULL, &fa);
+			mt = chat_stream_split(true, 40, true, false, coalesced, split, NULL, &ma);
+			snprintf(what, sizeof(what), "flush %d, rest of %zu: full capture", coalesced,
+				 split);
+			ASSERT_EQ(ft, 40, what);
+			ASSERT_EQ(fa, 40, what);
+			snprintf(what, sizeof(what), "flush %d, rest of %zu: held back, from trace",
+				 coalesced, split);
+			ASSERT_EQ(mt, 40, what);
+			snprintf(what, sizeof(what), "flush %d, rest of %zu: held back, actual",
+				 coalesced, split);
+			ASSERT_EQ(ma, 40, what);
+		}
+	}
+}
+
+/* ---- a native stream's end: split over two writes, or coalesced ----- */
+
+/* A /generate stream of `tokens` cumulative events (text and ids grow, as
+ * SGLang sends them), one write each, except:
+ * - cut > 0: the last event's chunk, written as two calls, the second
+ *   `cut` bytes long: a partial write to a slow reader, whose rest went
+ *   out in the next call (rest_ends: with [DONE] and the last chunk);
+ * - last_k > 0: the last last_k events, [DONE] and the last chunk in one
+ *   write, as a router writes what a slow reader left queued.
+ * The kernel held all but the first event back; the row's counts come
+ * from the kept tails. Returns the row (actual, from trace, error). */
+static void generate_end(bool mirrored, int tokens, size_t cut, bool rest_ends, int last_k,
+			 long long *actual, long long *traced, char *error, size_t error_len)
+{
+	static const char *body = "{\"text\":\"hi\",\"stream\":true,\"rid\":\"gen-split\"}";
+	struct held_feed *h = held_open(mirrored, "/generate", body);
+	size_t cap = 64 * tokens + 512, tl = 0, il = 0, n, ql = 0;
+	char *text = calloc(1, cap), *ids = calloc(1, cap), *ev = malloc(cap), *c = malloc(cap + 64);
+	char *queued = calloc(1, last_k * (cap + 64) + 64);
+	char save;
+	const struct timeline_row *row;
+
+	for (int i = 0; i < tokens; i++) {
+		tl += snprintf(text + tl, cap - tl, " w%d", i);
+		il += snprintf(ids + il, cap - il, "%s%d", i ? "," : "", 1000 + i);
+		snprintf(ev, cap, "data: {\"text\":\"%s\",\"output_ids\":[%s],\"meta_info\":{\"id\":"
+			 "\"gen-split\",\"finish_reason\":%s,\"prompt_tokens\":3,\"completion_tokens\""
+			 ":%d,\"cached_tokens\":0,\"e2e_latency\":0.25}}\n\n", text, ids,
+			 i == tokens - 1 ? "{\"type\":\"length\",\"length\":0}" : "null", i + 1);
+		n = snprintf(c, cap + 32, "%zx\r\n%s\r\n", strlen(ev), ev);
+		if (i >= tokens - last_k) {
+			memcpy(queued + ql, c, n);
+			ql += n;
+			continue;
+		}
+		if (i < tokens - 1 || !cut || cut >= n) {
+			held_call(h, EV_DATA, DIR_WRITE, c);
+			continue;
+		}
+		save = c[n - cut];
+		c[n - cut] = 0;
+		held_call(h, EV_DATA, DIR_WRITE, c);		/* the partial write */
+		c[n - cut] = save;
+		if (rest_ends)	/* the rest, [DONE] and the last chunk in one */
+			strcpy(c + n, "e\r\ndata: [DONE]\n\n\r\n0\r\n\r\n");
+		held_call(h, EV_DATA, DIR_WRITE, c + n - cut);	/* its rest */
+	}
+	if (last_k) {
+		strcpy(queued + ql, "e\r\ndata: [DONE]\n\n\r\n0\r\n\r\n");
+		held_call(h, EV_DATA, DIR_WRITE, queued);
+	} else if (!rest_ends) {
+		held_call(h, EV_DATA, DIR_WRITE, "0\r\n\r\n");
+	}
+	held_call(h, EV_CLOSE, DIR_READ, NULL);
+	fixture_tick(h->f, h->f->gen.now + 2000 * MS);
+	row = fixture_row(h->f, "gen-split");
+	*actual = row ? row->actual_output_tokens : -2;
+	*traced = row ? row->output_tokens_from_trace : -2;
+	snprintf(error, error_len, "%s", row ? row->error : "no row");
+	kernel_mirror_free(h->km);
+	fixture_teardown(h->f);
+	free(h);
+	free(text);
+	free(ids);
+	free(ev);
+	free(c);
+	free(queued);
+}
+
+/* The last event's rest can be any length: its last CRLF alone, the
+ * meta_info's end, the completion_tokens number cut in two, or more than
+ * the kernel keeps of a call. The count was 1 (the first event's) when
+ * the rest held no "completion_tokens": a CI run of the 10k-token
+ * stream, whose last event was 100 KB. */
+static void test_held_generate_split_last(void)
+{
+	static const size_t more[] = { 250, 400, 900, 1023, 1024, 1025, 1100, 1300 };
+	char what[160], err[200];
+
+	for (size_t i = 1; i <= 200 + sizeof(more) / sizeof(more[0]); i++) {
+		size_t cut = i <= 200 ? i : more[i - 201];
+		long long fa, ft, ma, mt;
+
+		for (int ends = 0; ends < 2; ends++) {
+			const char *how = ends ? ", sent with the stream's end" : "";
+
+			generate_end(false, 120, cut, ends, 0, &fa, &ft, err, sizeof(err));
+			generate_end(true, 120, cut, ends, 0, &ma, &mt, err, sizeof(err));
+			snprintf(what, sizeof(what), "rest of %zu bytes%s: full capture's count", cut,
+				 how);
+			ASSERT_EQ(fa, 120, what);
+			ASSERT_EQ(ft, 120, what);
+			snprintf(what, sizeof(what), "rest of %zu bytes%s: held back, "
+				 "actual_output_tokens", cut, how);
+			ASSERT_EQ(ma, 120, what);
+			snprintf(what, sizeof(what), "rest of %zu bytes%s: held back, "
+				 "output_tokens_from_trace", cut, how);
+			ASSERT_EQ(mt, 120, what);
+		}
+	}
+}
+
+/* A slow reader's router writes the events it queued, the stream's end
+ * with them, in one call: past the capture size from 8 events on here
+ * (15 KB for 12). The capture kept the first only, and the row counted
+ * what the tails before it said: 1188 of 1200 tokens and error
+ * capture_incomplete, the framing lost with the last chunk (the e2e
+ * test of a slow reader). */
+static void test_held_generate_coalesced_end(void)
+{
+	char what[160], ferr[200], merr[200];
+
+	for (int k = 1; k <= 40; k++) {
+		long long fa, ft, ma, mt;
+
+		generate_end(false, 120, 0, false, k, &fa, &ft, ferr, sizeof(ferr));
+		generate_end(true, 120, 0, false, k, &ma, &mt, merr, sizeof(merr));
+		snprintf(what, sizeof(what), "last %d events in one write: full capture's count", k);
+		ASSERT_EQ(fa, 120, what);
+		ASSERT_EQ(ft, 120, what);
+		ASSERT_STREQ(ferr, "", what);
+		snprintf(what, sizeof(what), "last %d events in one write: held back, actual", k);
+		ASSERT_EQ(ma, 120, what);
+		snprintf(what, sizeof(what), "last %d events in one write: held back, from trace", k);
+		ASSERT_EQ(mt, 120, what);
+		snprintf(what, sizeof(what), "last %d events in one write: held back, no error", k);
+		ASSERT_STREQ(merr, "", what);
 	}
 }
 
@@ -355,4 +549,7 @@ void test_area_sock_stream(void)
 	RUN_SUBTEST(test_h2_streams);
 	RUN_SUBTEST(test_mirror_rows_equal_full_capture);
 	RUN_SUBTEST(test_held_chat_token_count);
+	RUN_SUBTEST(test_held_chat_split_flush);
+	RUN_SUBTEST(test_held_generate_split_last);
+	RUN_SUBTEST(test_held_generate_coalesced_end);
 }

@@ -604,20 +604,38 @@ static void handle_io_error(struct collector *col, struct conn *c)
 		conn_note_error(c->pending[i], "connection_reset");
 }
 
-/* The SSE events the kernel held back: counted, and the kept tails of
- * the last two calls fed to the SSE parser (whole: each event in them
- * counts itself as it is parsed) or the last one scanned for its token
- * counts (cut). The rest count blind: native SGLang streams by the
+/* Counts in the bytes a held-back event ends with, after what the tail
+ * scan saw of it: the rest a record carries of the chunk the last held
+ * call left (a partial write's rest, sent with the stream's end), and the
+ * join of the two, where a number may be cut in two. */
+static void scan_rest(struct response_fields *rf, const char *tail, uint32_t tail_len,
+		      const char *rest, uint32_t n)
+{
+	char join[128];
+	uint32_t a = tail_len < 64 ? tail_len : 64, b = n < 64 ? n : 64;
+
+	memcpy(join, tail + tail_len - a, a);
+	memcpy(join + a, rest, b);
+	response_fields_scan_tail(rf, join, a + b);
+	response_fields_scan_tail(rf, rest, n);
+}
+
+/* The SSE events the kernel held back: counted, and what keep_tail()
+ * kept of the last held calls fed to the SSE parser from its first event
+ * on (each event counts itself as it is parsed), the bytes before only
+ * scanned for token counts (with the rest of their event, when this
+ * record carries it). The rest count blind: native SGLang streams by the
  * tail's meta_info.completion_tokens, OpenAI streams one token per event
  * (what is parsed is not counted blind: the closing chunk, finish_reason
  * and no content, comes right before the usage chunk, in the same call
  * or the one before). An event whose start was sent but whose rest was
  * held back counts too. */
-static void account_skipped_events(struct conn *c, const struct sock_event *ev)
+static void account_skipped_events(struct conn *c, const struct sock_event *ev,
+				   const char *data)
 {
 	struct exchange *ex = c->cur_resp;
 	uint32_t unseen = ev->skip_events, parsed;
-	bool whole = c->tail_len && c->tail_whole, native;
+	bool whole = c->tail_scan < c->tail_len, native;
 
 	if (!ex)
 		goto out;
@@ -629,20 +647,22 @@ static void account_skipped_events(struct conn *c, const struct sock_event *ev)
 	ex->t_last = ev->skip_ts;
 	native = ex->resp.completion_tokens > 0 && wants_event_json(c, ex);
 	parsed = ex->sse_events;
-	if (whole) {
-		if (c->tail_prev)
-			sse_parser_feed(c->sse, c->tail, c->tail_prev, ev->skip_ts);
-		sse_parser_feed(c->sse, c->tail + c->tail_prev, c->tail_len - c->tail_prev,
-				ev->skip_ts);
-	} else if (c->tail_len && wants_event_json(c, ex)) {
+	if (c->tail_scan && wants_event_json(c, ex)) {
 		long long before = ex->resp.completion_tokens;
 
-		response_fields_scan_tail(&ex->resp, c->tail + c->tail_prev,
-					  c->tail_len - c->tail_prev);
+		response_fields_scan_tail(&ex->resp, c->tail, c->tail_scan);
+		/* an event cut at the tail's end goes on in this record (the
+		 * parser, resynced, drops it) */
+		if (!whole && ev->skip_chunk_left && !ev->cap_off && ev->cap_len)
+			scan_rest(&ex->resp, c->tail, c->tail_len, data,
+				  ev->skip_chunk_left < ev->cap_len ? ev->skip_chunk_left : ev->cap_len);
 		if (before > 0 && ex->resp.completion_tokens > before)
 			ex->sse_tokens += ex->resp.completion_tokens - before;
 	}
-	parsed = ex->sse_events - parsed;
+	if (whole)
+		sse_parser_feed(c->sse, c->tail + c->tail_scan, c->tail_len - c->tail_scan,
+				ev->skip_ts);
+	parsed = ex->sse_events - parsed + c->tail_done_cut;
 	unseen = unseen > parsed ? unseen - parsed : 0;
 	ex->sse_events += unseen;
 	if (!native)
@@ -659,12 +679,12 @@ static void account_skipped_events(struct conn *c, const struct sock_event *ev)
 	if (c->tail_len)
 		c->col->st.sse_tails++;
 out:
-	c->tail_len = c->tail_prev = 0;
+	c->tail_len = c->tail_scan = 0;
 }
 
 /* What the kernel held back on this direction before this record. */
 static void apply_skips(struct collector *col, struct conn *c, struct http_stream *s,
-			const struct sock_event *ev, int dir)
+			const struct sock_event *ev, const char *data, int dir)
 {
 	uint64_t expect = c->next_off[dir] + ev->skip_bytes;
 
@@ -679,13 +699,13 @@ static void apply_skips(struct collector *col, struct conn *c, struct http_strea
 		if ((ev->flags & SEF_SKIP_ALIGNED) &&
 		    http_stream_skip_chunks(s, ev->skip_bytes, ev->skip_ts, ev->skip_chunk_left)) {
 			if (s == &c->resp)
-				account_skipped_events(c, ev);
+				account_skipped_events(c, ev, data);
 		} else {
 			col->st.skips_unaligned++;
 			http_stream_feed(s, NULL, 0, ev->skip_bytes, ev->skip_ts);
 		}
 	}
-	c->tail_len = c->tail_prev = 0;
+	c->tail_len = c->tail_scan = 0;
 	c->off_known[dir] = true;
 	c->next_off[dir] = ev->stream_off + (ev->ret > 0 ? (uint64_t)ev->ret : 0);
 }
@@ -723,47 +743,74 @@ static uint32_t first_event_chunk(const char *p, uint32_t n)
 	return n;
 }
 
+/* A [DONE] chunk whose head a partial write cut within its first bytes
+ * (at plen, the join): the kernel, seeing no "data: [", counted it as an
+ * event (chunk_head_parse() in bpf/sock_stream.h). */
+static bool done_cut_at_join(const char *p, uint32_t plen, uint32_t n)
+{
+	static const struct { const char *s; uint32_t len, seen; } done[] = {
+		{ "data: [DONE]", 12, 7 }, { "data:[DONE]", 11, 6 },
+	};
+
+	for (int i = 0; i < 2; i++)
+		for (uint32_t seen = 0; seen < done[i].seen && seen + 2 <= plen; seen++) {
+			uint32_t at = plen - seen;
+
+			if (at + done[i].len <= n && !memcmp(p + at, done[i].s, done[i].len) &&
+			    p[at - 2] == '\r' && p[at - 1] == '\n')
+				return true;
+		}
+	return false;
+}
+
 /* EV_SSE_TAIL: kept until the record that ends the skipping. The data
  * holds the earlier call's tail (prev_len bytes, maybe none), then the
- * last one's; the earlier one is used only when both are whole. A cut
- * last tail (a big flush) is used from its first event on. */
+ * last one's. Both are read as one run when they join: both whole (each
+ * the whole call, from a chunk-size line), or the last the whole call but
+ * the rest of a chunk (a partial write's rest, maybe its CRLF alone).
+ * Else the last one alone. A run that starts at a chunk-size line is fed
+ * as events; one that does not, from its first event on, the bytes
+ * before only scanned for their counts (the end of an event whose start
+ * was not kept). */
 static void keep_tail(struct conn *c, const struct sock_event *ev, const char *data)
 {
-	uint32_t plen = ev->prev_len, n, m;
-	const char *p, *q;
-	bool cut;
+	uint32_t plen = ev->prev_len, n = ev->cap_len, k;
+	bool last_whole = ev->flags & SEF_TAIL_WHOLE, whole;
+	const char *p = data;
 
-	c->tail_len = c->tail_prev = 0;
+	c->tail_len = c->tail_scan = 0;
+	c->tail_done_cut = false;
 	if (!c->tail)
 		c->tail = malloc(2 * SSE_TAIL_MAX);
 	if (!c->tail || plen > ev->cap_len || plen > SSE_TAIL_MAX ||
 	    ev->cap_len - plen > SSE_TAIL_MAX)
 		return;
-	p = data + plen;
-	n = ev->cap_len - plen;
-	/* whole: the call, from its chunk-size line: fed as SSE bytes */
-	c->tail_whole = ev->flags & SEF_TAIL_WHOLE;
-	cut = !c->tail_whole;
-	if (cut) {
-		uint32_t k = first_event_chunk(p, n);
-
-		if (k < n) {
-			p += k;
-			n -= k;
-			c->tail_whole = true;
+	if (plen && (ev->flags & SEF_PREV_WHOLE) && last_whole) {
+		whole = true;
+	} else if (plen && !last_whole && ev->cap_off == 0) {
+		whole = ev->flags & SEF_PREV_WHOLE;
+		c->tail_done_cut = done_cut_at_join(data, plen, n);
+	} else {
+		p += plen;
+		n -= plen;
+		whole = last_whole;
+	}
+	k = whole ? 0 : first_event_chunk(p, n);
+	memcpy(c->tail, p, n);
+	c->tail_len = n;
+	c->tail_scan = k;
+	if (k < n) {
+		/* from the chunk-size line: the SSE bytes, framing between
+		 * chunks left in (a line with no colon, ignored) */
+		p = c->tail + k;
+		n -= k;
+		if (!chunk_payload(&p, &n)) {
+			c->tail_scan = c->tail_len;	/* no size line: scanned */
+			return;
 		}
+		memmove(c->tail + k, p, n);
+		c->tail_len = k + n;
 	}
-	if (c->tail_whole && !chunk_payload(&p, &n))
-		return;
-	q = data;
-	m = plen;
-	/* the earlier tail leads into the last one only if that is whole */
-	if (!cut && plen && (ev->flags & SEF_PREV_WHOLE) && chunk_payload(&q, &m)) {
-		memcpy(c->tail, q, m);
-		c->tail_prev = m;
-	}
-	memcpy(c->tail + c->tail_prev, p, n);
-	c->tail_len = c->tail_prev + n;
 }
 
 static void handle_data(struct collector *col, struct conn *c,
@@ -789,7 +836,7 @@ static void handle_data(struct collector *col, struct conn *c,
 	}
 	if (c->side == SIDE_SERVER || c->side == SIDE_CLIENT) {
 		reqdir = (c->side == SIDE_SERVER) == (ev->dir == DIR_READ);
-		apply_skips(col, c, reqdir ? &c->req : &c->resp, ev, dir);
+		apply_skips(col, c, reqdir ? &c->req : &c->resp, ev, data, dir);
 	} else {
 		c->next_off[dir] = ev->stream_off + (ev->ret > 0 ? (uint64_t)ev->ret : 0);
 	}

@@ -238,7 +238,7 @@ static void inbox_push(struct collector_pool *p, struct worker *w, const struct 
 
 uint64_t collector_pool_pump(struct collector_pool *p)
 {
-	uint64_t wm = UINT64_MAX;
+	uint64_t wm = UINT64_MAX, open_since = UINT64_MAX;
 
 	/* watermarks first: what was passed before them is in the rings */
 	for (uint32_t i = 0; i < p->o.threads; i++) {
@@ -251,7 +251,11 @@ uint64_t collector_pool_pump(struct collector_pool *p)
 			x = handoff_watermark(w->h);
 		if (x < wm)
 			wm = x;
+		x = handoff_open_since(w->h);
+		if (x < open_since)
+			open_since = x;
 	}
+	correlator_set_open_since(p->corr, open_since);
 	drain_all(p);
 	return wm == UINT64_MAX ? 0 : wm;
 }

@@ -40,12 +40,12 @@ struct conn {
 	uint64_t next_off[2];			/* stream offset expected next, per dir */
 	bool off_known[2];
 	bool data_seen;				/* a data event went by */
-	/* tails of the last two SSE calls the kernel held back (EV_SSE_TAIL):
-	 * [0, tail_prev) the earlier one's events, when both are whole; then
-	 * the last one's, to tail_len */
+	/* what the kernel kept of the last SSE calls it held back
+	 * (EV_SSE_TAIL): [0, tail_scan) only scanned for token counts (an
+	 * event's end), [tail_scan, tail_len) SSE bytes fed as events */
 	char *tail;
-	uint32_t tail_len, tail_prev;
-	bool tail_whole;			/* the last one is whole */
+	uint32_t tail_len, tail_scan;
+	bool tail_done_cut;			/* the kernel counted its [DONE] */
 };
 
 struct collector {

@@ -29,7 +29,11 @@ struct handoff {
 	struct handoff_opts o;
 	struct spsc_ring ring;
 	struct spsc_ring back;		/* freed exchanges, to the parse thread */
+	/* client requests not done, oldest first (the parse thread's; linked
+	 * by their store node, unused until the correlator adopts them) */
+	struct list_head open;
 	_Alignas(64) _Atomic uint64_t watermark;
+	_Atomic uint64_t open_since;	/* the oldest's start, UINT64_MAX: none */
 	/* the producer's counters: single writer, relaxed */
 	_Alignas(64) _Atomic uint64_t made, passed, freed, waits, wait_ns, lost;
 	/* after the producer is joined: straight to the correlator */
@@ -105,8 +109,17 @@ static struct exchange *h_new_exchange(void *ctx, enum exchange_kind kind, uint3
 	if (ex) {
 		ex->home = h;
 		bump(&h->made, 1);
+		if (kind == EX_CLIENT_IN)
+			list_add_tail(&ex->node, &h->open);
 	}
 	return ex;
+}
+
+/* A client request leaves the open ones when done or dropped. */
+static void h_closed(struct exchange *ex)
+{
+	if (ex->kind == EX_CLIENT_IN)
+		list_del(&ex->node);
 }
 
 static void h_request_done(void *ctx, struct exchange *ex)
@@ -118,6 +131,7 @@ static void h_drop(void *ctx, struct exchange *ex)
 {
 	struct handoff *h = ctx;
 
+	h_closed(ex);
 	ex->home = NULL;	/* freed here, on its own thread */
 	correlator_exchange_free(ex);
 	bump(&h->freed, 1);
@@ -133,6 +147,7 @@ static void h_exchange_done(void *ctx, struct exchange *ex, uint64_t ts)
 		h_drop(h, ex);
 		return;
 	}
+	h_closed(ex);
 	if (h->direct) {
 		handoff_drain(h, h->direct, h->exit_fn, h->exit_ctx);
 		correlator_adopt(h->direct, ex, ex->sink_request_done, ts);
@@ -180,6 +195,10 @@ void handoff_proc_exit(struct handoff *h, uint32_t tgid, uint64_t ts)
 
 void handoff_publish(struct handoff *h, uint64_t ts)
 {
+	struct exchange *oldest = list_first_or_null(&h->open, struct exchange, node);
+
+	atomic_store_explicit(&h->open_since, oldest ? oldest->t_req_first : UINT64_MAX,
+			      memory_order_relaxed);
 	atomic_store_explicit(&h->watermark, ts, memory_order_release);
 }
 
@@ -188,6 +207,11 @@ void handoff_publish(struct handoff *h, uint64_t ts)
 uint64_t handoff_watermark(struct handoff *h)
 {
 	return atomic_load_explicit(&h->watermark, memory_order_acquire);
+}
+
+uint64_t handoff_open_since(struct handoff *h)
+{
+	return atomic_load_explicit(&h->open_since, memory_order_relaxed);
 }
 
 bool handoff_next_start(struct handoff *h, uint64_t *start)
@@ -265,6 +289,8 @@ struct handoff *handoff_new(const struct handoff_opts *opts)
 		return NULL;
 	memset(h, 0, sizeof(*h));
 	h->o = *opts;
+	list_init(&h->open);
+	h->open_since = UINT64_MAX;
 	if (spsc_ring_init(&h->ring, opts->slots ? opts->slots : 4096, sizeof(struct msg))) {
 		free(h);
 		return NULL;

@@ -65,6 +65,9 @@ void handoff_proc_exit(struct handoff *h, uint32_t tgid, uint64_t ts);
 void handoff_publish(struct handoff *h, uint64_t ts);
 /* Correlator's thread. */
 uint64_t handoff_watermark(struct handoff *h);
+/* Correlator's thread: when the oldest client request the parse thread
+ * holds open started, as of its last publish (UINT64_MAX: none). */
+uint64_t handoff_open_since(struct handoff *h);
 /* Correlator's thread: what was passed, adopted by corr in order; process
  * exits to fn. Returns the messages taken. */
 /* The correlator's side, one at a time: the start of the next exchange

@@ -69,6 +69,7 @@ struct correlator {
 					 * time ends in the store */
 	uint64_t next_serial;
 	struct ex_index fwd_by_id, fwd_by_fp;
+	uint64_t open_since;	/* correlator_set_open_since() */
 	/* worker requests by connection, oldest first: a forward takes the
 	 * first one after it, so the walk stops there (a keep-alive pair
 	 * holds every request of the linger window) */
@@ -290,6 +291,7 @@ struct correlator *correlator_new(const struct correlator_opts *opts)
 	if (!c)
 		return NULL;
 	c->o = *opts;
+	c->open_since = UINT64_MAX;
 	list_init(&c->live);
 	list_init(&c->fin);
 	list_init(&c->dead);
@@ -1358,12 +1360,18 @@ static void expire(struct correlator *c, uint64_t now)
 {
 	uint64_t horizon = c->o.orphan_ns < c->o.idle_ns ? c->o.orphan_ns : c->o.idle_ns;
 	struct list_head *pos, *tmp;
+	/* a client request before this one may still claim it: open (here
+	 * or in a parse thread), or ended and its row not yet written */
+	bool client_open = false;
 
 	list_for_each_safe(pos, tmp, &c->live) {
 		struct exchange *ex = ex_of(pos);
 
 		if (ex->t_req_first + horizon > now)
 			break;
+		if (ex->kind == EX_CLIENT_IN && !ex->consumed && !ex->ignored &&
+		    (!ex->resp_done || ex->finalize_queued))
+			client_open = true;
 		if (ex->finalize_queued)
 			continue;
 		if (ex->consumed || ex->ignored) {
@@ -1378,6 +1386,12 @@ static void expire(struct correlator *c, uint64_t now)
 				free_exchange(c, ex);
 			continue;
 		}
+		/* a router streaming to a slow reader ends the client's
+		 * response long after the worker's: what a client request
+		 * still open may claim waits for it (as long as it could) */
+		if (ex->resp_done && (client_open || c->open_since < ex->t_req_first) &&
+		    ex->kind != EX_CLIENT_IN && now <= ex->t_done + c->o.idle_ns)
+			continue;
 		if (ex->resp_done && now > ex->t_done + claim_window(c, ex)) {
 			/* done, never claimed by a client request */
 			if (ex->kind == EX_WORKER_IN && out_of_time(c))
@@ -1389,6 +1403,11 @@ static void expire(struct correlator *c, uint64_t now)
 			free_exchange(c, ex);
 		}
 	}
+}
+
+void correlator_set_open_since(struct correlator *c, uint64_t ts)
+{
+	c->open_since = ts;
 }
 
 void correlator_tick(struct correlator *c, uint64_t now)

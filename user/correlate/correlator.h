@@ -84,6 +84,9 @@ void correlator_exchange_done(struct correlator *c, struct exchange *ex, uint64_
 void correlator_drop(struct correlator *c, struct exchange *ex);
 /* Emits what is due at monotonic time now; expires what waited too long. */
 void correlator_tick(struct correlator *c, uint64_t now);
+/* When the oldest client request that parse threads still hold open
+ * started (UINT64_MAX: none): what ended after it waits to be claimed. */
+void correlator_set_open_since(struct correlator *c, uint64_t ts);
 /* At exit: everything out, unfinished requests flagged as such. */
 void correlator_flush(struct correlator *c);
 /* The same, until stop(ctx) says the time is up (read every 64 rows):
