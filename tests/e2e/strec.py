@@ -11,6 +11,7 @@ MAGIC2 = b"STREC2\n"   # followed by one notice line: the file holds payloads
 REC_SOCK_V1, REC_SOCK = 1, 5
 EV_DATA, EV_SSE_TAIL = 1, 6
 DIR_READ, DIR_WRITE = 0, 1
+SC_WRITEV = 6         # enum sock_syscall
 SYSCALLS = {1: "read", 2: "readv", 3: "recvfrom", 4: "recvmsg", 5: "write", 6: "writev",
             7: "sendto", 8: "sendmsg", 9: "accept", 10: "connect", 11: "close"}
 SOCK_EVENT_V1 = struct.Struct("=IIIiQQqQ16sHH16sHHIBBBB")

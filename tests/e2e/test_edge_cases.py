@@ -15,7 +15,7 @@ import pytest
 
 from edge_deploy import EdgeDeployment, EdgeWorker, abort_after, http_get, pick_ports, rows_by_id
 from harness import Tracer, post, post_many, request_body, summary_counter, ts
-from strec import DIR_WRITE, sock_events
+from strec import DIR_WRITE, SC_WRITEV, sock_events
 
 
 @pytest.fixture
@@ -410,8 +410,8 @@ def test_stream_flushed_in_one_big_writev(deploy, tracer):
     # in the de-chunked body, not in the bytes on the wire
     assert dechunk(got).count(b"data: ") == ntok + 2  # tokens, usage, [DONE]
     rows, err = t.stop()
-    big = [ev for ev in sock_events(t.record) if ev["tgid"] == dep.pid and ev["lport"] == dep.port
-           and ev["dir"] == DIR_WRITE and ev["truncated"] and ev["ret"] <= 8192]
+    to_client = [ev for ev in sock_events(t.record) if ev["tgid"] == dep.pid
+                 and ev["lport"] == dep.port and ev["dir"] == DIR_WRITE]
     r = exactly_once(rows, ["late-reader"])["late-reader"]
     assert r["success"] == "True" and r["error"] == "" and r["finish_time"], r
     # The router re-chunks the worker's one big write at its reads, so an
@@ -423,9 +423,16 @@ def test_stream_flushed_in_one_big_writev(deploy, tracer):
     tokens = int(r["output_tokens_from_trace"])
     print("late reader: %d tokens counted, %d held-back chunks began mid-event" % (tokens, split))
     assert ntok - split <= tokens <= ntok, (tokens, split, r)
-    if not big:
-        pytest.skip("the late reader's row is right, but the router never flushed a "
-                    "large writev this time: that path went unexercised")
+    # the flushes went through the kernel's iovec walk: sent cut at the
+    # capture size (the iovecs it copies), or held back as SSE and counted
+    # (what the kernel does with them; the test skipped when none was sent)
+    big = [ev for ev in to_client if ev["syscall"] == SC_WRITEV and ev["truncated"]]
+    held = summary_counter(err, "SSE calls the kernel held back")
+    print("router writes to the client: %d sent (%d of them writev), %d big writevs sent cut, "
+          "%d calls held back" % (len(to_client), sum(ev["syscall"] == SC_WRITEV for ev in to_client),
+                                  len(big), held))
+    assert any(ev["syscall"] == SC_WRITEV for ev in to_client), "the router wrote no writev"
+    assert big or held > 1000, "the flushes were neither sent nor held back"
 
 
 def test_request_read_by_a_call_started_before_attach(tmp, tracer):
