@@ -1104,7 +1104,10 @@ static __always_inline int data_call(struct pending_call *pc, bool have_sock,
 				&win);
 		kind = body_classify(pc, sc, ret, d, kind);
 		if (kind == CALL_MESSAGE) {
-			d->in_stream = 0;
+			/* a response head read or written with its stream's
+			 * first events (a proxy's 4 KiB read): they were sent,
+			 * what follows is held back */
+			d->in_stream = events > 0;
 		} else if (kind == CALL_SSE && d->in_stream) {
 			hold = ret;
 		} else if (kind == CALL_SSE) {

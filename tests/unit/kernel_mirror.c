@@ -512,7 +512,7 @@ static void on_data(struct kernel_mirror *km, const struct sock_event *in, const
 		kind = body_classify(d, data, in->cap_len, kind);
 
 		if (kind == CALL_MESSAGE)
-			d->in_stream = 0;
+			d->in_stream = events > 0;	/* the head with first events */
 		else if (kind == CALL_SSE && d->in_stream)
 			hold = in->ret;
 		else if (kind == CALL_SSE)

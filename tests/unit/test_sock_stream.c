@@ -237,9 +237,13 @@ static void held_call(struct held_feed *h, uint32_t type, int dir, const char *d
 }
 
 /* A worker's SSE exchange opened on a fresh fixture: the accept, a POST
- * of `body` to `path`, and the chunked event-stream head. */
-static struct held_feed *held_open(bool mirrored, const char *path, const char *body)
+ * of `body` to `path`, and the chunked event-stream head (in `pending`,
+ * to go out with what follows, if not NULL). */
+static struct held_feed *held_open(bool mirrored, const char *path, const char *body,
+				   char *pending)
 {
+	static const char *head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+				  "transfer-encoding: chunked\r\n\r\n";
 	struct held_feed *h = calloc(1, sizeof(*h));
 	char req[512];
 
@@ -252,8 +256,10 @@ static struct held_feed *held_open(bool mirrored, const char *path, const char *
 		 "application/json\r\ncontent-length: %zu\r\n\r\n%s", path, strlen(body), body);
 	held_call(h, EV_ACCEPT, DIR_READ, NULL);
 	held_call(h, EV_DATA, DIR_READ, req);
-	held_call(h, EV_DATA, DIR_WRITE, "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
-		  "transfer-encoding: chunked\r\n\r\n");
+	if (pending)
+		strcpy(pending, head);
+	else
+		held_call(h, EV_DATA, DIR_WRITE, head);
 	return h;
 }
 
@@ -283,7 +289,7 @@ static long long chat_stream_split(bool mirrored, int tokens, bool usage, bool v
 	char last[20000] = "", *end = coalesced ? last : NULL;
 	static const char *body = "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],"
 				  "\"stream\":true,\"rid\":\"chat-held\"}";
-	struct held_feed *h = held_open(mirrored, "/v1/chat/completions", body);
+	struct held_feed *h = held_open(mirrored, "/v1/chat/completions", body, NULL);
 	char ev[512];
 	long long got;
 
@@ -382,6 +388,65 @@ static void test_held_chat_token_count(void)
 	}
 }
 
+/* A chat stream whose head goes out with its first `first` content
+ * events in one call (a proxy reads 4 KiB of its upstream at a time),
+ * then one event a call. Returns output_tokens_from_trace; *held: the
+ * calls the mirror held back. */
+static long long chat_head_with_events(bool mirrored, int tokens, int first, uint64_t *held)
+{
+	static const char *body = "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],"
+				  "\"stream\":true,\"rid\":\"chat-head\"}";
+	char ev[256], call[8192];
+	struct held_feed *h = held_open(mirrored, "/v1/chat/completions", body, call);
+	const struct timeline_row *row;
+	long long got;
+
+	for (int i = 0; i < tokens; i++) {
+		snprintf(ev, sizeof(ev), "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\","
+			 "\"choices\":[{\"index\":0,\"delta\":{\"content\":\" w%d\"},"
+			 "\"finish_reason\":null}]}\n\n", i);
+		held_chunk(h, ev, i < first ? call : NULL);
+		if (i == first - 1)
+			held_call(h, EV_DATA, DIR_WRITE, call);	/* the head and its events */
+	}
+	held_chunk(h, "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,"
+		   "\"delta\":{},\"finish_reason\":\"length\"}]}\n\n", NULL);
+	held_chunk(h, "data: [DONE]\n\n", NULL);
+	held_call(h, EV_DATA, DIR_WRITE, "0\r\n\r\n");
+	held_call(h, EV_CLOSE, DIR_READ, NULL);
+	fixture_tick(h->f, h->f->gen.now + 2000 * MS);
+	row = fixture_row(h->f, "chat-head");
+	got = row ? row->output_tokens_from_trace : -2;
+	*held = h->km ? kernel_mirror_skipped(h->km) : 0;
+	kernel_mirror_free(h->km);
+	fixture_teardown(h->f);
+	free(h);
+	return got;
+}
+
+/* The head's call carried the first events, and the call after it was
+ * sent too, as if it held the first event (two 4 KiB records a stream
+ * more on each hop of the capture bench). Every call after the head is
+ * held back now, and the count stays exact. */
+static void test_held_head_with_events(void)
+{
+	char what[160];
+
+	for (int first = 1; first <= 30; first++) {
+		uint64_t held = 0, none = 0;
+		long long full = chat_head_with_events(false, 40, first, &none);
+		long long mirrored = chat_head_with_events(true, 40, first, &held);
+
+		snprintf(what, sizeof(what), "head with %d events: full capture counts 40", first);
+		ASSERT_EQ(full, 40, what);
+		snprintf(what, sizeof(what), "head with %d events: held back, still 40", first);
+		ASSERT_EQ(mirrored, 40, what);
+		/* the content calls after the head, the closing chunk, [DONE] */
+		snprintf(what, sizeof(what), "head with %d events: every call after it held", first);
+		ASSERT_EQ(held, (uint64_t)(40 - first + 2), what);
+	}
+}
+
 /* The router's last flush (closing chunk, usage, [DONE]; or 20 content
  * events before them) as a partial write and its rest, the rest any
  * length: the usage's counts and the content count still whole. */
@@ -425,7 +490,7 @@ static void generate_end(bool mirrored, int tokens, size_t cut, bool rest_ends, 
 			 long long *actual, long long *traced, char *error, size_t error_len)
 {
 	static const char *body = "{\"text\":\"hi\",\"stream\":true,\"rid\":\"gen-split\"}";
-	struct held_feed *h = held_open(mirrored, "/generate", body);
+	struct held_feed *h = held_open(mirrored, "/generate", body, NULL);
 	size_t cap = 64 * tokens + 512, tl = 0, il = 0, n, ql = 0;
 	char *text = calloc(1, cap), *ids = calloc(1, cap), *ev = malloc(cap), *c = malloc(cap + 64);
 	char *queued = calloc(1, last_k * (cap + 64) + 64);
@@ -550,6 +615,7 @@ void test_area_sock_stream(void)
 	RUN_SUBTEST(test_mirror_rows_equal_full_capture);
 	RUN_SUBTEST(test_held_chat_token_count);
 	RUN_SUBTEST(test_held_chat_split_flush);
+	RUN_SUBTEST(test_held_head_with_events);
 	RUN_SUBTEST(test_held_generate_split_last);
 	RUN_SUBTEST(test_held_generate_coalesced_end);
 }
