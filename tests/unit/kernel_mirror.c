@@ -421,11 +421,7 @@ static bool body_emit(struct kernel_mirror *km, struct conn_dir *d, struct sock_
 		return false;
 	if (ret <= DEFAULT_CAPTURE || !d->body_left) {
 		d->body_left = ret < d->body_left ? d->body_left - ret : 0;
-		if (ev->cap_len > DEFAULT_CAPTURE) {	/* emit_data()'s capture */
-			ev->cap_len = DEFAULT_CAPTURE;
-			ev->truncated = 1;
-		}
-		return false;
+		return false;	/* one record, cut at the capture by on_data() */
 	}
 	whole = ret < d->body_left ? ret : d->body_left;
 	d->body_left -= whole;
