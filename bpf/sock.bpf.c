@@ -572,9 +572,11 @@ static __always_inline void emit_tail(const struct pending_call *pc, __u8 dir,
 }
 
 /* Keep the tail of a skipped SSE call in slot k: its meta_info / usage
- * hold the token counts the row needs. False if it could not be kept. */
+ * hold the token counts the row needs. The call's bytes [base, ret) were
+ * held back (base: past a first event sent from the same call). False if
+ * it could not be kept. */
 static __always_inline bool keep_tail(struct tail_key *k, const struct pending_call *pc,
-				      __u8 sc, __u64 call_off, __u64 ret, __u64 now,
+				      __u8 sc, __u64 call_off, __u64 base, __u64 ret, __u64 now,
 				      __u32 start_left, struct peek_buf *win)
 {
 	struct sse_tail *t = bpf_map_lookup_elem(&sse_tails, k);
@@ -595,8 +597,8 @@ static __always_inline bool keep_tail(struct tail_key *k, const struct pending_c
 		if (!t)
 			return false;
 	}
-	from = ret > SSE_TAIL_MAX ? ret - SSE_TAIL_MAX : 0;
-	if (win && win->wn >= ret && ret <= SSE_TAIL_MAX) {
+	from = ret > base + SSE_TAIL_MAX ? ret - SSE_TAIL_MAX : base;
+	if (!base && win && win->wn >= ret && ret <= SSE_TAIL_MAX) {
 		/* the window holds the whole call (a token's event): no
 		 * second read of user memory, an iovec walk for nginx */
 		__u64 n = ret;
@@ -611,9 +613,9 @@ static __always_inline bool keep_tail(struct tail_key *k, const struct pending_c
 		COPY_RANGE(t->len, iov_copy_tail, t, data, SSE_TAIL_MAX, pc, sc, ret, from,
 			   SSE_TAIL_MAX);
 	}
-	t->whole = from == 0 && start_left == 0;
-	t->call_off = call_off;
-	t->call_len = ret;
+	t->whole = from == base && start_left == 0;
+	t->call_off = call_off + base;
+	t->call_len = ret - base;
 	t->ts = now;
 	return true;
 }
@@ -722,6 +724,8 @@ struct walk {
 	__u32 in_stream;	/* a router re-chunks: chunks may start mid-event */
 	__u32 split;		/* chunks that did */
 	__u64 end_at;		/* the last chunk's offset, SSE events before it */
+	__u64 first_end;	/* past the call's first event's chunk */
+	__u32 first_framing;	/* the framing up to there */
 };
 
 enum step_result { STEP_MORE, STEP_END_OF_CALL, STEP_LOST, STEP_LAST_CHUNK };
@@ -747,9 +751,18 @@ __noinline int walk_step(struct peek_buf *pb, const struct pending_call *pc, __u
 		if (!ch.sse_done) {
 			w->events++;
 			w->done_only = 0;
+			if (w->events == 1) {
+				w->first_end = w->off + ch.head_len + ch.size + 2;
+				w->first_framing = w->framing + ch.head_len + 2;
+			}
 		}
-	} else if (!ch.sse_other) {
-		w->done_only = 0;	/* an event's middle, re-chunked by a router */
+	} else {
+		/* event:, id:, a comment, or an event's middle a router
+		 * re-chunked (": {" reads as a comment): its tail may hold
+		 * the counts, so it is kept */
+		w->done_only = 0;
+	}
+	if (!ch.sse_data && !ch.sse_other) {
 		w->split++;
 		if (w->off + ch.head_len + 6 <= w->ret && w->kind == CALL_SSE && !w->in_stream)
 			w->kind = CALL_SEND;	/* chunked, not SSE */
@@ -791,8 +804,8 @@ __noinline int classify_call(struct peek_buf *pb, const struct pending_call *pc,
 		return CALL_SEND;
 	w->kind = CALL_SSE;
 	w->done_only = 1;
-	w->events = w->framing = 0;
-	w->end_at = 0;
+	w->events = w->framing = w->first_framing = 0;
+	w->end_at = w->first_end = 0;
 	if (d->framing) {
 		w->off = d->chunk_left;
 		/* the rest of a chunk a partial write left: an event's end,
@@ -825,6 +838,8 @@ __noinline int classify_call(struct peek_buf *pb, const struct pending_call *pc,
 		struct walk_loop l = { .pb = pb, .pc = pc, .w = w, .sc = sc, .r = STEP_MORE };
 
 		bpf_loop(SSE_CHUNKS_MAX, walk_loop_step, &l, 0);
+		if (l.r != STEP_END_OF_CALL)
+			w->first_end = 0;	/* only a call in mid-stream is split */
 		if (l.r == STEP_END_OF_CALL) {
 			d->chunk_left = w->off - w->ret;
 			d->framing = 1;
@@ -840,28 +855,20 @@ __noinline int classify_call(struct peek_buf *pb, const struct pending_call *pc,
 	return kind;
 }
 
-/* *win: the peek buffer, its window filled with this call's first bytes. */
+/* *win: the peek buffer, its window filled with this call's first bytes;
+ * w: what the walk found. */
 static __always_inline int classify(const struct pending_call *pc, __u8 sc, __u64 ret,
-				    struct conn_dir *d, __u32 *events, bool *done_only,
-				    __u32 *framing, __u32 *split, __u64 *end_at,
-				    struct peek_buf **win)
+				    struct conn_dir *d, struct walk *w, struct peek_buf **win)
 {
 	__u32 zero = 0;
 	struct peek_buf *pb = bpf_map_lookup_elem(&peek_space, &zero);
-	struct walk w = { .ret = ret, .in_stream = d->in_stream };
-	int kind;
 
+	w->ret = ret;
+	w->in_stream = d->in_stream;
 	if (pb)
 		win_fill(pb, pc, sc, ret);
 	*win = pb;
-	kind = classify_call(pb, pc, sc, &w, d);
-
-	*events = w.events;
-	*done_only = w.done_only;
-	*framing = w.framing;
-	*split = w.split;
-	*end_at = w.end_at;
-	return kind;
+	return classify_call(pb, pc, sc, w, d);
 }
 
 #include "sock_h2.bpf.h"
@@ -1061,16 +1068,45 @@ static __always_inline void report_open(struct pending_call *pc, __u64 now)
 	bpf_map_delete_elem(&fresh_conns, &pc->sock_id);
 }
 
+/* Bytes [base, end) of a call held back: counted in d (they go out as
+ * skips with the direction's next record), their tail kept unless they
+ * are [DONE]s alone. */
+static __always_inline void hold_back(const struct pending_call *pc, __u8 sc, struct conn_dir *d,
+				      __u8 dir, __u64 call_off, __u64 base, __u64 end,
+				      const struct walk *w, __u32 events, __u32 framing,
+				      __u32 start_left, __u64 now, struct peek_buf *win)
+{
+	struct tail_key k = { .sock_id = pc->sock_id, .dir = dir, .slot = d->tail_slot & 1 };
+
+	d->skip_bytes += end - base;
+	d->skip_calls++;
+	d->skip_events += events;
+	d->skip_framing += framing;
+	d->skip_ts = now;
+	if (w->split)
+		count_n(CNT_SSE_SPLIT, w->split);
+	if (start_left)
+		count(CNT_SSE_PARTIAL);
+	if (!w->done_only && keep_tail(&k, pc, sc, call_off, base, end, now, start_left, win)) {
+		d->tail_slot ^= 1;
+		if (d->tail_valid < 2)
+			d->tail_valid++;
+	}
+	count(CNT_SKIPPED_CALLS);
+	count_n(CNT_SKIPPED_BYTES, end - base);
+}
+
 /* One data call that returned ret, whichever hook saw it. have_sock: pc
  * already names its socket. A pc in task storage is released at the end. */
 static __always_inline int data_call(struct pending_call *pc, bool have_sock,
 				     bool stored, __s64 ret, __u8 sc, __u8 dir)
 {
-	bool done_only, created = false;
+	bool created = false;
 	struct peek_buf *win = NULL;	/* set when classify() read the call */
 	struct conn_dir *d = NULL;
-	__u64 now, call_off = 0, end_at, hold = 0;
-	__u32 events, framing, split, start_left = 0;
+	struct walk w = {};
+	__u64 now, call_off = 0, hold = 0, head = 0;
+	__u32 start_left = 0;
 	int kind;
 
 	/* Non-blocking sockets say EAGAIN all the time; a read of 0 is EOF
@@ -1100,59 +1136,60 @@ static __always_inline int data_call(struct pending_call *pc, bool have_sock,
 	}
 	if (d && skip_sse && ret > 0) {
 		start_left = d->framing ? d->chunk_left : 0;
-		kind = classify(pc, sc, ret, d, &events, &done_only, &framing, &split, &end_at,
-				&win);
+		kind = classify(pc, sc, ret, d, &w, &win);
 		kind = body_classify(pc, sc, ret, d, kind);
-		if (kind == CALL_MESSAGE) {
-			/* a response head read or written with its stream's
-			 * first events (a proxy's 4 KiB read): they were sent,
-			 * what follows is held back */
-			d->in_stream = events > 0;
+		if ((kind == CALL_MESSAGE || (kind == CALL_SSE && !d->in_stream)) &&
+		    w.events > 1 && w.first_end < (__u64)ret) {
+			/* a stream's first event and more in one call (a
+			 * proxy's 4 KiB read of a head and 40 events): sent
+			 * up to that event's end, the rest held back */
+			head = w.first_end;
+			d->in_stream = 1;
+			count(CNT_SSE_HEAD_SPLIT);
+		} else if (kind == CALL_MESSAGE) {
+			/* a response head with its stream's first event: what
+			 * follows is held back */
+			d->in_stream = w.events > 0;
 		} else if (kind == CALL_SSE && d->in_stream) {
 			hold = ret;
 		} else if (kind == CALL_SSE) {
 			d->in_stream = 1;	/* its first event: sent */
 		} else if (kind == CALL_UNALIGNED) {
 			count(CNT_SSE_UNALIGNED);
-		} else if (d->in_stream && end_at && ret > capture_limit()) {
-			/* a stream's end past the capture size (a slow reader's
-			 * coalesced events): its events are held back as a call
-			 * of their own, tail kept, the last chunk sent; the
-			 * capture would keep only the first */
-			hold = end_at;
-			count(CNT_SSE_END_SPLIT);
+		} else if (d->in_stream && w.end_at && (w.events > 1 || ret > capture_limit())) {
+			/* a stream's end with events before it (a proxy's last
+			 * read, a slow reader's queue): the events are held
+			 * back as a call of their own, tail kept, the last
+			 * chunk sent. Past the capture size the record would
+			 * keep only the first events, and lose the end */
+			hold = w.end_at;
+			if (ret > capture_limit())
+				count(CNT_SSE_END_SPLIT);
 		}
 	}
 	if (hold && d) {
-		struct tail_key k = { .sock_id = pc->sock_id, .dir = dir,
-				      .slot = d->tail_slot & 1 };
-
-		d->skip_bytes += hold;
-		d->skip_calls++;
-		d->skip_events += events;
-		d->skip_framing += framing;
-		d->skip_ts = now;
-		if (split)
-			count_n(CNT_SSE_SPLIT, split);
-		if (start_left)
-			count(CNT_SSE_PARTIAL);
-		if (!done_only && keep_tail(&k, pc, sc, call_off, hold, now, start_left, win)) {
-			d->tail_slot ^= 1;
-			if (d->tail_valid < 2)
-				d->tail_valid++;
-		}
-		count(CNT_SKIPPED_CALLS);
-		count_n(CNT_SKIPPED_BYTES, hold);
+		hold_back(pc, sc, d, dir, call_off, 0, hold, &w, w.events, w.framing, start_left,
+			  now, win);
 		if (hold == (__u64)ret)
 			goto out;
-		win = NULL;	/* the record starts at hold */
+		/* the record starts at hold, the last chunk's size line:
+		 * its skips say so, whatever chunk the call began in */
+		win = NULL;
+		start_left = 0;
 	}
 send:
 	h2k_emit_span(pc, dir, d);
 	if (d && d->tail_valid)
 		emit_tail(pc, dir, d);
-	if (hold || !body_emit(pc, sc, ret, dir, now, d, call_off, start_left))
+	if (head && d) {
+		/* the record first: the held rest goes out as skips with
+		 * the next record, ordered after this one */
+		emit_data(pc, sc, head, dir, now, d, call_off, start_left, win, 0);
+		hold_back(pc, sc, d, dir, call_off, head, ret, &w, w.events - 1,
+			  w.framing - w.first_framing, 0, now, NULL);
+	} else if (hold || !body_emit(pc, sc, ret, dir, now, d, call_off, start_left)) {
 		emit_data(pc, sc, ret, dir, now, d, call_off, start_left, win, hold);
+	}
 	if (sock_hooks && (ret == -104 /* ECONNRESET */ || ret == -32 /* EPIPE */)) {
 		/* reset: its close() may change no state (it is CLOSE
 		 * already), so the close is said here, after the error */

@@ -131,6 +131,9 @@ enum counter_id {
 	CNT_SSE_END_SPLIT,	/* stream ends in calls past the capture size (a
 				 * slow reader's coalesced events): the events
 				 * before the last chunk held back */
+	CNT_SSE_HEAD_SPLIT,	/* a stream's first event sent with more events
+				 * in its call (a proxy's read of a head and
+				 * many events): the ones after it held back */
 	CNT_MAX,
 };
 

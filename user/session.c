@@ -601,6 +601,8 @@ static void counters(struct session *s, const uint64_t *kc, counter_fn fn, void 
 		P("kernel: held-back SSE calls going on from a partial write", kc[CNT_SSE_PARTIAL]);
 		P("kernel: stream ends past the capture size (events before held back)",
 		  kc[CNT_SSE_END_SPLIT]);
+		P("kernel: stream starts sent up to the first event (the rest of the call held back)",
+		  kc[CNT_SSE_HEAD_SPLIT]);
 		P("kernel: connection states full (sent whole)", kc[CNT_CONN_FULL]);
 		P("kernel: request-body bytes sent past the capture size", kc[CNT_BODY_BYTES]);
 		P("kernel: request-body calls past the cap (rest not sent)", kc[CNT_BODY_CAPPED]);

@@ -30,6 +30,7 @@ struct kernel_mirror {
 	void *ctx;
 	struct mirror_conn conns[MIRROR_CONNS];
 	uint64_t skipped;
+	uint64_t end_splits_mid_chunk;	/* ends split from a call begun mid-chunk */
 	char buf[sizeof(struct sock_event) + MAX_CAPTURE];
 };
 
@@ -60,15 +61,16 @@ static uint32_t peek_len(uint64_t off, uint64_t len)
 
 /* classify_call() of the kernel, over the call's whole data. */
 static int classify(struct conn_dir *d, const char *b, uint64_t len, bool complete,
-		    uint32_t *events, bool *done_only, uint32_t *framing, uint64_t *end_at)
+		    uint32_t *events, bool *done_only, uint32_t *framing, uint64_t *end_at,
+		    uint64_t *first_end, uint32_t *first_framing)
 {
 	int kind = CALL_SSE, result = CALL_UNALIGNED;
 	uint64_t off = 0;
 
 	*events = 0;
 	*done_only = true;
-	*framing = 0;
-	*end_at = 0;
+	*framing = *first_framing = 0;
+	*end_at = *first_end = 0;
 	if (!complete) {
 		d->framing = 0;
 		return stream_head_kind(b, peek_len(0, len)) == HEAD_MESSAGE ? CALL_MESSAGE : CALL_SEND;
@@ -101,9 +103,12 @@ static int classify(struct conn_dir *d, const char *b, uint64_t len, bool comple
 			d->framing = 1;
 			return kind;
 		}
-		if (!chunk_head_parse(b + off, peek_len(off, len), &ch))
+		if (!chunk_head_parse(b + off, peek_len(off, len), &ch)) {
+			*first_end = 0;
 			return kind == CALL_MESSAGE ? kind : CALL_UNALIGNED;
+		}
 		if (ch.size == 0) {
+			*first_end = 0;
 			if (kind == CALL_SSE)
 				*end_at = off;
 			return kind == CALL_MESSAGE ? kind : CALL_SEND;
@@ -112,16 +117,22 @@ static int classify(struct conn_dir *d, const char *b, uint64_t len, bool comple
 			if (!ch.sse_done) {
 				*events += 1;
 				*done_only = false;
+				if (*events == 1) {
+					*first_end = off + ch.head_len + ch.size + 2;
+					*first_framing = *framing + ch.head_len + 2;
+				}
 			}
-		} else if (!ch.sse_other) {
+		} else {
 			*done_only = false;
-			if (off + ch.head_len + 6 <= len && kind == CALL_SSE && !d->in_stream)
-				kind = CALL_SEND;
 		}
+		if (!ch.sse_data && !ch.sse_other &&
+		    off + ch.head_len + 6 <= len && kind == CALL_SSE && !d->in_stream)
+			kind = CALL_SEND;
 		off += ch.head_len + ch.size + 2;
 		*framing += ch.head_len + 2;
 	}
 	(void)result;
+	*first_end = 0;
 	return kind == CALL_MESSAGE ? kind : CALL_UNALIGNED;
 }
 
@@ -475,17 +486,57 @@ static void send_span(struct kernel_mirror *km, struct mirror_conn *c, const str
 	send(km, &t, (const char *)st->span);
 }
 
+/* hold_back() of the kernel: bytes [base, end) of the call counted, their
+ * tail kept unless they are [DONE]s alone. */
+static void hold_back(struct kernel_mirror *km, struct mirror_conn *c, int dir, const char *data,
+		      uint64_t call_off, uint64_t base, uint64_t end, uint32_t events,
+		      uint32_t framing, bool done_only, uint32_t start_left, uint64_t ts)
+{
+	struct conn_dir *d = &c->d[dir];
+	uint64_t from = end > base + SSE_TAIL_MAX ? end - SSE_TAIL_MAX : base;
+
+	d->skip_bytes += end - base;
+	d->skip_calls++;
+	d->skip_events += events;
+	d->skip_framing += framing;
+	d->skip_ts = ts;
+	if (!done_only) {
+		struct mirror_tail *t = &c->tail[dir][d->tail_slot & 1];
+
+		t->len = end - from;
+		t->whole = from == base && start_left == 0;
+		memcpy(t->data, data + from, end - from);
+		t->call_off = call_off + base;
+		t->call_len = end - base;
+		t->ts = ts;
+		d->tail_slot ^= 1;
+		if (d->tail_valid < 2)
+			d->tail_valid++;
+	}
+	km->skipped++;
+}
+
+/* emit_data()'s capture: a record holds DEFAULT_CAPTURE bytes at most. */
+static void send_captured(struct kernel_mirror *km, struct sock_event *ev, const char *data)
+{
+	if (ev->cap_len > DEFAULT_CAPTURE) {
+		ev->cap_len = DEFAULT_CAPTURE;
+		ev->truncated = 1;
+	}
+	send(km, ev, data);
+}
+
 static void on_data(struct kernel_mirror *km, const struct sock_event *in, const char *data)
 {
 	struct mirror_conn *c = conn_of(km, in->sock_id, false);
 	int dir = in->dir & 1;
 	struct conn_dir *d = &c->d[dir];
 	struct sock_event ev = *in;
-	uint32_t events, framing, start_left = 0;
-	uint64_t end_at, hold = 0;
-	bool done_only;
+	uint32_t events = 0, framing = 0, first_framing = 0, start_left = 0;
+	uint64_t end_at = 0, first_end = 0, hold = 0, head = 0, call_off;
+	bool done_only = true;
 
-	ev.stream_off = d->off;
+	ev.stream_off = call_off = d->off;
 	if (in->ret > 0)
 		d->off += in->ret;
 	if (in->ret > 0 && d->proto != H2K_OFF) {
@@ -504,42 +555,32 @@ static void on_data(struct kernel_mirror *km, const struct sock_event *in, const
 
 		start_left = d->framing ? d->chunk_left : 0;
 		kind = classify(d, data, in->ret, !in->truncated, &events, &done_only, &framing,
-				&end_at);
+				&end_at, &first_end, &first_framing);
 		kind = body_classify(d, data, in->cap_len, kind);
 
-		if (kind == CALL_MESSAGE)
-			d->in_stream = events > 0;	/* the head with first events */
-		else if (kind == CALL_SSE && d->in_stream)
-			hold = in->ret;
-		else if (kind == CALL_SSE)
+		if ((kind == CALL_MESSAGE || (kind == CALL_SSE && !d->in_stream)) &&
+		    events > 1 && first_end < (uint64_t)in->ret) {
+			head = first_end;	/* the first event sent, the rest held */
 			d->in_stream = 1;
-		else if (kind == CALL_SEND && d->in_stream && end_at && in->ret > DEFAULT_CAPTURE)
-			hold = end_at;	/* a stream's end past the capture size */
+		} else if (kind == CALL_MESSAGE) {
+			d->in_stream = events > 0;	/* the head with first events */
+		} else if (kind == CALL_SSE && d->in_stream) {
+			hold = in->ret;
+		} else if (kind == CALL_SSE) {
+			d->in_stream = 1;
+		} else if (kind == CALL_SEND && d->in_stream && end_at &&
+			   (events > 1 || in->ret > DEFAULT_CAPTURE)) {
+			hold = end_at;	/* a stream's end with events before it */
+		}
 	}
 	if (hold) {
-		uint64_t from = hold > SSE_TAIL_MAX ? hold - SSE_TAIL_MAX : 0;
-
-		d->skip_bytes += hold;
-		d->skip_calls++;
-		d->skip_events += events;
-		d->skip_framing += framing;
-		d->skip_ts = in->ts_exit;
-		if (!done_only) {
-			struct mirror_tail *t = &c->tail[dir][d->tail_slot & 1];
-
-			t->len = hold - from;
-			t->whole = from == 0 && start_left == 0;
-			memcpy(t->data, data + from, hold - from);
-			t->call_off = ev.stream_off;
-			t->call_len = hold;
-			t->ts = in->ts_exit;
-			d->tail_slot ^= 1;
-			if (d->tail_valid < 2)
-				d->tail_valid++;
-		}
-		km->skipped++;
+		hold_back(km, c, dir, data, call_off, 0, hold, events, framing, done_only,
+			  start_left, in->ts_exit);
 		if (hold == (uint64_t)in->ret)
 			return;
+		if (start_left)
+			km->end_splits_mid_chunk++;
+		start_left = 0;	/* the record starts at a chunk-size line */
 		/* the record: the call's bytes from the last chunk on */
 		ev.stream_off += hold;
 		ev.ret -= hold;
@@ -550,12 +591,15 @@ out:
 	send_span(km, c, &ev, dir);
 	send_tail(km, c, &ev, dir);
 	take_skips(&ev, d, start_left);
-	if (hold || !body_emit(km, d, &ev, data)) {
-		if (ev.cap_len > DEFAULT_CAPTURE) {	/* emit_data()'s capture */
-			ev.cap_len = DEFAULT_CAPTURE;
-			ev.truncated = 1;
-		}
-		send(km, &ev, data);
+	if (head) {
+		/* the record first; the rest's skips go with the next one */
+		ev.ret = head;
+		ev.cap_len = head;
+		send_captured(km, &ev, data);
+		hold_back(km, c, dir, data, call_off, head, in->ret, events - 1,
+			  framing - first_framing, done_only, 0, in->ts_exit);
+	} else if (hold || !body_emit(km, d, &ev, data)) {
+		send_captured(km, &ev, data);
 	}
 }
 
@@ -621,4 +665,9 @@ void kernel_mirror_free(struct kernel_mirror *km)
 uint64_t kernel_mirror_skipped(const struct kernel_mirror *km)
 {
 	return km->skipped;
+}
+
+uint64_t kernel_mirror_end_splits_mid_chunk(const struct kernel_mirror *km)
+{
+	return km->end_splits_mid_chunk;
 }

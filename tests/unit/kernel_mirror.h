@@ -19,5 +19,7 @@ void kernel_mirror_free(struct kernel_mirror *km);
 /* A recorded event (its payload complete unless ev->truncated). */
 void kernel_mirror_feed(struct kernel_mirror *km, const struct sock_event *ev, const char *data);
 uint64_t kernel_mirror_skipped(const struct kernel_mirror *km);
+/* Stream ends split from a call that began inside a chunk. */
+uint64_t kernel_mirror_end_splits_mid_chunk(const struct kernel_mirror *km);
 
 #endif

@@ -743,6 +743,29 @@ static uint32_t first_event_chunk(const char *p, uint32_t n)
 	return n;
 }
 
+/* A whole call's chunk whose bytes go on with an event, not start one
+ * (a proxy re-chunks a stream anywhere: ": {" after an event's "data"):
+ * *at, past its chunk-size line. */
+static bool chunk_goes_on(const char *p, uint32_t n, uint32_t *at)
+{
+	const char *nl = memchr(p, '\n', n < 12 ? n : 12);
+	uint32_t i;
+
+	if (!nl)
+		return false;
+	i = nl + 1 - p;
+	*at = i;
+	if (i == n)
+		return false;
+	if (n - i >= 5 && !memcmp(p + i, "data:", 5))
+		return false;
+	if (n - i < 5 && !memcmp(p + i, "data:", n - i))
+		return false;
+	return !(n - i >= 6 && !memcmp(p + i, "event:", 6)) &&
+	       !(n - i >= 3 && !memcmp(p + i, "id:", 3)) &&
+	       !(n - i >= 6 && !memcmp(p + i, "retry:", 6));
+}
+
 /* A [DONE] chunk whose head a partial write cut within its first bytes
  * (at plen, the join): the kernel, seeing no "data: [", counted it as an
  * event (chunk_head_parse() in bpf/sock_stream.h). */
@@ -774,7 +797,7 @@ static bool done_cut_at_join(const char *p, uint32_t plen, uint32_t n)
  * was not kept). */
 static void keep_tail(struct conn *c, const struct sock_event *ev, const char *data)
 {
-	uint32_t plen = ev->prev_len, n = ev->cap_len, k;
+	uint32_t plen = ev->prev_len, n = ev->cap_len, k, at;
 	bool last_whole = ev->flags & SEF_TAIL_WHOLE, whole;
 	const char *p = data;
 
@@ -785,7 +808,20 @@ static void keep_tail(struct conn *c, const struct sock_event *ev, const char *d
 	if (!c->tail || plen > ev->cap_len || plen > SSE_TAIL_MAX ||
 	    ev->cap_len - plen > SSE_TAIL_MAX)
 		return;
-	if (plen && (ev->flags & SEF_PREV_WHOLE) && last_whole) {
+	if (plen && last_whole && chunk_goes_on(data + plen, n - plen, &at)) {
+		/* a proxy's chunk that goes on with the event the earlier
+		 * call's ended in: one run, the framing at the join taken
+		 * out, so a number cut there reads whole */
+		uint32_t pl = plen;
+
+		if (pl >= 2 && data[pl - 2] == '\r' && data[pl - 1] == '\n')
+			pl -= 2;
+		memcpy(c->tail, data, pl);
+		memcpy(c->tail + pl, data + plen + at, n - plen - at);
+		n = pl + n - plen - at;
+		p = c->tail;
+		whole = ev->flags & SEF_PREV_WHOLE;
+	} else if (plen && (ev->flags & SEF_PREV_WHOLE) && last_whole) {
 		whole = true;
 	} else if (plen && !last_whole && ev->cap_off == 0) {
 		whole = ev->flags & SEF_PREV_WHOLE;
@@ -796,7 +832,7 @@ static void keep_tail(struct conn *c, const struct sock_event *ev, const char *d
 		whole = last_whole;
 	}
 	k = whole ? 0 : first_event_chunk(p, n);
-	memcpy(c->tail, p, n);
+	memmove(c->tail, p, n);
 	c->tail_len = n;
 	c->tail_scan = k;
 	if (k < n) {
