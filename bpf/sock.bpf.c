@@ -1139,7 +1139,7 @@ static __always_inline int data_call(struct pending_call *pc, bool have_sock,
 		kind = classify(pc, sc, ret, d, &w, &win);
 		kind = body_classify(pc, sc, ret, d, kind);
 		if ((kind == CALL_MESSAGE || (kind == CALL_SSE && !d->in_stream)) &&
-		    w.events > 1 && w.first_end < (__u64)ret) {
+		    w.events > 1 && w.first_end && w.first_end < (__u64)ret) {
 			/* a stream's first event and more in one call (a
 			 * proxy's 4 KiB read of a head and 40 events): sent
 			 * up to that event's end, the rest held back */

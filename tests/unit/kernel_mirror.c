@@ -31,6 +31,7 @@ struct kernel_mirror {
 	struct mirror_conn conns[MIRROR_CONNS];
 	uint64_t skipped;
 	uint64_t end_splits_mid_chunk;	/* ends split from a call begun mid-chunk */
+	uint64_t head_splits;		/* calls sent up to their first event */
 	char buf[sizeof(struct sock_event) + MAX_CAPTURE];
 };
 
@@ -559,9 +560,10 @@ static void on_data(struct kernel_mirror *km, const struct sock_event *in, const
 		kind = body_classify(d, data, in->cap_len, kind);
 
 		if ((kind == CALL_MESSAGE || (kind == CALL_SSE && !d->in_stream)) &&
-		    events > 1 && first_end < (uint64_t)in->ret) {
+		    events > 1 && first_end && first_end < (uint64_t)in->ret) {
 			head = first_end;	/* the first event sent, the rest held */
 			d->in_stream = 1;
+			km->head_splits++;
 		} else if (kind == CALL_MESSAGE) {
 			d->in_stream = events > 0;	/* the head with first events */
 		} else if (kind == CALL_SSE && d->in_stream) {
@@ -670,4 +672,9 @@ uint64_t kernel_mirror_skipped(const struct kernel_mirror *km)
 uint64_t kernel_mirror_end_splits_mid_chunk(const struct kernel_mirror *km)
 {
 	return km->end_splits_mid_chunk;
+}
+
+uint64_t kernel_mirror_head_splits(const struct kernel_mirror *km)
+{
+	return km->head_splits;
 }

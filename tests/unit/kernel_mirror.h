@@ -21,5 +21,7 @@ void kernel_mirror_feed(struct kernel_mirror *km, const struct sock_event *ev, c
 uint64_t kernel_mirror_skipped(const struct kernel_mirror *km);
 /* Stream ends split from a call that began inside a chunk. */
 uint64_t kernel_mirror_end_splits_mid_chunk(const struct kernel_mirror *km);
+/* Calls holding a stream's first event and more, sent up to its end. */
+uint64_t kernel_mirror_head_splits(const struct kernel_mirror *km);
 
 #endif

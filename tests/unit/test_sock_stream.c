@@ -728,58 +728,74 @@ static void write_in_pieces(struct held_feed *h, const char *head, int tokens, c
 	free(c);
 }
 
-/* Two streamed /generate responses on one keep-alive connection, each
- * written in pieces cut anywhere: a piece that starts inside a chunk and
- * holds events and the stream's end is split (events held back, the end
- * sent), and the end must be read at a chunk-size line, or the next
- * response on the connection is lost. */
-static void test_held_pieces_keepalive(void)
+/* Two streamed /generate responses of `tokens` events on one keep-alive
+ * connection, each written in pieces of `piece` bytes cut anywhere; both
+ * rows checked. Returns the mirror's (kernel_mirror_end_splits_mid_chunk,
+ * kernel_mirror_head_splits) when mirrored. */
+static void two_responses_in_pieces(bool mirrored, int tokens, size_t piece,
+				    uint64_t *mid_chunk_ends, uint64_t *head_splits)
 {
 	static const char *rids[2] = { "pieces-1", "pieces-2" };
 	char what[160], req[512], body[128], head[256];
-	int mid_chunk_ends = 0;
+	struct held_feed *h;
+
+	snprintf(body, sizeof(body), "{\"text\":\"hi\",\"stream\":true,\"rid\":\"%s\"}", rids[0]);
+	h = held_open(mirrored, "/generate", body, head);
+	write_in_pieces(h, head, tokens, rids[0], piece);
+	snprintf(body, sizeof(body), "{\"text\":\"hi\",\"stream\":true,\"rid\":\"%s\"}", rids[1]);
+	snprintf(req, sizeof(req), "POST /generate HTTP/1.1\r\nhost: x\r\ncontent-type: "
+		 "application/json\r\ncontent-length: %zu\r\n\r\n%s", strlen(body), body);
+	held_call(h, EV_DATA, DIR_READ, req);
+	write_in_pieces(h, head, tokens, rids[1], piece);
+	held_call(h, EV_CLOSE, DIR_READ, NULL);
+	fixture_tick(h->f, h->f->gen.now + 2000 * MS);
+	for (int r = 0; r < 2; r++) {
+		const struct timeline_row *row = fixture_row(h->f, rids[r]);
+		const char *how = mirrored ? "held back" : "full capture";
+
+		snprintf(what, sizeof(what), "%d events in pieces of %zu, %s, response %d: a row",
+			 tokens, piece, how, r + 1);
+		ASSERT_TRUE(row != NULL, what);
+		if (!row)
+			continue;
+		snprintf(what, sizeof(what), "%d events in pieces of %zu, %s, response %d: count",
+			 tokens, piece, how, r + 1);
+		ASSERT_EQ(row->actual_output_tokens, tokens, what);
+		ASSERT_EQ(row->output_tokens_from_trace, tokens, what);
+		snprintf(what, sizeof(what), "%d events in pieces of %zu, %s, response %d: no error",
+			 tokens, piece, how, r + 1);
+		ASSERT_STREQ(row->error, "", what);
+	}
+	if (mirrored) {
+		*mid_chunk_ends = kernel_mirror_end_splits_mid_chunk(h->km);
+		*head_splits = kernel_mirror_head_splits(h->km);
+	}
+	kernel_mirror_free(h->km);
+	fixture_teardown(h->f);
+	free(h);
+}
+
+/* Pieces cut anywhere, as a proxy's 4 KiB reads of its upstream are: a
+ * piece that starts inside a chunk and holds events and the stream's end
+ * is split (events held back, the end sent), and the end must be read at
+ * a chunk-size line, or the next response on the connection is lost. A
+ * whole stream in one call is sent whole: no first-event split. */
+static void test_held_pieces_keepalive(void)
+{
+	uint64_t mid = 0, heads = 0, total_mid = 0, total_heads = 0;
 
 	for (size_t piece = 1000; piece <= 4200; piece += 97) {
-		for (int mirrored = 0; mirrored < 2; mirrored++) {
-			struct held_feed *h;
-
-			snprintf(body, sizeof(body), "{\"text\":\"hi\",\"stream\":true,\"rid\":\"%s\"}",
-				 rids[0]);
-			h = held_open(mirrored, "/generate", body, head);
-			write_in_pieces(h, head, 128, rids[0], piece);
-			snprintf(body, sizeof(body), "{\"text\":\"hi\",\"stream\":true,\"rid\":\"%s\"}",
-				 rids[1]);
-			snprintf(req, sizeof(req), "POST /generate HTTP/1.1\r\nhost: x\r\ncontent-type: "
-				 "application/json\r\ncontent-length: %zu\r\n\r\n%s", strlen(body), body);
-			held_call(h, EV_DATA, DIR_READ, req);
-			write_in_pieces(h, head, 128, rids[1], piece);
-			held_call(h, EV_CLOSE, DIR_READ, NULL);
-			fixture_tick(h->f, h->f->gen.now + 2000 * MS);
-			for (int r = 0; r < 2; r++) {
-				const struct timeline_row *row = fixture_row(h->f, rids[r]);
-
-				snprintf(what, sizeof(what), "pieces of %zu, %s, response %d: a row",
-					 piece, mirrored ? "held back" : "full capture", r + 1);
-				ASSERT_TRUE(row != NULL, what);
-				if (!row)
-					continue;
-				snprintf(what, sizeof(what), "pieces of %zu, %s, response %d: count",
-					 piece, mirrored ? "held back" : "full capture", r + 1);
-				ASSERT_EQ(row->actual_output_tokens, 128, what);
-				ASSERT_EQ(row->output_tokens_from_trace, 128, what);
-				snprintf(what, sizeof(what), "pieces of %zu, %s, response %d: no error",
-					 piece, mirrored ? "held back" : "full capture", r + 1);
-				ASSERT_STREQ(row->error, "", what);
-			}
-			if (mirrored)
-				mid_chunk_ends += kernel_mirror_end_splits_mid_chunk(h->km);
-			kernel_mirror_free(h->km);
-			fixture_teardown(h->f);
-			free(h);
-		}
+		two_responses_in_pieces(false, 128, piece, &mid, &heads);
+		two_responses_in_pieces(true, 128, piece, &mid, &heads);
+		total_mid += mid;
+		total_heads += heads;
 	}
-	/* the case is there: ends split from a piece that began mid-chunk */
-	ASSERT_TRUE(mid_chunk_ends > 0, "some stream's end came in a piece begun mid-chunk");
+	/* the cases are there */
+	ASSERT_TRUE(total_mid > 0, "some stream's end came in a piece begun mid-chunk");
+	ASSERT_TRUE(total_heads > 0, "some piece held the first event and more");
+	two_responses_in_pieces(false, 5, 1 << 16, &mid, &heads);
+	two_responses_in_pieces(true, 5, 1 << 16, &mid, &heads);
+	ASSERT_EQ(heads, 0, "a whole stream in one call: not split at its first event");
 }
 
 void test_area_sock_stream(void)
