@@ -62,7 +62,7 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 
 echo
-echo "ranges over $ROUNDS rounds (ratio, servetrace us/req, BPF us/req, drops):"
+echo "ranges over $ROUNDS rounds (ratio, servetrace us/req, BPF us/req, drops, stream rows miscounted):"
 for b in "${BUILDS[@]}"; do
 	name=$(basename "$b")
 	cat "$WORK/$name"-*.txt | awk -v name="$name" '
@@ -79,13 +79,14 @@ for b in "${BUILDS[@]}"; do
 			if ($i == "us/req" && $(i - 2) != "bpf") keep("u", $(i - 1))
 			if ($i == "bpf") keep("b", $(i + 1))
 			if ($i == "drops") keep("d", $(i + 1))
+			if ($i == "miscounted") keep("m", $(i + 1))
 		}
 	}
 	END {
 		for (j = 1; j <= ns; j++) {
 			s = order[j]
-			printf "  %-16s %-18s ratio %s  servetrace %s us/req  bpf %s us/req  drops %s\n",
-				name, s, range("r"), range("u"), range("b"), range("d")
+			printf "  %-16s %-18s ratio %s  servetrace %s us/req  bpf %s us/req  drops %s  miscounted %s\n",
+				name, s, range("r"), range("u"), range("b"), range("d"), range("m")
 		}
 	}'
 done

@@ -46,8 +46,10 @@ Usage: tools/bench_capture.sh [OPTION...]
 
 Columns: req/s untraced and traced and their ratio; p50/p99 latency deltas;
 servetrace CPU (% of one core) and CPU per request, peak RSS, ring-buffer
-drops, kernel records per request, rows vs requests wrk completed, and the
-time servetrace took to exit after SIGINT with the load still running.
+drops, kernel records per request, rows vs requests wrk completed, the
+time servetrace took to exit after SIGINT with the load still running, BPF
+time per request (--bpf-stats), and, streaming, the rows with no error whose
+token counts are not the upstream's events (miscounted: should be 0).
 Environment: SERVETRACE, NGINX_BIN, WRK, SSE_UPSTREAM, TP_FLOOR override the
 binaries (tools/bench_pack.sh packs them all for a machine without
 packages); COLLECTOR_THREADS=N is --collector-threads N.
@@ -190,10 +192,10 @@ bpf_split() {
 	' "$1" "$2" | sort -k6 -rn
 }
 
-# phase TAG TRACED: one wrk run; appends "tag reqs rps p50 p99 cpu% cpu_us rss drops rec/req rows exit_ms bpf_us"
+# phase TAG TRACED: one wrk run; appends "tag reqs rps p50 p99 cpu% cpu_us rss drops rec/req rows exit_ms bpf_us miscounted"
 phase() {
 	local tag=$1 traced=$2 out=$WORK/wrk-$1.txt csv=$WORK/trace-$1.csv err=$WORK/trace-$1.err
-	local t0=0 rss=- cpu=- cpu_us=- drops=- recs=- rows=- exit_ms=- bpf_us=-
+	local t0=0 rss=- cpu=- cpu_us=- drops=- recs=- rows=- exit_ms=- bpf_us=- miscounted=-
 	if [ "$traced" = 2 ]; then	# the floor: tp_floor instead of servetrace
 		rm -f "$WORK/ready"
 		pin_bg "$CPUS_TRACER" "$TP_FLOOR" --hooks "$FLOOR_HOOKS" --ready-file "$WORK/ready" \
@@ -251,8 +253,13 @@ phase() {
 		# per row written: the exit phase's load is in both counts
 		recs=$(awk -v e="$(summ "$err" "kernel: events submitted")" -v n="$(summ "$err" "rows written")" 'BEGIN { printf "%.1f", n ? e / n : 0 }')
 		rows=$(awk -F, -v p="wrk$tag-" 'index($1, p) == 1 { n++ } END { print n + 0 }' "$csv")
+		# stream rows with no error whose token counts (actual_output_tokens,
+		# output_tokens_from_trace) are not the upstream's events: wrong
+		# and silent, the worst a row can be
+		[ "$STREAM" = 0 ] || miscounted=$(awk -F, -v p="wrk$tag-" -v n="$NEVENTS" '
+			index($1, p) == 1 && $3 == "" && ($9 != n || $11 != n) { b++ } END { print b + 0 }' "$csv")
 	fi
-	echo "$tag $reqs $(awk -v n="$reqs" -v s="$secs" 'BEGIN { printf "%.0f", n / s }') $(field "$out" p50_us) $(field "$out" p99_us) $cpu $cpu_us $rss $drops $recs $rows $exit_ms $bpf_us" >> "$WORK/phases"
+	echo "$tag $reqs $(awk -v n="$reqs" -v s="$secs" 'BEGIN { printf "%.0f", n / s }') $(field "$out" p50_us) $(field "$out" p99_us) $cpu $cpu_us $rss $drops $recs $rows $exit_ms $bpf_us $miscounted" >> "$WORK/phases"
 }
 
 report() {	# report TITLE: the pairs of this setup, and their medians
@@ -263,8 +270,8 @@ report() {	# report TITLE: the pairs of this setup, and their medians
 	$1 ~ /f$/ { nf++; f[nf] = $3 / u_rps[nf] }
 	$1 ~ /t$/ { nt++; r[nt] = $3 / u_rps[nt]; d50[nt] = $4 - u50[nt]; d99[nt] = $5 - u99[nt]
 		fl = nf >= nt ? sprintf("  (floor %.3f)", f[nt]) : ""
-		line[nt] = sprintf("  round %d: %8d -> %8d req/s  ratio %.3f%s  p50 %+6d us  p99 %+7d us  cpu %5s%% %6s us/req  rss %4s MiB  drops %s  records/req %s  rows %s/%s  exit %s ms  bpf %s us/req",
-			nt, u_rps[nt], $3, r[nt], fl, d50[nt], d99[nt], $6, $7, $8, $9, $10, $11, $2, $12, $13) }
+		line[nt] = sprintf("  round %d: %8d -> %8d req/s  ratio %.3f%s  p50 %+6d us  p99 %+7d us  cpu %5s%% %6s us/req  rss %4s MiB  drops %s  records/req %s  rows %s/%s  exit %s ms  bpf %s us/req  miscounted %s",
+			nt, u_rps[nt], $3, r[nt], fl, d50[nt], d99[nt], $6, $7, $8, $9, $10, $11, $2, $12, $13, $14) }
 	END {
 		print title
 		for (i = 1; i <= nt; i++) print line[i]
@@ -312,6 +319,7 @@ if [ "$MODE" = plain ]; then
 else
 	STREAM=1
 	for n in $EVENTS; do
+		NEVENTS=$n
 		pin_bg "$CPUS_UP" "$SSE_UPSTREAM" "$UP_PORT" "$n" &
 		PIDS+=($!)
 		UP_W=${PIDS[-1]}
