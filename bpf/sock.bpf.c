@@ -726,9 +726,40 @@ struct walk {
 	__u64 end_at;		/* the last chunk's offset, SSE events before it */
 	__u64 first_end;	/* past the call's first event's chunk */
 	__u32 first_framing;	/* the framing up to there */
+	__u32 cut_size;		/* STEP_CUT_HEAD: chunk_head_cut()'s size */
+	__u8 cut_state;		/* ... and state */
+	__u8 cut_rest;		/* the call began with a cut line's rest */
 };
 
-enum step_result { STEP_MORE, STEP_END_OF_CALL, STEP_LOST, STEP_LAST_CHUNK };
+enum step_result { STEP_MORE, STEP_END_OF_CALL, STEP_LOST, STEP_LAST_CHUNK, STEP_CUT_HEAD };
+
+/* A chunk whose size line ch read at w->off (the line ch->head_len long):
+ * its event counted, w->off moved past it. */
+static __always_inline void walk_chunk(struct walk *w, const struct chunk_head *ch)
+{
+	if (ch->sse_data) {
+		if (!ch->sse_done) {
+			w->events++;
+			w->done_only = 0;
+			if (w->events == 1) {
+				w->first_end = w->off + ch->head_len + ch->size + 2;
+				w->first_framing = w->framing + ch->head_len + 2;
+			}
+		}
+	} else {
+		/* event:, id:, a comment, or an event's middle a router
+		 * re-chunked (": {" reads as a comment): its tail may hold
+		 * the counts, so it is kept */
+		w->done_only = 0;
+	}
+	if (!ch->sse_data && !ch->sse_other) {
+		w->split++;
+		if (w->off + ch->head_len + 6 <= w->ret && w->kind == CALL_SSE && !w->in_stream)
+			w->kind = CALL_SEND;	/* chunked, not SSE */
+	}
+	w->off += ch->head_len + ch->size + 2;
+	w->framing += ch->head_len + 2;
+}
 
 /* One chunk-size line at w->off: counted, and w->off moved past its
  * chunk. Global, so the verifier walks it once for all the steps. */
@@ -743,32 +774,18 @@ __noinline int walk_step(struct peek_buf *pb, const struct pending_call *pc, __u
 	if (w->off >= w->ret)
 		return STEP_END_OF_CALL;
 	n = peek_at(pb, pc, sc, w->ret, w->off);
-	if (peek_parse(pb, n, 0, &ch) != PEEK_CHUNK)
+	if (peek_parse(pb, n, 0, &ch) != PEEK_CHUNK) {
+		/* the call's end cut a size line ("5f\r"): the next call
+		 * finishes it */
+		if (w->off + n == w->ret && chunk_head_cut(pb->b, n, &w->cut_size, &w->cut_state)) {
+			w->framing += n;
+			return STEP_CUT_HEAD;
+		}
 		return STEP_LOST;
+	}
 	if (ch.size == 0)
 		return STEP_LAST_CHUNK;
-	if (ch.sse_data) {
-		if (!ch.sse_done) {
-			w->events++;
-			w->done_only = 0;
-			if (w->events == 1) {
-				w->first_end = w->off + ch.head_len + ch.size + 2;
-				w->first_framing = w->framing + ch.head_len + 2;
-			}
-		}
-	} else {
-		/* event:, id:, a comment, or an event's middle a router
-		 * re-chunked (": {" reads as a comment): its tail may hold
-		 * the counts, so it is kept */
-		w->done_only = 0;
-	}
-	if (!ch.sse_data && !ch.sse_other) {
-		w->split++;
-		if (w->off + ch.head_len + 6 <= w->ret && w->kind == CALL_SSE && !w->in_stream)
-			w->kind = CALL_SEND;	/* chunked, not SSE */
-	}
-	w->off += ch.head_len + ch.size + 2;
-	w->framing += ch.head_len + 2;
+	walk_chunk(w, &ch);
 	return STEP_MORE;
 }
 
@@ -806,7 +823,20 @@ __noinline int classify_call(struct peek_buf *pb, const struct pending_call *pc,
 	w->done_only = 1;
 	w->events = w->framing = w->first_framing = 0;
 	w->end_at = w->first_end = 0;
-	if (d->framing) {
+	w->cut_rest = 0;
+	if (d->framing && d->head_cut) {
+		/* the last call's end cut a size line: its rest comes first */
+		struct chunk_head ch = {};
+		__u32 n = peek_at(pb, pc, sc, w->ret, 0);
+
+		if (!chunk_head_rest(pb->b, n, d->head_cut, d->cut_size, &ch)) {
+			d->framing = d->head_cut = 0;
+			return CALL_UNALIGNED;
+		}
+		w->off = 0;
+		w->cut_rest = 1;
+		walk_chunk(w, &ch);
+	} else if (d->framing) {
 		w->off = d->chunk_left;
 		/* the rest of a chunk a partial write left: an event's end,
 		 * whose tail holds the counts */
@@ -833,17 +863,24 @@ __noinline int classify_call(struct peek_buf *pb, const struct pending_call *pc,
 			return CALL_SEND;
 		}
 	}
-	d->framing = 0;
+	d->framing = d->head_cut = 0;
 	{
 		struct walk_loop l = { .pb = pb, .pc = pc, .w = w, .sc = sc, .r = STEP_MORE };
 
 		bpf_loop(SSE_CHUNKS_MAX, walk_loop_step, &l, 0);
-		if (l.r != STEP_END_OF_CALL)
+		if (l.r != STEP_END_OF_CALL && l.r != STEP_CUT_HEAD)
 			w->first_end = 0;	/* only a call in mid-stream is split */
 		if (l.r == STEP_END_OF_CALL) {
 			d->chunk_left = w->off - w->ret;
 			d->framing = 1;
 			kind = w->kind;
+		} else if (l.r == STEP_CUT_HEAD) {
+			d->chunk_left = 0;
+			d->head_cut = w->cut_state;
+			d->cut_size = w->cut_size;
+			d->framing = 1;
+			kind = w->kind;
+			count(CNT_SSE_CUT_HEAD);
 		} else if (l.r == STEP_LAST_CHUNK) {
 			kind = w->kind == CALL_MESSAGE ? CALL_MESSAGE : CALL_SEND;
 			if (w->kind == CALL_SSE)
@@ -1087,7 +1124,10 @@ static __always_inline void hold_back(const struct pending_call *pc, __u8 sc, st
 		count_n(CNT_SSE_SPLIT, w->split);
 	if (start_left)
 		count(CNT_SSE_PARTIAL);
-	if (!w->done_only && keep_tail(&k, pc, sc, call_off, base, end, now, start_left, win)) {
+	/* a tail from the call's start is whole unless the call began
+	 * inside a chunk or a size line */
+	if (!w->done_only && keep_tail(&k, pc, sc, call_off, base, end, now,
+				       start_left || (!base && w->cut_rest), win)) {
 		d->tail_slot ^= 1;
 		if (d->tail_valid < 2)
 			d->tail_valid++;
@@ -1156,12 +1196,14 @@ static __always_inline int data_call(struct pending_call *pc, bool have_sock,
 			d->in_stream = 1;	/* its first event: sent */
 		} else if (kind == CALL_UNALIGNED) {
 			count(CNT_SSE_UNALIGNED);
-		} else if (d->in_stream && w.end_at && (w.events > 1 || ret > capture_limit())) {
+		} else if (d->in_stream && w.end_at &&
+			   (w.events > 1 || w.cut_rest || ret > capture_limit())) {
 			/* a stream's end with events before it (a proxy's last
 			 * read, a slow reader's queue): the events are held
 			 * back as a call of their own, tail kept, the last
 			 * chunk sent. Past the capture size the record would
-			 * keep only the first events, and lose the end */
+			 * keep only the first events, and lose the end; from
+			 * a cut size line's rest, user space could not read it */
 			hold = w.end_at;
 			if (ret > capture_limit())
 				count(CNT_SSE_END_SPLIT);

@@ -134,6 +134,8 @@ enum counter_id {
 	CNT_SSE_HEAD_SPLIT,	/* a stream's first event sent with more events
 				 * in its call (a proxy's read of a head and
 				 * many events): the ones after it held back */
+	CNT_SSE_CUT_HEAD,	/* chunk-size lines a call's end cut, finished
+				 * by the next call (framing kept) */
 	CNT_MAX,
 };
 

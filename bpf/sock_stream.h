@@ -33,7 +33,10 @@ struct conn_dir {
 	__u32 body_left;	/* bytes of it still sent whole */
 	__u8  proto;		/* enum h2k_proto (sock_h2.h) */
 	__u8  tail_slot;	/* sse_tails slot the next tail goes to (the older) */
-	__u8  pad[6];
+	__u8  head_cut;		/* with framing: the call's end cut a chunk-size
+				 * line, chunk_head_cut()'s state (0: none) */
+	__u8  pad;
+	__u32 cut_size;		/* the size that cut line held so far */
 };
 
 struct conn_stream {
@@ -109,6 +112,23 @@ static inline int ss_hex(char c)
 	return (int)ss_hex_table[(unsigned char)c] - 1;
 }
 
+/* What a chunk's data at b[at] begins with. A call that ends inside its
+ * first bytes (a partial write) is judged by what it has: an event,
+ * [DONE] once "data: [" shows (events are JSON objects). */
+static inline void chunk_data_kind(const char *b, __u32 n, __u32 at, struct chunk_head *ch)
+{
+	if (ss_prefix(b, n, at, "data:", 5) || ss_prefix_cut(b, n, at, "data:", 5)) {
+		ch->sse_data = true;
+		ch->sse_done = ss_prefix(b, n, at, "data: [DONE]", 12) ||
+			       ss_prefix(b, n, at, "data:[DONE]", 11) ||
+			       (n >= at + 7 && ss_prefix_cut(b, n, at, "data: [DONE]", 12)) ||
+			       (n >= at + 6 && ss_prefix_cut(b, n, at, "data:[DONE]", 11));
+	} else if (ss_prefix(b, n, at, "event:", 6) || ss_prefix(b, n, at, "id:", 3) ||
+		   ss_prefix(b, n, at, "retry:", 6) || ss_prefix(b, n, at, ":", 1)) {
+		ch->sse_other = true;
+	}
+}
+
 /* A chunk-size line (hex digits, CRLF; no extensions) at b[0], and what
  * its data begins with. False if b does not start with one. */
 static inline bool chunk_head_parse(const char *b, __u32 n, struct chunk_head *ch)
@@ -136,19 +156,74 @@ static inline bool chunk_head_parse(const char *b, __u32 n, struct chunk_head *c
 	if (size == 0)
 		return true;
 	at = i + 2;
-	/* a call that ends inside the head's first bytes (a partial write)
-	 * is judged by what it has: an event, [DONE] once "data: [" shows
-	 * (events are JSON objects) */
-	if (ss_prefix(b, n, at, "data:", 5) || ss_prefix_cut(b, n, at, "data:", 5)) {
-		ch->sse_data = true;
-		ch->sse_done = ss_prefix(b, n, at, "data: [DONE]", 12) ||
-			       ss_prefix(b, n, at, "data:[DONE]", 11) ||
-			       (n >= at + 7 && ss_prefix_cut(b, n, at, "data: [DONE]", 12)) ||
-			       (n >= at + 6 && ss_prefix_cut(b, n, at, "data:[DONE]", 11));
-	} else if (ss_prefix(b, n, at, "event:", 6) || ss_prefix(b, n, at, "id:", 3) ||
-		   ss_prefix(b, n, at, "retry:", 6) || ss_prefix(b, n, at, ":", 1)) {
-		ch->sse_other = true;
+	chunk_data_kind(b, n, at, ch);
+	return true;
+}
+
+/* A chunk-size line cut by the call's end: b[0..n) is 1-8 hex digits of
+ * a size above 0, maybe its CR, nothing more (a reader's fixed-size read
+ * ends inside "5f\r\n"). *state: the digits, | CUT_CR once the CR came.
+ * A cut "0" may be the last chunk's: not taken. */
+#define CUT_CR 0x80
+static inline bool chunk_head_cut(const char *b, __u32 n, __u32 *size, __u8 *state)
+{
+	__u32 s = 0, i;
+
+	if (n == 0 || n > 9)
+		return false;
+	for (i = 0; i < 8; i++) {
+		int v;
+
+		if (i >= n)
+			break;
+		v = ss_hex(b[i & (2 * PEEK_MAX - 1)]);
+		if (v < 0)
+			break;
+		s = s * 16 + v;
 	}
+	if (i == 0 || s == 0)
+		return false;
+	if (i < n && (i + 1 != n || b[i & (2 * PEEK_MAX - 1)] != '\r'))
+		return false;
+	*size = s;
+	*state = i | (i < n ? CUT_CR : 0);
+	return true;
+}
+
+/* The rest of a cut chunk-size line at b[0] (state and size: what the
+ * cut held), filled in ch as chunk_head_parse() does; head_len: the
+ * rest's bytes. False if b does not go on with one. */
+static inline bool chunk_head_rest(const char *b, __u32 n, __u8 state, __u32 size,
+				   struct chunk_head *ch)
+{
+	__u32 i = 0, digits = state & ~CUT_CR & 0xff;
+
+	ch->size = 0;
+	ch->head_len = 0;
+	ch->sse_data = ch->sse_done = ch->sse_other = false;
+	if (state & CUT_CR) {
+		if (!ss_prefix(b, n, 0, "\n", 1))
+			return false;
+		i = 1;
+	} else {
+		for (__u32 k = 0; k < 8; k++) {
+			int v;
+
+			if (digits + k >= 8 || k >= n)
+				break;
+			v = ss_hex(b[k & (2 * PEEK_MAX - 1)]);
+			if (v < 0)
+				break;
+			size = size * 16 + v;
+			i = k + 1;
+		}
+		if (!ss_prefix(b, n, i, "\r\n", 2))
+			return false;
+		i += 2;
+	}
+	ch->size = size;
+	ch->head_len = i;
+	chunk_data_kind(b, n, i, ch);
 	return true;
 }
 

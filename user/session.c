@@ -603,6 +603,8 @@ static void counters(struct session *s, const uint64_t *kc, counter_fn fn, void 
 		  kc[CNT_SSE_END_SPLIT]);
 		P("kernel: stream starts sent up to the first event (the rest of the call held back)",
 		  kc[CNT_SSE_HEAD_SPLIT]);
+		P("kernel: chunk-size lines cut by a call's end (followed into the next)",
+		  kc[CNT_SSE_CUT_HEAD]);
 		P("kernel: connection states full (sent whole)", kc[CNT_CONN_FULL]);
 		P("kernel: request-body bytes sent past the capture size", kc[CNT_BODY_BYTES]);
 		P("kernel: request-body calls past the cap (rest not sent)", kc[CNT_BODY_CAPPED]);

@@ -32,6 +32,8 @@ struct kernel_mirror {
 	uint64_t skipped;
 	uint64_t end_splits_mid_chunk;	/* ends split from a call begun mid-chunk */
 	uint64_t head_splits;		/* calls sent up to their first event */
+	uint64_t cut_heads;		/* calls whose end cut a chunk-size line */
+	uint64_t unaligned;		/* calls whose framing was lost (sent) */
 	char buf[sizeof(struct sock_event) + MAX_CAPTURE];
 };
 
@@ -61,25 +63,63 @@ static uint32_t peek_len(uint64_t off, uint64_t len)
 }
 
 /* classify_call() of the kernel, over the call's whole data. */
+/* What classify() found in a call: walk_chunk()'s and walk_step()'s
+ * struct walk in the kernel. */
+struct mwalk {
+	uint32_t events, framing, first_framing;
+	uint64_t end_at, first_end;
+	bool done_only;
+	bool cut_rest;		/* the call began with a cut size line's rest */
+};
+
+/* walk_chunk(): a chunk whose size line is at *off, counted, passed. */
+static void walk_chunk(struct conn_dir *d, struct mwalk *w, const struct chunk_head *ch,
+		       uint64_t *off, uint64_t len, int *kind)
+{
+	if (ch->sse_data) {
+		if (!ch->sse_done) {
+			w->events += 1;
+			w->done_only = false;
+			if (w->events == 1) {
+				w->first_end = *off + ch->head_len + ch->size + 2;
+				w->first_framing = w->framing + ch->head_len + 2;
+			}
+		}
+	} else {
+		w->done_only = false;
+	}
+	if (!ch->sse_data && !ch->sse_other &&
+	    *off + ch->head_len + 6 <= len && *kind == CALL_SSE && !d->in_stream)
+		*kind = CALL_SEND;
+	*off += ch->head_len + ch->size + 2;
+	w->framing += ch->head_len + 2;
+}
+
 static int classify(struct conn_dir *d, const char *b, uint64_t len, bool complete,
-		    uint32_t *events, bool *done_only, uint32_t *framing, uint64_t *end_at,
-		    uint64_t *first_end, uint32_t *first_framing)
+		    struct mwalk *w)
 {
 	int kind = CALL_SSE, result = CALL_UNALIGNED;
 	uint64_t off = 0;
 
-	*events = 0;
-	*done_only = true;
-	*framing = *first_framing = 0;
-	*end_at = *first_end = 0;
+	memset(w, 0, sizeof(*w));
+	w->done_only = true;
 	if (!complete) {
 		d->framing = 0;
 		return stream_head_kind(b, peek_len(0, len)) == HEAD_MESSAGE ? CALL_MESSAGE : CALL_SEND;
 	}
-	if (d->framing) {
+	if (d->framing && d->head_cut) {
+		struct chunk_head ch;
+
+		if (!chunk_head_rest(b, peek_len(0, len), d->head_cut, d->cut_size, &ch)) {
+			d->framing = d->head_cut = 0;
+			return CALL_UNALIGNED;
+		}
+		w->cut_rest = true;
+		walk_chunk(d, w, &ch, &off, len, &kind);
+	} else if (d->framing) {
 		off = d->chunk_left;
 		if (d->chunk_left)
-			*done_only = false;
+			w->done_only = false;
 	} else {
 		struct chunk_head ch;
 		int head = stream_head_kind(b, peek_len(0, len));
@@ -95,45 +135,40 @@ static int classify(struct conn_dir *d, const char *b, uint64_t len, bool comple
 			return CALL_SEND;
 		}
 	}
-	d->framing = 0;
+	d->framing = d->head_cut = 0;
 	for (int k = 0; k < SSE_CHUNKS_MAX; k++) {
 		struct chunk_head ch;
+		uint32_t n = peek_len(off, len), size;
+		uint8_t state;
 
 		if (off >= len) {
 			d->chunk_left = off - len;
 			d->framing = 1;
 			return kind;
 		}
-		if (!chunk_head_parse(b + off, peek_len(off, len), &ch)) {
-			*first_end = 0;
+		if (!chunk_head_parse(b + off, n, &ch)) {
+			if (off + n == len && chunk_head_cut(b + off, n, &size, &state)) {
+				/* the call's end cut a size line: the next finishes it */
+				w->framing += n;
+				d->chunk_left = 0;
+				d->head_cut = state;
+				d->cut_size = size;
+				d->framing = 1;
+				return kind;
+			}
+			w->first_end = 0;
 			return kind == CALL_MESSAGE ? kind : CALL_UNALIGNED;
 		}
 		if (ch.size == 0) {
-			*first_end = 0;
+			w->first_end = 0;
 			if (kind == CALL_SSE)
-				*end_at = off;
+				w->end_at = off;
 			return kind == CALL_MESSAGE ? kind : CALL_SEND;
 		}
-		if (ch.sse_data) {
-			if (!ch.sse_done) {
-				*events += 1;
-				*done_only = false;
-				if (*events == 1) {
-					*first_end = off + ch.head_len + ch.size + 2;
-					*first_framing = *framing + ch.head_len + 2;
-				}
-			}
-		} else {
-			*done_only = false;
-		}
-		if (!ch.sse_data && !ch.sse_other &&
-		    off + ch.head_len + 6 <= len && kind == CALL_SSE && !d->in_stream)
-			kind = CALL_SEND;
-		off += ch.head_len + ch.size + 2;
-		*framing += ch.head_len + 2;
+		walk_chunk(d, w, &ch, &off, len, &kind);
 	}
 	(void)result;
-	*first_end = 0;
+	w->first_end = 0;
 	return kind == CALL_MESSAGE ? kind : CALL_UNALIGNED;
 }
 
@@ -533,9 +568,9 @@ static void on_data(struct kernel_mirror *km, const struct sock_event *in, const
 	int dir = in->dir & 1;
 	struct conn_dir *d = &c->d[dir];
 	struct sock_event ev = *in;
-	uint32_t events = 0, framing = 0, first_framing = 0, start_left = 0;
-	uint64_t end_at = 0, first_end = 0, hold = 0, head = 0, call_off;
-	bool done_only = true;
+	uint32_t start_left = 0;
+	uint64_t hold = 0, head = 0, call_off;
+	struct mwalk w = { .done_only = true };
 
 	ev.stream_off = call_off = d->off;
 	if (in->ret > 0)
@@ -555,29 +590,32 @@ static void on_data(struct kernel_mirror *km, const struct sock_event *in, const
 		int kind;
 
 		start_left = d->framing ? d->chunk_left : 0;
-		kind = classify(d, data, in->ret, !in->truncated, &events, &done_only, &framing,
-				&end_at, &first_end, &first_framing);
+		kind = classify(d, data, in->ret, !in->truncated, &w);
 		kind = body_classify(d, data, in->cap_len, kind);
+		km->cut_heads += d->head_cut != 0;
+		km->unaligned += kind == CALL_UNALIGNED;
 
 		if ((kind == CALL_MESSAGE || (kind == CALL_SSE && !d->in_stream)) &&
-		    events > 1 && first_end && first_end < (uint64_t)in->ret) {
-			head = first_end;	/* the first event sent, the rest held */
+		    w.events > 1 && w.first_end && w.first_end < (uint64_t)in->ret) {
+			head = w.first_end;	/* the first event sent, the rest held */
 			d->in_stream = 1;
 			km->head_splits++;
 		} else if (kind == CALL_MESSAGE) {
-			d->in_stream = events > 0;	/* the head with first events */
+			d->in_stream = w.events > 0;	/* the head with first events */
 		} else if (kind == CALL_SSE && d->in_stream) {
 			hold = in->ret;
 		} else if (kind == CALL_SSE) {
 			d->in_stream = 1;
-		} else if (kind == CALL_SEND && d->in_stream && end_at &&
-			   (events > 1 || in->ret > DEFAULT_CAPTURE)) {
-			hold = end_at;	/* a stream's end with events before it */
+		} else if (kind == CALL_SEND && d->in_stream && w.end_at &&
+			   (w.events > 1 || w.cut_rest || in->ret > DEFAULT_CAPTURE)) {
+			hold = w.end_at;	/* a stream's end with events before it */
 		}
 	}
 	if (hold) {
-		hold_back(km, c, dir, data, call_off, 0, hold, events, framing, done_only,
-			  start_left, in->ts_exit);
+		/* the tail is whole unless the call began inside a chunk or a
+		 * size line */
+		hold_back(km, c, dir, data, call_off, 0, hold, w.events, w.framing, w.done_only,
+			  start_left || w.cut_rest, in->ts_exit);
 		if (hold == (uint64_t)in->ret)
 			return;
 		if (start_left)
@@ -598,8 +636,8 @@ out:
 		ev.ret = head;
 		ev.cap_len = head;
 		send_captured(km, &ev, data);
-		hold_back(km, c, dir, data, call_off, head, in->ret, events - 1,
-			  framing - first_framing, done_only, 0, in->ts_exit);
+		hold_back(km, c, dir, data, call_off, head, in->ret, w.events - 1,
+			  w.framing - w.first_framing, w.done_only, 0, in->ts_exit);
 	} else if (hold || !body_emit(km, d, &ev, data)) {
 		send_captured(km, &ev, data);
 	}
@@ -677,4 +715,14 @@ uint64_t kernel_mirror_end_splits_mid_chunk(const struct kernel_mirror *km)
 uint64_t kernel_mirror_head_splits(const struct kernel_mirror *km)
 {
 	return km->head_splits;
+}
+
+uint64_t kernel_mirror_cut_heads(const struct kernel_mirror *km)
+{
+	return km->cut_heads;
+}
+
+uint64_t kernel_mirror_unaligned(const struct kernel_mirror *km)
+{
+	return km->unaligned;
 }

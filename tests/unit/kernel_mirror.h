@@ -23,5 +23,8 @@ uint64_t kernel_mirror_skipped(const struct kernel_mirror *km);
 uint64_t kernel_mirror_end_splits_mid_chunk(const struct kernel_mirror *km);
 /* Calls holding a stream's first event and more, sent up to its end. */
 uint64_t kernel_mirror_head_splits(const struct kernel_mirror *km);
+/* Calls whose end cut a chunk-size line; calls whose framing was lost. */
+uint64_t kernel_mirror_cut_heads(const struct kernel_mirror *km);
+uint64_t kernel_mirror_unaligned(const struct kernel_mirror *km);
 
 #endif

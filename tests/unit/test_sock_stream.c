@@ -697,12 +697,15 @@ static void test_held_rechunked_by_proxy(void)
 
 /* A response's wire bytes written in pieces of `piece` bytes, cut
  * anywhere (a proxy's 4 KiB reads of its upstream look the same to the
- * kernel): the head, one chunk per event, the last chunk. */
-static void write_in_pieces(struct held_feed *h, const char *head, int tokens, const char *rid,
+ * kernel): the head, one chunk per event, the last chunk. Returns 1 if a
+ * cut fell inside the last chunk's size line ("0" | "\r\n"), which the
+ * kernel does not follow (a cut "0" may be any chunk's start), else 0. */
+static int write_in_pieces(struct held_feed *h, const char *head, int tokens, const char *rid,
 			    size_t piece)
 {
 	size_t cap = 160 * tokens + 512, wl = 0;
 	char *w = malloc(cap), *c = malloc(piece + 1);
+	int zero_cut;
 
 	wl += snprintf(w + wl, cap - wl, "%s", head);
 	for (int i = 0; i <= tokens; i++) {
@@ -717,6 +720,7 @@ static void write_in_pieces(struct held_feed *h, const char *head, int tokens, c
 		wl += snprintf(w + wl, cap - wl, "%zx\r\n%s\r\n", strlen(ev), ev);
 	}
 	wl += snprintf(w + wl, cap - wl, "0\r\n\r\n");
+	zero_cut = (wl - 4) % piece == 0 || (wl - 3) % piece == 0;
 	for (size_t at = 0; at < wl; at += piece) {
 		size_t n = wl - at < piece ? wl - at : piece;
 
@@ -726,27 +730,30 @@ static void write_in_pieces(struct held_feed *h, const char *head, int tokens, c
 	}
 	free(w);
 	free(c);
+	return zero_cut;
 }
 
 /* Two streamed /generate responses of `tokens` events on one keep-alive
  * connection, each written in pieces of `piece` bytes cut anywhere; both
  * rows checked. Returns the mirror's (kernel_mirror_end_splits_mid_chunk,
  * kernel_mirror_head_splits) when mirrored. */
-static void two_responses_in_pieces(bool mirrored, int tokens, size_t piece,
-				    uint64_t *mid_chunk_ends, uint64_t *head_splits)
+static int two_responses_in_pieces(bool mirrored, int tokens, size_t piece,
+				   uint64_t *mid_chunk_ends, uint64_t *head_splits,
+				   uint64_t *cut_heads, uint64_t *unaligned)
 {
 	static const char *rids[2] = { "pieces-1", "pieces-2" };
 	char what[160], req[512], body[128], head[256];
 	struct held_feed *h;
+	int zero_cuts;
 
 	snprintf(body, sizeof(body), "{\"text\":\"hi\",\"stream\":true,\"rid\":\"%s\"}", rids[0]);
 	h = held_open(mirrored, "/generate", body, head);
-	write_in_pieces(h, head, tokens, rids[0], piece);
+	zero_cuts = write_in_pieces(h, head, tokens, rids[0], piece);
 	snprintf(body, sizeof(body), "{\"text\":\"hi\",\"stream\":true,\"rid\":\"%s\"}", rids[1]);
 	snprintf(req, sizeof(req), "POST /generate HTTP/1.1\r\nhost: x\r\ncontent-type: "
 		 "application/json\r\ncontent-length: %zu\r\n\r\n%s", strlen(body), body);
 	held_call(h, EV_DATA, DIR_READ, req);
-	write_in_pieces(h, head, tokens, rids[1], piece);
+	zero_cuts += write_in_pieces(h, head, tokens, rids[1], piece);
 	held_call(h, EV_CLOSE, DIR_READ, NULL);
 	fixture_tick(h->f, h->f->gen.now + 2000 * MS);
 	for (int r = 0; r < 2; r++) {
@@ -769,33 +776,60 @@ static void two_responses_in_pieces(bool mirrored, int tokens, size_t piece,
 	if (mirrored) {
 		*mid_chunk_ends = kernel_mirror_end_splits_mid_chunk(h->km);
 		*head_splits = kernel_mirror_head_splits(h->km);
+		*cut_heads = kernel_mirror_cut_heads(h->km);
+		*unaligned = kernel_mirror_unaligned(h->km);
 	}
 	kernel_mirror_free(h->km);
 	fixture_teardown(h->f);
 	free(h);
+	return zero_cuts;
 }
 
 /* Pieces cut anywhere, as a proxy's 4 KiB reads of its upstream are: a
  * piece that starts inside a chunk and holds events and the stream's end
  * is split (events held back, the end sent), and the end must be read at
  * a chunk-size line, or the next response on the connection is lost. A
- * whole stream in one call is sent whole: no first-event split. */
+ * piece that ends inside a size line ("5f\r") leaves it to the next one:
+ * the framing is kept, no call is sent for want of it. A whole stream in
+ * one call is sent whole: no first-event split. */
 static void test_held_pieces_keepalive(void)
 {
-	uint64_t mid = 0, heads = 0, total_mid = 0, total_heads = 0;
+	uint64_t mid = 0, heads = 0, cuts = 0, lost = 0, zero_cuts = 0;
+	uint64_t total_mid = 0, total_heads = 0, total_cuts = 0, total_lost = 0;
 
-	for (size_t piece = 1000; piece <= 4200; piece += 97) {
-		two_responses_in_pieces(false, 128, piece, &mid, &heads);
-		two_responses_in_pieces(true, 128, piece, &mid, &heads);
+	for (size_t piece = 1000; piece <= 4200; piece += 31) {
+		two_responses_in_pieces(false, 128, piece, &mid, &heads, &cuts, &lost);
+		zero_cuts += two_responses_in_pieces(true, 128, piece, &mid, &heads, &cuts, &lost);
 		total_mid += mid;
 		total_heads += heads;
+		total_cuts += cuts;
+		total_lost += lost;
 	}
 	/* the cases are there */
 	ASSERT_TRUE(total_mid > 0, "some stream's end came in a piece begun mid-chunk");
 	ASSERT_TRUE(total_heads > 0, "some piece held the first event and more");
-	two_responses_in_pieces(false, 5, 1 << 16, &mid, &heads);
-	two_responses_in_pieces(true, 5, 1 << 16, &mid, &heads);
+	ASSERT_TRUE(total_cuts > 0, "some piece ended inside a chunk-size line");
+	ASSERT_EQ(total_lost, zero_cuts, "no piece lost the framing but at a cut \"0\"");
+	two_responses_in_pieces(false, 5, 1 << 16, &mid, &heads, &cuts, &lost);
+	two_responses_in_pieces(true, 5, 1 << 16, &mid, &heads, &cuts, &lost);
 	ASSERT_EQ(heads, 0, "a whole stream in one call: not split at its first event");
+}
+
+/* Every split of a stream's bytes into two calls, the cut falling on
+ * every byte of the size lines around it: the rows read the same. */
+static void test_held_cut_size_lines(void)
+{
+	uint64_t mid = 0, heads = 0, cuts = 0, lost = 0, total_cuts = 0, total_lost = 0;
+	int zero_cuts = 0;
+
+	for (size_t piece = 2000; piece <= 2240; piece++) {
+		zero_cuts += two_responses_in_pieces(true, 40, piece, &mid, &heads, &cuts, &lost);
+		total_cuts += cuts;
+		total_lost += lost;
+	}
+	ASSERT_TRUE(total_cuts >= 4, "cuts on each byte of a size line and its CR");
+	ASSERT_TRUE(zero_cuts > 0, "a cut in the last chunk's size line too");
+	ASSERT_EQ(total_lost, zero_cuts, "no cut lost the framing but a cut \"0\" (sent whole)");
 }
 
 void test_area_sock_stream(void)
@@ -813,4 +847,5 @@ void test_area_sock_stream(void)
 	RUN_SUBTEST(test_held_generate_coalesced_end);
 	RUN_SUBTEST(test_held_rechunked_by_proxy);
 	RUN_SUBTEST(test_held_pieces_keepalive);
+	RUN_SUBTEST(test_held_cut_size_lines);
 }
