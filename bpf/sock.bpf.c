@@ -729,6 +729,7 @@ struct walk {
 	__u32 cut_size;		/* STEP_CUT_HEAD: chunk_head_cut()'s size */
 	__u8 cut_state;		/* ... and state */
 	__u8 cut_rest;		/* the call began with a cut line's rest */
+	__u32 heads;		/* chunk-size lines read in this call */
 };
 
 enum step_result { STEP_MORE, STEP_END_OF_CALL, STEP_LOST, STEP_LAST_CHUNK, STEP_CUT_HEAD };
@@ -783,6 +784,7 @@ __noinline int walk_step(struct peek_buf *pb, const struct pending_call *pc, __u
 		}
 		return STEP_LOST;
 	}
+	w->heads++;
 	if (ch.size == 0)
 		return STEP_LAST_CHUNK;
 	walk_chunk(w, &ch);
@@ -816,6 +818,8 @@ __noinline int classify_call(struct peek_buf *pb, const struct pending_call *pc,
 			     struct walk *w, struct conn_dir *d)
 {
 	int kind = CALL_UNALIGNED;
+	__u32 confirm = d && d->framing == FRAMING_TENTATIVE;	/* heads that make it sure */
+	bool sure;
 
 	if (!pb || !pc || !w || !d)
 		return CALL_SEND;
@@ -824,17 +828,29 @@ __noinline int classify_call(struct peek_buf *pb, const struct pending_call *pc,
 	w->events = w->framing = w->first_framing = 0;
 	w->end_at = w->first_end = 0;
 	w->cut_rest = 0;
+	w->heads = 0;
 	if (d->framing && d->head_cut) {
 		/* the last call's end cut a size line: its rest comes first */
 		struct chunk_head ch = {};
-		__u32 n = peek_at(pb, pc, sc, w->ret, 0);
+		__u32 n = peek_at(pb, pc, sc, w->ret, 0), size = d->cut_size;
+		__u8 state = d->head_cut;
+		int r = chunk_head_rest(pb->b, n, &state, &size, &ch);
 
-		if (!chunk_head_rest(pb->b, n, d->head_cut, d->cut_size, &ch)) {
+		if (r == HEAD_REST_CUT && n == w->ret) {
+			/* a call inside the line (a 1-byte partial write): held
+			 * in a stream, the line still cut */
+			d->head_cut = state;
+			d->cut_size = size;
+			w->framing = n;
+			return d->framing == FRAMING_KNOWN && d->in_stream ? CALL_SSE : CALL_SEND;
+		}
+		if (r != HEAD_REST_DONE) {
 			d->framing = d->head_cut = 0;
 			return CALL_UNALIGNED;
 		}
 		w->off = 0;
 		w->cut_rest = 1;
+		w->heads = 1;
 		walk_chunk(w, &ch);
 	} else if (d->framing) {
 		w->off = d->chunk_left;
@@ -861,6 +877,13 @@ __noinline int classify_call(struct peek_buf *pb, const struct pending_call *pc,
 				return CALL_MESSAGE;	/* framing unknown */
 		} else if (r != PEEK_CHUNK) {
 			return CALL_SEND;
+		} else {
+			/* a size line at the call's start, the framing lost
+			 * before (or never seen): maybe one ("5a\r\n" cut to
+			 * "a\r\n" reads as one too). Nothing is held back on
+			 * its word until the next size line is where it says */
+			confirm = 2;
+			count(CNT_SSE_RESYNC);
 		}
 	}
 	d->framing = d->head_cut = 0;
@@ -868,19 +891,22 @@ __noinline int classify_call(struct peek_buf *pb, const struct pending_call *pc,
 		struct walk_loop l = { .pb = pb, .pc = pc, .w = w, .sc = sc, .r = STEP_MORE };
 
 		bpf_loop(SSE_CHUNKS_MAX, walk_loop_step, &l, 0);
+		sure = w->heads >= confirm;
 		if (l.r != STEP_END_OF_CALL && l.r != STEP_CUT_HEAD)
 			w->first_end = 0;	/* only a call in mid-stream is split */
 		if (l.r == STEP_END_OF_CALL) {
 			d->chunk_left = w->off - w->ret;
-			d->framing = 1;
-			kind = w->kind;
+			d->framing = sure ? FRAMING_KNOWN : FRAMING_TENTATIVE;
+			kind = sure ? w->kind : CALL_UNALIGNED;
 		} else if (l.r == STEP_CUT_HEAD) {
 			d->chunk_left = 0;
 			d->head_cut = w->cut_state;
 			d->cut_size = w->cut_size;
-			d->framing = 1;
-			kind = w->kind;
+			d->framing = sure ? FRAMING_KNOWN : FRAMING_TENTATIVE;
+			kind = sure ? w->kind : CALL_UNALIGNED;
 			count(CNT_SSE_CUT_HEAD);
+		} else if (l.r == STEP_LAST_CHUNK && !sure) {
+			kind = CALL_UNALIGNED;
 		} else if (l.r == STEP_LAST_CHUNK) {
 			kind = w->kind == CALL_MESSAGE ? CALL_MESSAGE : CALL_SEND;
 			if (w->kind == CALL_SSE)

@@ -136,6 +136,9 @@ enum counter_id {
 				 * many events): the ones after it held back */
 	CNT_SSE_CUT_HEAD,	/* chunk-size lines a call's end cut, finished
 				 * by the next call (framing kept) */
+	CNT_SSE_RESYNC,		/* chunk framing found again at a call's start
+				 * (held back only once the next size line
+				 * confirms it) */
 	CNT_MAX,
 };
 

@@ -18,6 +18,10 @@
 #define HEAD_SCAN_MAX	1024	/* bytes searched for a head's end */
 
 /* Per direction of a connection, kept in the kernel. */
+/* conn_dir.framing. Tentative: found again at a call's start, nothing
+ * held back until the next size line confirms it. */
+enum framing { FRAMING_NONE, FRAMING_KNOWN, FRAMING_TENTATIVE };
+
 struct conn_dir {
 	__u64 off;		/* bytes moved so far (since first sight) */
 	__u64 skip_bytes;	/* held back since the last record */
@@ -28,7 +32,7 @@ struct conn_dir {
 	__u32 chunk_left;	/* with framing: bytes to the next chunk-size line */
 	__u8  in_stream;	/* the current stream's first event was sent */
 	__u8  tail_valid;	/* tails in sse_tails: of the last skipped calls, 0-2 */
-	__u8  framing;		/* chunk_left is known */
+	__u8  framing;		/* enum framing: is chunk_left known */
 	__u8  req_body;		/* in a request's body: sent whole (sock_body.bpf.h) */
 	__u32 body_left;	/* bytes of it still sent whole */
 	__u8  proto;		/* enum h2k_proto (sock_h2.h) */
@@ -190,20 +194,23 @@ static inline bool chunk_head_cut(const char *b, __u32 n, __u32 *size, __u8 *sta
 	return true;
 }
 
-/* The rest of a cut chunk-size line at b[0] (state and size: what the
- * cut held), filled in ch as chunk_head_parse() does; head_len: the
- * rest's bytes. False if b does not go on with one. */
-static inline bool chunk_head_rest(const char *b, __u32 n, __u8 state, __u32 size,
-				   struct chunk_head *ch)
+enum head_rest { HEAD_REST_BAD, HEAD_REST_DONE, HEAD_REST_CUT };
+
+/* The rest of a cut chunk-size line at b[0] (*state and *size: what the
+ * cut held). HEAD_REST_DONE: ch filled as chunk_head_parse() fills it,
+ * head_len the rest's bytes. HEAD_REST_CUT: b, all of it, goes on with
+ * the line and ends inside it again (*state, *size updated). */
+static inline int chunk_head_rest(const char *b, __u32 n, __u8 *state, __u32 *size,
+				  struct chunk_head *ch)
 {
-	__u32 i = 0, digits = state & ~CUT_CR & 0xff;
+	__u32 i = 0, digits = *state & ~CUT_CR & 0xff, s = *size;
 
 	ch->size = 0;
 	ch->head_len = 0;
 	ch->sse_data = ch->sse_done = ch->sse_other = false;
-	if (state & CUT_CR) {
+	if (*state & CUT_CR) {
 		if (!ss_prefix(b, n, 0, "\n", 1))
-			return false;
+			return HEAD_REST_BAD;
 		i = 1;
 	} else {
 		for (__u32 k = 0; k < 8; k++) {
@@ -214,17 +221,22 @@ static inline bool chunk_head_rest(const char *b, __u32 n, __u8 state, __u32 siz
 			v = ss_hex(b[k & (2 * PEEK_MAX - 1)]);
 			if (v < 0)
 				break;
-			size = size * 16 + v;
+			s = s * 16 + v;
 			i = k + 1;
 		}
+		if (i == n || (i + 1 == n && b[i & (2 * PEEK_MAX - 1)] == '\r')) {
+			*state = (digits + i) | (i < n ? CUT_CR : 0);
+			*size = s;
+			return HEAD_REST_CUT;
+		}
 		if (!ss_prefix(b, n, i, "\r\n", 2))
-			return false;
+			return HEAD_REST_BAD;
 		i += 2;
 	}
-	ch->size = size;
+	ch->size = s;
 	ch->head_len = i;
 	chunk_data_kind(b, n, i, ch);
-	return true;
+	return HEAD_REST_DONE;
 }
 
 #endif

@@ -605,6 +605,8 @@ static void counters(struct session *s, const uint64_t *kc, counter_fn fn, void 
 		  kc[CNT_SSE_HEAD_SPLIT]);
 		P("kernel: chunk-size lines cut by a call's end (followed into the next)",
 		  kc[CNT_SSE_CUT_HEAD]);
+		P("kernel: chunk framing found again at a call's start (held back once confirmed)",
+		  kc[CNT_SSE_RESYNC]);
 		P("kernel: connection states full (sent whole)", kc[CNT_CONN_FULL]);
 		P("kernel: request-body bytes sent past the capture size", kc[CNT_BODY_BYTES]);
 		P("kernel: request-body calls past the cap (rest not sent)", kc[CNT_BODY_CAPPED]);

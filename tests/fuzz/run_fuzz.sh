@@ -4,6 +4,7 @@
 # then FUZZ_SECONDS of fuzzing from the seeds (corpus/<name>/; what the
 # run adds goes to <bindir>/corpus/<name>/, the committed seeds stay).
 # Prints executions and coverage per harness; fails if any crashed.
+# FUZZ_REPLAY_ONLY="NAME...": those only replay regress/ (open findings).
 # Usage: run_fuzz.sh BINDIR NAME...   (the binaries run anywhere: copy
 # BINDIR and tests/fuzz/ to a machine without a compiler and run this.)
 set -u
@@ -26,6 +27,12 @@ for name in "$@"; do
 		if ! "$bin" "${dict[@]}" "$here/regress/$name"/* >"$bindir/$name.regress.log" 2>&1; then
 			status="REGRESSION (see $bindir/$name.regress.log)"
 		fi
+	fi
+	if [[ " ${FUZZ_REPLAY_ONLY:-} " == *" $name "* ]]; then
+		[ "$status" = ok ] && status="regress replayed; not fuzzed (open findings: tests/fuzz/open/$name/)"
+		[[ "$status" == regress* ]] || failed=1
+		summary+=("$(printf '%-14s %10s %7s %7s %12s  %s' "$name" - - - - "$status")")
+		continue
 	fi
 	printf '  %-8s %s (%ss)\n' FUZZ "$name" "$secs"
 	"$bin" "${dict[@]}" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \

@@ -70,6 +70,7 @@ struct mwalk {
 	uint64_t end_at, first_end;
 	bool done_only;
 	bool cut_rest;		/* the call began with a cut size line's rest */
+	uint32_t heads;		/* chunk-size lines read in this call */
 };
 
 /* walk_chunk(): a chunk whose size line is at *off, counted, passed. */
@@ -100,6 +101,7 @@ static int classify(struct conn_dir *d, const char *b, uint64_t len, bool comple
 {
 	int kind = CALL_SSE, result = CALL_UNALIGNED;
 	uint64_t off = 0;
+	uint32_t confirm = d->framing == FRAMING_TENTATIVE;	/* heads that make it sure */
 
 	memset(w, 0, sizeof(*w));
 	w->done_only = true;
@@ -109,12 +111,23 @@ static int classify(struct conn_dir *d, const char *b, uint64_t len, bool comple
 	}
 	if (d->framing && d->head_cut) {
 		struct chunk_head ch;
+		uint32_t size = d->cut_size;
+		uint8_t state = d->head_cut;
+		int r = chunk_head_rest(b, peek_len(0, len), &state, &size, &ch);
 
-		if (!chunk_head_rest(b, peek_len(0, len), d->head_cut, d->cut_size, &ch)) {
+		if (r == HEAD_REST_CUT && peek_len(0, len) == len) {
+			/* a call inside the line: held in a stream, still cut */
+			d->head_cut = state;
+			d->cut_size = size;
+			w->framing = len;
+			return d->framing == FRAMING_KNOWN && d->in_stream ? CALL_SSE : CALL_SEND;
+		}
+		if (r != HEAD_REST_DONE) {
 			d->framing = d->head_cut = 0;
 			return CALL_UNALIGNED;
 		}
 		w->cut_rest = true;
+		w->heads = 1;
 		walk_chunk(d, w, &ch, &off, len, &kind);
 	} else if (d->framing) {
 		off = d->chunk_left;
@@ -133,6 +146,8 @@ static int classify(struct conn_dir *d, const char *b, uint64_t len, bool comple
 				return CALL_MESSAGE;
 		} else if (head == HEAD_OTHER || !chunk_head_parse(b, peek_len(0, len), &ch)) {
 			return CALL_SEND;
+		} else {
+			confirm = 2;	/* a size line at the start: maybe one */
 		}
 	}
 	d->framing = d->head_cut = 0;
@@ -141,10 +156,12 @@ static int classify(struct conn_dir *d, const char *b, uint64_t len, bool comple
 		uint32_t n = peek_len(off, len), size;
 		uint8_t state;
 
+		bool sure = w->heads >= confirm;
+
 		if (off >= len) {
 			d->chunk_left = off - len;
-			d->framing = 1;
-			return kind;
+			d->framing = sure ? FRAMING_KNOWN : FRAMING_TENTATIVE;
+			return sure ? kind : CALL_UNALIGNED;
 		}
 		if (!chunk_head_parse(b + off, n, &ch)) {
 			if (off + n == len && chunk_head_cut(b + off, n, &size, &state)) {
@@ -153,14 +170,17 @@ static int classify(struct conn_dir *d, const char *b, uint64_t len, bool comple
 				d->chunk_left = 0;
 				d->head_cut = state;
 				d->cut_size = size;
-				d->framing = 1;
-				return kind;
+				d->framing = sure ? FRAMING_KNOWN : FRAMING_TENTATIVE;
+				return sure ? kind : CALL_UNALIGNED;
 			}
 			w->first_end = 0;
 			return kind == CALL_MESSAGE ? kind : CALL_UNALIGNED;
 		}
+		w->heads++;
 		if (ch.size == 0) {
 			w->first_end = 0;
+			if (w->heads < confirm)
+				return CALL_UNALIGNED;
 			if (kind == CALL_SSE)
 				w->end_at = off;
 			return kind == CALL_MESSAGE ? kind : CALL_SEND;

@@ -398,6 +398,44 @@ static void test_uvicorn_sse_stream(void)
 	contract_ok(&R);
 }
 
+/* Bytes the kernel held back that end inside the chunk in progress (a
+ * proxy's big chunk read in pieces): taken when the kernel's count of
+ * what is left of the chunk agrees with the parser's, else refused (fed
+ * as a gap by the caller). */
+static void test_skip_within_chunk(void)
+{
+	struct http_stream s;
+	struct msg *m = &R.m[0];
+
+	start(&s, &R, HTTP_RESPONSE);
+	feed(&s, uvicorn_sse_head, 10);
+	/* a chunk of 0x64 = 100 bytes, 10 of them here */
+	feed(&s, "64\r\n0123456789", 11);
+	/* 50 more held back: 40 of the chunk and its CRLF to go (42) */
+	ASSERT_TRUE(!http_stream_skip_chunks(&s, 50, 12, 41), "a count that disagrees: refused");
+	ASSERT_TRUE(http_stream_skip_chunks(&s, 50, 12, 42), "the chunk's rest as the kernel counts it");
+	feed(&s, "0123456789012345678901234567890123456789\r\n0\r\n\r\n", 13);
+	ASSERT_TRUE(m->ended && m->complete, "the message ends where it does");
+	ASSERT_EQ(R.desyncs, 0, "no desync");
+	/* the CRLF's second byte left */
+	start(&s, &R, HTTP_RESPONSE);
+	feed(&s, uvicorn_sse_head, 10);
+	feed(&s, "a\r\n01234", 11);
+	ASSERT_TRUE(http_stream_skip_chunks(&s, 6, 12, 1), "to the chunk's LF");
+	feed(&s, "\n0\r\n\r\n", 13);
+	ASSERT_TRUE(R.m[0].ended && R.m[0].complete, "ends after the LF");
+	ASSERT_EQ(R.desyncs, 0, "no desync either");
+	/* the record ended inside a size line ("1" of "14"): the kernel
+	 * read its rest in the skip and followed the chunk to its end */
+	start(&s, &R, HTTP_RESPONSE);
+	feed(&s, uvicorn_sse_head, 10);
+	feed(&s, "a\r\n0123456789\r\n1", 11);
+	ASSERT_TRUE(http_stream_skip_chunks(&s, 3 + 20 + 2, 12, 0), "a skip from a cut size line");
+	feed(&s, "0\r\n\r\n", 13);
+	ASSERT_TRUE(R.m[0].ended && R.m[0].complete, "ends at the last chunk");
+	ASSERT_EQ(R.desyncs, 0, "no desync after a cut size line");
+}
+
 /* The router (axum/hyper) passes the stream through but chunks it its
  * own way: upper-case hex, events split across chunks and merged. */
 static void test_hyper_rechunked_stream(void)
@@ -1351,4 +1389,5 @@ void test_area_http_stream(void)
 	RUN_SUBTEST(test_pipelined_split);
 	RUN_SUBTEST(test_status_line_shapes);
 	RUN_SUBTEST(test_null_callbacks);
+	RUN_SUBTEST(test_skip_within_chunk);
 }

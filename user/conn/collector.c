@@ -604,6 +604,112 @@ static void handle_io_error(struct collector *col, struct conn *c)
 		conn_note_error(c->pending[i], "connection_reset");
 }
 
+/* A [DONE] chunk whose head a partial write cut within its first bytes
+ * (at plen, the join): the kernel, seeing no "data: [", counted it as an
+ * event (chunk_head_parse() in bpf/sock_stream.h). */
+static bool done_cut_at_join(const char *p, uint32_t plen, uint32_t n)
+{
+	static const struct { const char *s; uint32_t len, seen; } done[] = {
+		{ "data: [DONE]", 12, 7 }, { "data:[DONE]", 11, 6 },
+	};
+
+	for (int i = 0; i < 2; i++)
+		for (uint32_t seen = 0; seen < done[i].seen && seen + 2 <= plen; seen++) {
+			uint32_t at = plen - seen;
+
+			if (at + done[i].len <= n && !memcmp(p + at, done[i].s, done[i].len) &&
+			    p[at - 2] == '\r' && p[at - 1] == '\n')
+				return true;
+		}
+	return false;
+}
+
+/* The SSE bytes of a whole tail without the chunk-size line of `size`
+ * they end with ("\r\n70" once chunk_payload() took its CRLF for the
+ * chunk's): the chunk's data is all in the record that follows, and the
+ * digits would run into its first line. */
+static uint32_t size_line_cut(const char *p, uint32_t n, uint32_t size)
+{
+	uint32_t i = n, v = 0;
+
+	while (i > 0 && n - i < 9 && p[i - 1] != '\n')
+		i--;
+	if (i == n || i == 0 || p[i - 1] != '\n')
+		return n;
+	for (uint32_t j = i; j < n; j++) {
+		if (!isxdigit((unsigned char)p[j]))
+			return n;
+		v = v * 16 + (isdigit((unsigned char)p[j]) ? p[j] - '0' : (p[j] | 0x20) - 'a' + 10);
+	}
+	return v == size ? i : n;
+}
+
+/* The bytes up to the end of the first event in p[0..n) (its blank
+ * line), all n if it does not end there: what the parser, resynced, will
+ * drop; the events after it it parses. Past the chunk the held call left
+ * when a proxy re-chunked the stream (the event goes on in the next
+ * chunk, its size line read through: it holds no count). */
+static uint32_t event_end(const char *p, uint32_t n)
+{
+	for (uint32_t i = 0; i + 1 < n; i++)
+		if (p[i] == '\n' && p[i + 1] == '\n')
+			return i + 2;
+	return n;
+}
+
+/* The record's first bytes with the chunk framing where the held chunk
+ * ends taken out (left: the chunk's bytes to the next size line, its
+ * CRLF included), so a number a proxy's re-chunking cut there reads
+ * whole. At most max bytes. */
+static uint32_t rest_unchunked(const char *p, uint32_t n, uint32_t left, char *out, uint32_t max)
+{
+	uint32_t k, i = left, data = left >= 2 ? left - 2 : 0;
+
+	/* left 0: the record starts at a size line */
+	if (left > n || (left >= 2 && memcmp(p + data, "\r\n", 2)) || (left == 1 && p[0] != '\n')) {
+		data = i = 0;	/* not where the kernel said: as it is */
+	} else {
+		const char *nl = memchr(p + left, '\n', n - left < 12 ? n - left : 12);
+
+		i = nl ? (uint32_t)(nl + 1 - p) : left;	/* past the next size line */
+	}
+	k = data < max ? data : max;
+	memcpy(out, p, k);
+	if (i < n && k < max) {
+		uint32_t m = n - i < max - k ? n - i : max - k;
+
+		memcpy(out + k, p + i, m);
+		k += m;
+	}
+	return k;
+}
+
+/* Scans p for token counts with the chunk framing inside taken out
+ * ("\r\n27\r\n": SSE JSON has no raw CRLF), so a key or a number a
+ * proxy's re-chunking cut reads whole. */
+static void scan_unframed(struct response_fields *rf, const char *p, uint32_t n)
+{
+	char buf[2 * SSE_TAIL_MAX + 128];
+	uint32_t i = 0, k = 0;
+
+	if (n > sizeof(buf))
+		n = sizeof(buf);
+	while (i < n) {
+		uint32_t j = i + 2;
+
+		if (p[i] == '\r' && j < n && p[i + 1] == '\n') {
+			while (j < n && j - i - 2 < 8 && isxdigit((unsigned char)p[j]))
+				j++;
+			if (j > i + 2 && j + 1 < n && p[j] == '\r' && p[j + 1] == '\n') {
+				i = j + 2;	/* a chunk's end and the next size line */
+				continue;
+			}
+		}
+		buf[k++] = p[i++];
+	}
+	response_fields_scan_tail(rf, buf, k);
+}
+
 /* Counts in the bytes a held-back event ends with, after what the tail
  * scan saw of it: the rest a record carries of the chunk the last held
  * call left (a partial write's rest, sent with the stream's end), and the
@@ -616,8 +722,8 @@ static void scan_rest(struct response_fields *rf, const char *tail, uint32_t tai
 
 	memcpy(join, tail + tail_len - a, a);
 	memcpy(join + a, rest, b);
-	response_fields_scan_tail(rf, join, a + b);
-	response_fields_scan_tail(rf, rest, n);
+	scan_unframed(rf, join, a + b);
+	scan_unframed(rf, rest, n);
 }
 
 /* The SSE events the kernel held back: counted, and what keep_tail()
@@ -636,6 +742,7 @@ static void account_skipped_events(struct conn *c, const struct sock_event *ev,
 	struct exchange *ex = c->cur_resp;
 	uint32_t unseen = ev->skip_events, parsed;
 	bool whole = c->tail_scan < c->tail_len, native;
+	long long first_count = 0;
 
 	if (!ex)
 		goto out;
@@ -650,19 +757,48 @@ static void account_skipped_events(struct conn *c, const struct sock_event *ev,
 	if (c->tail_scan && wants_event_json(c, ex)) {
 		long long before = ex->resp.completion_tokens;
 
-		response_fields_scan_tail(&ex->resp, c->tail, c->tail_scan);
+		scan_unframed(&ex->resp, c->tail, c->tail_scan);
 		/* an event cut at the tail's end goes on in this record (the
-		 * parser, resynced, drops it) */
-		if (!whole && ev->skip_chunk_left && !ev->cap_off && ev->cap_len)
-			scan_rest(&ex->resp, c->tail, c->tail_len, data,
-				  ev->skip_chunk_left < ev->cap_len ? ev->skip_chunk_left : ev->cap_len);
+		 * parser, resynced, drops it), in the chunk the held call left
+		 * or, re-chunked by a proxy, in the next */
+		if (!whole && !ev->cap_off && ev->cap_len) {
+			char rest[2048];
+			uint32_t n = rest_unchunked(data, ev->cap_len, ev->skip_chunk_left, rest,
+						    sizeof(rest));
+
+			scan_rest(&ex->resp, c->tail, c->tail_len, rest, event_end(rest, n));
+		}
 		if (before > 0 && ex->resp.completion_tokens > before)
 			ex->sse_tokens += ex->resp.completion_tokens - before;
+		else if (before <= 0 && ex->resp.completion_tokens > 0)
+			first_count = ex->resp.completion_tokens;
 	}
+	if (whole && ev->skip_chunk_left > 2)
+		c->tail_len = c->tail_scan + size_line_cut(c->tail + c->tail_scan,
+							   c->tail_len - c->tail_scan,
+							   ev->skip_chunk_left - 2);
 	if (whole)
 		sse_parser_feed(c->sse, c->tail + c->tail_scan, c->tail_len - c->tail_scan,
 				ev->skip_ts);
+	/* the tail's events may be the first native ones parsed (the first
+	 * event's end was held back): they counted their tokens, the rest
+	 * are not counted blind */
+	native = native || (ex->sse_native && wants_event_json(c, ex));
+	/* no count before the skip (the first event's end was held back):
+	 * the first one the tail showed, once its events say native */
+	if (native && first_count > 0)
+		ex->sse_tokens += first_count;
 	parsed = ex->sse_events - parsed + c->tail_done_cut;
+	if (ev->skip_chunk_left && !ev->cap_off && ev->cap_len && c->tail_len) {
+		/* the last held call ended inside "data: [DONE]", this record
+		 * goes on with it: the kernel counted it as an event */
+		char join[32];
+		uint32_t a = c->tail_len < 16 ? c->tail_len : 16, b = ev->cap_len < 16 ? ev->cap_len : 16;
+
+		memcpy(join, c->tail + c->tail_len - a, a);
+		memcpy(join + a, data, b);
+		parsed += done_cut_at_join(join, a, a + b);
+	}
 	unseen = unseen > parsed ? unseen - parsed : 0;
 	ex->sse_events += unseen;
 	if (!native)
@@ -708,6 +844,43 @@ static void apply_skips(struct collector *col, struct conn *c, struct http_strea
 	c->tail_len = c->tail_scan = 0;
 	c->off_known[dir] = true;
 	c->next_off[dir] = ev->stream_off + (ev->ret > 0 ? (uint64_t)ev->ret : 0);
+}
+
+/* Chunked bytes from a chunk-size line, in place: the chunks' data
+ * alone, the last chunk's as far as p goes; what follows a size line
+ * that does not read kept as it is. Returns the new length; 0 if p does
+ * not start with a size line. */
+static uint32_t dechunk(char *p, uint32_t n)
+{
+	uint32_t i = 0, out = 0;
+
+	while (i < n) {
+		uint64_t size = 0;
+		uint32_t j = i, m;
+
+		while (j < n && j - i < 8 && isxdigit((unsigned char)p[j])) {
+			size = size * 16 + (isdigit((unsigned char)p[j]) ? p[j] - '0' :
+					    (p[j] | 0x20) - 'a' + 10);
+			j++;
+		}
+		if (j == i || j + 2 > n || p[j] != '\r' || p[j + 1] != '\n') {
+			if (i == 0)
+				return 0;
+			memmove(p + out, p + i, n - i);	/* not a size line: as it is */
+			return out + (n - i);
+		}
+		j += 2;
+		m = size < n - j ? (uint32_t)size : n - j;
+		memmove(p + out, p + j, m);
+		out += m;
+		i = j + m;
+		/* the chunk's CRLF, maybe cut */
+		if (i < n && p[i] == '\r')
+			i++;
+		if (i < n && p[i] == '\n')
+			i++;
+	}
+	return out;
 }
 
 /* A whole call's SSE bytes: past its chunk-size line, without the
@@ -766,26 +939,6 @@ static bool chunk_goes_on(const char *p, uint32_t n, uint32_t *at)
 	       !(n - i >= 6 && !memcmp(p + i, "retry:", 6));
 }
 
-/* A [DONE] chunk whose head a partial write cut within its first bytes
- * (at plen, the join): the kernel, seeing no "data: [", counted it as an
- * event (chunk_head_parse() in bpf/sock_stream.h). */
-static bool done_cut_at_join(const char *p, uint32_t plen, uint32_t n)
-{
-	static const struct { const char *s; uint32_t len, seen; } done[] = {
-		{ "data: [DONE]", 12, 7 }, { "data:[DONE]", 11, 6 },
-	};
-
-	for (int i = 0; i < 2; i++)
-		for (uint32_t seen = 0; seen < done[i].seen && seen + 2 <= plen; seen++) {
-			uint32_t at = plen - seen;
-
-			if (at + done[i].len <= n && !memcmp(p + at, done[i].s, done[i].len) &&
-			    p[at - 2] == '\r' && p[at - 1] == '\n')
-				return true;
-		}
-	return false;
-}
-
 /* EV_SSE_TAIL: kept until the record that ends the skipping. The data
  * holds the earlier call's tail (prev_len bytes, maybe none), then the
  * last one's. Both are read as one run when they join: both whole (each
@@ -798,7 +951,7 @@ static bool done_cut_at_join(const char *p, uint32_t plen, uint32_t n)
 static void keep_tail(struct conn *c, const struct sock_event *ev, const char *data)
 {
 	uint32_t plen = ev->prev_len, n = ev->cap_len, k, at;
-	bool last_whole = ev->flags & SEF_TAIL_WHOLE, whole;
+	bool last_whole = ev->flags & SEF_TAIL_WHOLE, whole, joined = false;
 	const char *p = data;
 
 	c->tail_len = c->tail_scan = 0;
@@ -821,6 +974,7 @@ static void keep_tail(struct conn *c, const struct sock_event *ev, const char *d
 		n = pl + n - plen - at;
 		p = c->tail;
 		whole = ev->flags & SEF_PREV_WHOLE;
+		joined = true;
 	} else if (plen && (ev->flags & SEF_PREV_WHOLE) && last_whole) {
 		whole = true;
 	} else if (plen && !last_whole && ev->cap_off == 0) {
@@ -835,7 +989,17 @@ static void keep_tail(struct conn *c, const struct sock_event *ev, const char *d
 	memmove(c->tail, p, n);
 	c->tail_len = n;
 	c->tail_scan = k;
-	if (k < n) {
+	if (k < n && !joined) {
+		/* from a chunk-size line: the chunks' data alone (a proxy's
+		 * chunk may end inside an event, its framing there would cut
+		 * the event's line) */
+		uint32_t m = dechunk(c->tail + k, n - k);
+
+		if (m)
+			c->tail_len = k + m;
+		else
+			c->tail_scan = c->tail_len;	/* no size line: scanned */
+	} else if (k < n) {
 		/* from the chunk-size line: the SSE bytes, framing between
 		 * chunks left in (a line with no colon, ignored) */
 		p = c->tail + k;

@@ -15,6 +15,7 @@ void sse_tokens_count(struct exchange *ex, const struct sse_event *ev, bool pars
 
 		got = response_fields_merge(&ex->resp, ev->data, ev->data_len);
 		if (got & MERGE_NATIVE && ex->resp.completion_tokens > 0) {
+			ex->sse_native = true;
 			/* the same count again (smg's last event): no token */
 			if (ex->resp.completion_tokens > before)
 				ex->sse_tokens += ex->resp.completion_tokens - (before > 0 ? before : 0);

@@ -74,6 +74,7 @@ struct exchange {
 	uint64_t t_first_event;		/* first SSE data event */
 	uint32_t sse_events;
 	uint32_t sse_tokens;		/* generated tokens seen in the stream */
+	bool sse_native;		/* an event carried SGLang's meta_info counts */
 	uint64_t resp_bytes;
 	bool resp_started, resp_complete;
 

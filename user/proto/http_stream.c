@@ -1005,8 +1005,8 @@ bool http_stream_skip_chunks(struct http_stream *s, size_t n, uint64_t ts, size_
 		return false;
 	switch (s->state) {
 	case HS_CHUNK_SIZE:
-		if (s->chunk_line_len)
-			return false;
+		/* a size line cut by the last record: the kernel finished it
+		 * (chunk_head_rest()) and went on; its rest is in the skip */
 		need = 0;
 		break;
 	case HS_CHUNK_DATA:
@@ -1018,7 +1018,9 @@ bool http_stream_skip_chunks(struct http_stream *s, size_t n, uint64_t ts, size_
 	default:
 		return false;
 	}
-	if (n < need)
+	/* a skip within the chunk (the record goes on in it) only where
+	 * the kernel's count of what is left agrees */
+	if (n < need && need - n != left)
 		return false;
 	s->stats.skipped_chunk_bytes += n;
 	if (s->cb->on_body_skipped)
@@ -1026,12 +1028,11 @@ bool http_stream_skip_chunks(struct http_stream *s, size_t n, uint64_t ts, size_
 	else
 		body_gap(s, n, ts);
 	/* where the next byte falls in its chunk */
-	if (left == 0) {
-		chunk_size_init(s);
-	} else if (left <= 2) {
+	chunk_size_init(s);
+	if (left > 0 && left <= 2) {
 		s->state = HS_CHUNK_CRLF;
 		s->crlf_pos = 2 - left;
-	} else {
+	} else if (left > 2) {
 		s->state = HS_CHUNK_DATA;
 		s->body_left = left - 2;
 	}

@@ -140,9 +140,11 @@ void http_stream_feed(struct http_stream *s, const char *data,
 		      size_t cap_len, size_t total_len, uint64_t ts);
 /* n bytes of a chunked body passed uncaptured (the kernel held them back
  * and followed the framing): they finish the chunk in progress, if any,
- * and end `left` bytes before the next chunk-size line (0: on it). True
- * if taken so; false (nothing done) if the stream is not in a chunked
- * body or they end inside the current chunk: feed them as a gap. */
+ * and end `left` bytes before the next chunk-size line (0: on it); or
+ * they end inside the chunk in progress, `left` bytes before its end as
+ * this stream counts it too. True if taken so; false (nothing done) if
+ * the stream is not in a chunked body or the counts disagree: feed them
+ * as a gap. */
 bool http_stream_skip_chunks(struct http_stream *s, size_t n, uint64_t ts, size_t left);
 /* Connection closed: ends a read-until-close body (complete), ends any
  * other open message as incomplete, and returns to seeking. */
