@@ -34,8 +34,9 @@ FUZZ_SECONDS ?= 30
 FUZZ_ALL     := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 # Harnesses with open findings (inputs in tests/fuzz/open/<name>/): a
 # plain `make fuzz` (CI) replays their past crashes but does not fuzz
-# them until they run clean; `make fuzz FUZZ=<name>` and fuzz-campaign do
-FUZZ_OPEN    := held_stream
+# them until they run clean; `make fuzz FUZZ=<name>` and fuzz-campaign do.
+# None now.
+FUZZ_OPEN    :=
 FUZZ_REPLAY_ONLY := $(if $(filter undefined,$(origin FUZZ)),$(FUZZ_OPEN))
 FUZZ         ?= $(FUZZ_ALL)
 FUZZ_DIR     := $(OUTPUT)/fuzz

@@ -718,8 +718,13 @@ static void scan_rest(struct response_fields *rf, const char *tail, uint32_t tai
 		      const char *rest, uint32_t n)
 {
 	char join[128];
-	uint32_t a = tail_len < 64 ? tail_len : 64, b = n < 64 ? n : 64;
+	uint32_t a, b = n < 64 ? n : 64;
 
+	/* a held call that ended with its chunk (its CRLF): the event goes
+	 * on in the record's next chunk, read without it */
+	if (tail_len >= 2 && tail[tail_len - 2] == '\r' && tail[tail_len - 1] == '\n')
+		tail_len -= 2;
+	a = tail_len < 64 ? tail_len : 64;
 	memcpy(join, tail + tail_len - a, a);
 	memcpy(join + a, rest, b);
 	scan_unframed(rf, join, a + b);
