@@ -6,7 +6,6 @@
  * the server, writing one makes it the client. Until then bytes are
  * skipped (counted): we never guess a request boundary. */
 #include <stdio.h>
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include "conn/collector.h"
@@ -637,9 +636,11 @@ static uint32_t size_line_cut(const char *p, uint32_t n, uint32_t size)
 	if (i == n || i == 0 || p[i - 1] != '\n')
 		return n;
 	for (uint32_t j = i; j < n; j++) {
-		if (!isxdigit((unsigned char)p[j]))
+		int d = str_hex_digit(p[j]);
+
+		if (d < 0)
 			return n;
-		v = v * 16 + (isdigit((unsigned char)p[j]) ? p[j] - '0' : (p[j] | 0x20) - 'a' + 10);
+		v = v * 16 + d;
 	}
 	return v == size ? i : n;
 }
@@ -698,7 +699,7 @@ static void scan_unframed(struct response_fields *rf, const char *p, uint32_t n)
 		uint32_t j = i + 2;
 
 		if (p[i] == '\r' && j < n && p[i + 1] == '\n') {
-			while (j < n && j - i - 2 < 8 && isxdigit((unsigned char)p[j]))
+			while (j < n && j - i - 2 < 8 && str_hex_digit(p[j]) >= 0)
 				j++;
 			if (j > i + 2 && j + 1 < n && p[j] == '\r' && p[j + 1] == '\n') {
 				i = j + 2;	/* a chunk's end and the next size line */
@@ -863,11 +864,8 @@ static uint32_t dechunk(char *p, uint32_t n)
 		uint64_t size = 0;
 		uint32_t j = i, m;
 
-		while (j < n && j - i < 8 && isxdigit((unsigned char)p[j])) {
-			size = size * 16 + (isdigit((unsigned char)p[j]) ? p[j] - '0' :
-					    (p[j] | 0x20) - 'a' + 10);
-			j++;
-		}
+		while (j < n && j - i < 8 && str_hex_digit(p[j]) >= 0)
+			size = size * 16 + str_hex_digit(p[j++]);
 		if (j == i || j + 2 > n || p[j] != '\r' || p[j + 1] != '\n') {
 			if (i == 0)
 				return 0;
@@ -913,7 +911,7 @@ static uint32_t first_event_chunk(const char *p, uint32_t n)
 
 		if (p[i] != '\r' || p[i + 1] != '\n')
 			continue;
-		while (j < n && j - i - 2 < 8 && isxdigit((unsigned char)p[j]))
+		while (j < n && j - i - 2 < 8 && str_hex_digit(p[j]) >= 0)
 			j++;
 		if (j > i + 2 && j + 7 <= n && !memcmp(p + j, "\r\ndata:", 7))
 			return i + 2;

@@ -4,6 +4,7 @@
  * ends only: scanning inside a piece for "HTTP/1.1" would find body text. */
 #include <string.h>
 #include "proto/http_stream.h"
+#include "util/str.h"
 
 enum sl_state {
 	SL_METHOD,
@@ -768,16 +769,6 @@ static size_t do_headers(struct http_stream *s, const char *p, size_t n,
 	return k;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = lower(c);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 static size_t do_chunk_size(struct http_stream *s, const char *p, size_t n,
 			    uint64_t ts)
 {
@@ -812,7 +803,7 @@ static size_t do_chunk_size(struct http_stream *s, const char *p, size_t n,
 		}
 		if (s->chunk_ext)
 			continue;
-		x = hexval(c);
+		x = str_hex_digit(c);
 		if (x >= 0) {
 			if (s->chunk_digits >= 15)
 				goto bad;

@@ -38,4 +38,15 @@ static inline char *str_put_dec(char *p, uint64_t v)
 	return p;
 }
 
+/* A hex digit's value, -1 for anything else (chunk-size lines). */
+static inline int str_hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c |= 0x20;
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
 #endif
